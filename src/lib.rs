@@ -1,0 +1,12 @@
+//! pixtape: pictures in, music recommendations out, in bulk.
+//!
+//! The pipeline's stages each live in one module, named after what flows
+//! through it: `ingest` (which images), `decode` (pixels), `colour` (light and
+//! colour measures), `model` (MobileNetV2), `output` (Parquet and the run
+//! manifest), joined by `pipeline`.
+
+pub mod colour;
+pub mod error;
+pub mod model;
+
+pub use error::{Error, Result};

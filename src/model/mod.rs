@@ -1,0 +1,243 @@
+//! Model stage: MobileNetV2 (torchvision IMAGENET1K_V1, batch norm folded).
+//!
+//! This file owns what every backend shares: the architecture, the weights as
+//! read from `models/mobilenet_v2.safetensors` (embedded in the binary, so a
+//! copied executable needs nothing beside it), the ImageNet class names and
+//! the input normalisation. `reference` is the plain forward pass every other
+//! path is checked against; `cpu` is the fast CPU engine.
+
+pub mod cpu;
+pub mod matmul;
+pub mod reference;
+
+use std::sync::LazyLock;
+
+use safetensors::{Dtype, SafeTensors};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Side of the square crop the network sees.
+pub const INPUT_SIZE: usize = 224;
+/// Channels of the pooled feature vector before the classifier.
+pub const FEATURE_DIM: usize = 1280;
+pub const NUM_CLASSES: usize = 1000;
+/// ImageNet statistics the weights were trained with (torchvision).
+pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// Name under which the model appears in outputs and manifests.
+pub const MODEL_NAME: &str = "mobilenet_v2 (torchvision IMAGENET1K_V1)";
+
+static WEIGHTS: &[u8] = include_bytes!("../../models/mobilenet_v2.safetensors");
+static CLASSES: &str = include_str!("../../models/imagenet_classes.txt");
+
+static CLASS_NAMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| CLASSES.lines().collect());
+
+/// The 1,000 ImageNet-1k class names in logit order.
+pub fn class_names() -> &'static [&'static str] {
+    &CLASS_NAMES
+}
+
+/// sha256 of the embedded weights file, as recorded in `models/README.md`.
+pub fn weights_sha256() -> &'static str {
+    static HASH: LazyLock<String> = LazyLock::new(|| hex(&Sha256::digest(WEIGHTS)));
+    &HASH
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// (expansion, output channels, repeats, first stride): the paper's Table 2.
+const INVERTED_RESIDUAL_SETTING: [(usize, usize, usize, usize); 7] = [
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+];
+
+/// One convolution with its folded batch norm. Weights are OIHW as stored;
+/// backends re-layout them once at load time.
+#[derive(Clone, Debug)]
+pub struct Conv {
+    pub name: String,
+    pub in_ch: usize,
+    pub out_ch: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    /// Depthwise (groups == channels) rather than dense.
+    pub depthwise: bool,
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// An inverted residual block: optional 1x1 expansion (ReLU6), depthwise 3x3
+/// (ReLU6), linear 1x1 projection, plus the input when shapes allow.
+#[derive(Clone, Debug)]
+pub struct Block {
+    pub expand: Option<Conv>,
+    pub depthwise: Conv,
+    pub project: Conv,
+    pub residual: bool,
+}
+
+impl Block {
+    pub fn in_ch(&self) -> usize {
+        self.expand.as_ref().unwrap_or(&self.depthwise).in_ch
+    }
+    pub fn hidden(&self) -> usize {
+        self.depthwise.in_ch
+    }
+    pub fn out_ch(&self) -> usize {
+        self.project.out_ch
+    }
+    pub fn stride(&self) -> usize {
+        self.depthwise.stride
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MobileNetV2 {
+    /// 3x3 stride-2 convolution, 3 -> 32, ReLU6.
+    pub stem: Conv,
+    pub blocks: Vec<Block>,
+    /// 1x1 convolution 320 -> 1280, ReLU6, before global average pooling.
+    pub head: Conv,
+    /// Linear 1280 -> 1000, `[out, in]`.
+    pub classifier_weight: Vec<f32>,
+    pub classifier_bias: Vec<f32>,
+}
+
+impl MobileNetV2 {
+    /// The weights compiled into this binary.
+    pub fn embedded() -> Result<Self> {
+        Self::from_safetensors(WEIGHTS)
+    }
+
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Model(e.to_string()))?;
+        let conv = |name: &str, in_ch, out_ch, kernel, stride, depthwise| -> Result<Conv> {
+            let per_out = if depthwise { 1 } else { in_ch };
+            Ok(Conv {
+                name: name.to_string(),
+                in_ch,
+                out_ch,
+                kernel,
+                stride,
+                depthwise,
+                weight: tensor(
+                    &st,
+                    &format!("{name}.weight"),
+                    &[out_ch, per_out, kernel, kernel],
+                )?,
+                bias: tensor(&st, &format!("{name}.bias"), &[out_ch])?,
+            })
+        };
+        let stem = conv("stem", 3, 32, 3, 2, false)?;
+        let mut blocks = Vec::new();
+        let mut cin = 32;
+        for (t, c, n, s) in INVERTED_RESIDUAL_SETTING {
+            for i in 0..n {
+                let stride = if i == 0 { s } else { 1 };
+                let hidden = cin * t;
+                let b = format!("blocks.{}", blocks.len());
+                let expand = if t != 1 {
+                    Some(conv(&format!("{b}.expand"), cin, hidden, 1, 1, false)?)
+                } else {
+                    None
+                };
+                blocks.push(Block {
+                    expand,
+                    depthwise: conv(&format!("{b}.depthwise"), hidden, hidden, 3, stride, true)?,
+                    project: conv(&format!("{b}.project"), hidden, c, 1, 1, false)?,
+                    residual: stride == 1 && cin == c,
+                });
+                cin = c;
+            }
+        }
+        let head = conv("head", 320, FEATURE_DIM, 1, 1, false)?;
+        Ok(MobileNetV2 {
+            stem,
+            blocks,
+            head,
+            classifier_weight: tensor(&st, "classifier.weight", &[NUM_CLASSES, FEATURE_DIM])?,
+            classifier_bias: tensor(&st, "classifier.bias", &[NUM_CLASSES])?,
+        })
+    }
+
+    /// Multiply-accumulates of one 224x224 forward pass (for FLOP/s figures).
+    pub fn macs_per_image(&self) -> u64 {
+        let mut side = INPUT_SIZE / 2;
+        let conv_macs = |c: &Conv, out_side: usize| {
+            let per_out = if c.depthwise { 1 } else { c.in_ch };
+            (out_side * out_side * c.out_ch * per_out * c.kernel * c.kernel) as u64
+        };
+        let mut total = conv_macs(&self.stem, side);
+        for b in &self.blocks {
+            if let Some(e) = &b.expand {
+                total += conv_macs(e, side);
+            }
+            side = side.div_ceil(b.stride());
+            total += conv_macs(&b.depthwise, side) + conv_macs(&b.project, side);
+        }
+        total + conv_macs(&self.head, side) + (FEATURE_DIM * NUM_CLASSES) as u64
+    }
+}
+
+fn tensor(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+    let view = st
+        .tensor(name)
+        .map_err(|e| Error::Model(format!("{name}: {e}")))?;
+    if view.dtype() != Dtype::F32 || view.shape() != shape {
+        return Err(Error::Model(format!(
+            "{name}: expected f32 {shape:?}, found {:?} {:?}",
+            view.dtype(),
+            view.shape()
+        )));
+    }
+    Ok(view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+/// Normalise one HWC u8 crop into CHW f32, as torchvision's ToTensor+Normalize.
+pub fn normalize_chw(crop: &[u8], out: &mut [f32]) {
+    let plane = INPUT_SIZE * INPUT_SIZE;
+    for (i, px) in crop.chunks_exact(3).enumerate() {
+        for c in 0..3 {
+            out[c * plane + i] = (px[c] as f32 / 255.0 - MEAN[c]) / STD[c];
+        }
+    }
+}
+
+/// Numerically stable softmax in place.
+pub fn softmax(v: &mut [f32]) {
+    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for x in v.iter_mut() {
+        *x = (*x - max).exp();
+        sum += *x;
+    }
+    for x in v.iter_mut() {
+        *x /= sum;
+    }
+}
+
+/// Indices of the `k` largest values, largest first (ties: lower index first).
+pub fn top_k(v: &[f32], k: usize) -> Vec<usize> {
+    let k = k.min(v.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.select_nth_unstable_by(k - 1, |&a, &b| v[b].total_cmp(&v[a]).then(a.cmp(&b)));
+    idx.truncate(k);
+    idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]).then(a.cmp(&b)));
+    idx
+}
