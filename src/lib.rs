@@ -6,7 +6,12 @@
 //! manifest), joined by `pipeline`.
 
 pub mod colour;
+pub mod decode;
 pub mod error;
+pub mod ingest;
+pub mod inspect;
 pub mod model;
+pub mod output;
+pub mod pipeline;
 
 pub use error::{Error, Result};

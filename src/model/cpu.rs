@@ -484,3 +484,26 @@ unsafe fn depthwise_avx2(win: &Window, d: &Depthwise, out: &mut [f32]) {
         }
     }
 }
+
+impl super::Engine for CpuEngine {
+    fn describe(&self) -> String {
+        let isa = if cfg!(target_arch = "x86_64") && avx2_fma() { "AVX2+FMA" } else { "portable" };
+        format!("cpu ({} threads, {isa} kernels)", rayon::current_num_threads())
+    }
+
+    fn forward(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) -> crate::Result<()> {
+        CpuEngine::forward(self, crops, n, features, logits);
+        Ok(())
+    }
+}
+
+fn avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}

@@ -26,6 +26,16 @@ pub const NUM_CLASSES: usize = 1000;
 pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
 
+/// Something that runs MobileNetV2 on batches of crops: the CPU engine, or
+/// the GPU engine when one is available.
+pub trait Engine: Send + Sync {
+    /// Which backend and device, for the manifest and the log.
+    fn describe(&self) -> String;
+    /// Runs `n` crops (`n x 224 x 224 x 3` RGB u8) and writes pooled features
+    /// (`n x 1280`) and logits (`n x 1000`).
+    fn forward(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) -> Result<()>;
+}
+
 /// Name under which the model appears in outputs and manifests.
 pub const MODEL_NAME: &str = "mobilenet_v2 (torchvision IMAGENET1K_V1)";
 

@@ -1,0 +1,489 @@
+//! Decode stage: file bytes to the model's 224x224 crop and the colour
+//! measures, following torchvision's evaluation transform.
+//!
+//! Per image: read the file into a reused buffer; sniff the format from the
+//! content (the extension only breaks ties); check the header against the
+//! limits *before* anything is allocated, so a decompression bomb is refused
+//! rather than decoded; decode into a reused buffer; resize so the short side
+//! is 256 (bilinear with antialiasing, as Pillow, via `fast_image_resize`);
+//! apply the EXIF orientation to that small image; measure colour on the whole
+//! resized frame; copy the centre 224x224 into the caller's batch slot. One
+//! `Decoder` per worker thread owns every buffer, so steady state allocates
+//! nothing per image beyond what the codecs do internally.
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::path::Path;
+
+use fast_image_resize as fr;
+use image::metadata::Orientation;
+use image::{ColorType, ImageDecoder, ImageFormat, ImageReader};
+
+use crate::colour::{self, ColourFeatures};
+use crate::model::INPUT_SIZE;
+
+/// Short side after the first resize (torchvision `Resize(256)`).
+pub const RESIZE_SHORT: usize = 256;
+/// Bytes of one crop: 224 x 224 RGB.
+pub const CROP_BYTES: usize = INPUT_SIZE * INPUT_SIZE * 3;
+/// The resized frame keeps at most this long:short ratio (the centre square,
+/// all the model sees, is unaffected), so a 100000x10 strip cannot turn into
+/// a multi-gigabyte resize.
+const MAX_ASPECT: usize = 4;
+/// Buffers grown past this by one huge image are released afterwards, so a
+/// single 100-megapixel photo does not pin its memory for the rest of a run.
+const KEEP_BYTES: usize = 48 << 20;
+
+/// Limits that keep one hostile file from taking the machine down.
+#[derive(Clone, Copy, Debug)]
+pub struct DecodeLimits {
+    /// Largest accepted image, in pixels (width x height).
+    pub max_pixels: u64,
+    /// Largest accepted file, in bytes.
+    pub max_file_bytes: u64,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits { max_pixels: 100_000_000, max_file_bytes: 1 << 30 }
+    }
+}
+
+/// Which step an input failed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Finding or naming the input.
+    Ingest,
+    /// Reading the file's bytes.
+    Read,
+    /// Turning bytes into pixels.
+    Decode,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Ingest => "ingest",
+            Stage::Read => "read",
+            Stage::Decode => "decode",
+        }
+    }
+}
+
+/// Why one image could not be analysed; becomes a row of the errors table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub stage: Stage,
+    pub reason: String,
+}
+
+impl Failure {
+    fn read(reason: impl Into<String>) -> Self {
+        Failure { stage: Stage::Read, reason: reason.into() }
+    }
+    fn decode(reason: impl Into<String>) -> Self {
+        Failure { stage: Stage::Decode, reason: reason.into() }
+    }
+}
+
+/// What decoding learnt about one image besides its crop.
+#[derive(Clone, Debug)]
+pub struct DecodedInfo {
+    /// Size after EXIF orientation.
+    pub width: u32,
+    pub height: u32,
+    /// Detected from the content, lower case ("jpeg", "png", ...).
+    pub format: &'static str,
+    pub file_bytes: u64,
+    pub colour: ColourFeatures,
+    /// Something odd but harmless, e.g. an extension that lies about the format.
+    pub warning: Option<String>,
+}
+
+/// Per-thread decoder with reusable buffers.
+pub struct Decoder {
+    limits: DecodeLimits,
+    file: Vec<u8>,
+    raw: Vec<u8>,
+    rgb: Vec<u8>,
+    resized: Vec<u8>,
+    oriented: Vec<u8>,
+    resizer: fr::Resizer,
+}
+
+impl Decoder {
+    pub fn new(limits: DecodeLimits) -> Self {
+        Decoder {
+            limits,
+            file: Vec::new(),
+            raw: Vec::new(),
+            rgb: Vec::new(),
+            resized: Vec::new(),
+            oriented: Vec::new(),
+            resizer: fr::Resizer::new(),
+        }
+    }
+
+    /// Reads and decodes `path`, writing the normalisation-ready 224x224 RGB
+    /// crop into `crop` (`CROP_BYTES` long).
+    pub fn decode_file(&mut self, path: &Path, crop: &mut [u8]) -> Result<DecodedInfo, Failure> {
+        self.read_file(path)?;
+        let ext_format = path.extension().and_then(|e| e.to_str()).and_then(ImageFormat::from_extension);
+        let bytes = std::mem::take(&mut self.file);
+        let result = self.decode_bytes(&bytes, ext_format, crop);
+        self.file = bytes;
+        self.trim();
+        result
+    }
+
+    fn read_file(&mut self, path: &Path) -> Result<(), Failure> {
+        let meta = std::fs::metadata(path).map_err(|e| Failure::read(io_reason(&e)))?;
+        if meta.is_dir() {
+            return Err(Failure::read("is a directory, not a file"));
+        }
+        if meta.len() > self.limits.max_file_bytes {
+            return Err(Failure::read(format!(
+                "file is {} MB, over the {} MB limit",
+                meta.len() >> 20,
+                self.limits.max_file_bytes >> 20
+            )));
+        }
+        let mut f = File::open(path).map_err(|e| Failure::read(io_reason(&e)))?;
+        self.file.clear();
+        // `take` guards against a file that grows while we read it.
+        f.by_ref()
+            .take(self.limits.max_file_bytes + 1)
+            .read_to_end(&mut self.file)
+            .map_err(|e| Failure::read(io_reason(&e)))?;
+        if self.file.len() as u64 > self.limits.max_file_bytes {
+            return Err(Failure::read("file grew past the size limit while being read"));
+        }
+        Ok(())
+    }
+
+    /// Decodes an in-memory file. `ext_format` is what the file name claims.
+    pub fn decode_bytes(
+        &mut self,
+        bytes: &[u8],
+        ext_format: Option<ImageFormat>,
+        crop: &mut [u8],
+    ) -> Result<DecodedInfo, Failure> {
+        assert_eq!(crop.len(), CROP_BYTES);
+        if bytes.is_empty() {
+            return Err(Failure::decode("empty file (0 bytes)"));
+        }
+        let sniffed = image::guess_format(bytes).ok();
+        let format = match (sniffed, ext_format) {
+            (Some(f), _) => f,
+            (None, Some(f)) => f,
+            (None, None) => return Err(Failure::decode(format!("unrecognised file format (starts with {})", magic(bytes)))),
+        };
+        let name = format_name(format).ok_or_else(|| {
+            Failure::decode(format!("{} images are not supported (jpeg, png, webp, bmp, gif and tiff are)", format.extensions_str()[0]))
+        })?;
+        let warning = match (sniffed, ext_format) {
+            (Some(s), Some(e)) if s != e => Some(format!(
+                "content is {} but the extension says {}; decoded as {}",
+                name,
+                format_name(e).unwrap_or(e.extensions_str()[0]),
+                name
+            )),
+            _ => None,
+        };
+
+        if format == ImageFormat::Jpeg {
+            let (w, h, orientation, jpeg_warning) = self.decode_jpeg(bytes)?;
+            let warning = match (warning, jpeg_warning) {
+                (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                (a, b) => a.or(b),
+            };
+            return self.finish(w, h, orientation, name, bytes.len() as u64, warning, crop);
+        }
+        let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(self.limits.max_pixels.saturating_mul(8).max(64 << 20));
+        reader.limits(limits);
+        let mut decoder = reader.into_decoder().map_err(|e| Failure::decode(decode_reason(name, &e)))?;
+        let (w, h) = decoder.dimensions();
+        self.check_size(w as u64, h as u64)?;
+        let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+        let color = decoder.color_type();
+        let total = decoder.total_bytes() as usize;
+        self.raw.clear();
+        self.raw.resize(total, 0);
+        decoder.read_image(&mut self.raw).map_err(|e| Failure::decode(decode_reason(name, &e)))?;
+        let (w, h) = (w as usize, h as usize);
+        if color != ColorType::Rgb8 {
+            to_rgb8(&self.raw, color, w * h, &mut self.rgb).map_err(Failure::decode)?;
+            std::mem::swap(&mut self.raw, &mut self.rgb);
+        }
+        self.finish(w, h, orientation, name, bytes.len() as u64, warning, crop)
+    }
+
+    /// JPEG through zune-jpeg directly, strict first, so a damaged file is
+    /// noticed (the `image` crate runs zune leniently and fills holes with
+    /// grey). A file that ends early is an error; a complete file whose
+    /// headers or entropy data are damaged is decoded leniently, as browsers
+    /// and libjpeg do, and reported as a warning.
+    fn decode_jpeg(&mut self, bytes: &[u8]) -> Result<(usize, usize, Orientation, Option<String>), Failure> {
+        let strict_err = match self.jpeg_pass(bytes, true) {
+            Ok((w, h, o)) => return Ok((w, h, o, None)),
+            Err(JpegError::Refused(f)) => return Err(f),
+            Err(JpegError::Damaged(e)) => e,
+        };
+        if jpeg_is_complete(bytes) == Some(false) {
+            return Err(Failure::decode(format!("truncated jpeg data (no end-of-image marker): {strict_err}")));
+        }
+        match self.jpeg_pass(bytes, false) {
+            Ok((w, h, o)) => Ok((w, h, o, Some(format!("damaged jpeg ({strict_err}); decoded leniently, parts may be grey")))),
+            Err(JpegError::Refused(f)) => Err(f),
+            Err(JpegError::Damaged(e)) => Err(Failure::decode(format!("corrupt jpeg data: {e}"))),
+        }
+    }
+
+    fn jpeg_pass(&mut self, bytes: &[u8], strict: bool) -> Result<(usize, usize, Orientation), JpegError> {
+        use zune_core::bytestream::ZCursor;
+        use zune_core::colorspace::ColorSpace;
+        use zune_core::options::DecoderOptions;
+        let options = DecoderOptions::default()
+            .set_strict_mode(strict)
+            .set_max_width(u16::MAX as usize)
+            .set_max_height(u16::MAX as usize)
+            .jpeg_set_out_colorspace(ColorSpace::RGB);
+        let mut dec = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+        dec.decode_headers().map_err(|e| JpegError::Damaged(format!("{e:?}")))?;
+        let (w, h) = dec.dimensions().ok_or_else(|| JpegError::Damaged("no frame header".into()))?;
+        self.check_size(w as u64, h as u64).map_err(JpegError::Refused)?;
+        let orientation = dec.exif().and_then(|exif| Orientation::from_exif_chunk(exif)).unwrap_or(Orientation::NoTransforms);
+        self.raw.clear();
+        self.raw.resize(w * h * 3, 0);
+        dec.decode_into(&mut self.raw).map_err(|e| JpegError::Damaged(format!("{e:?}")))?;
+        Ok((w, h, orientation))
+    }
+
+    fn check_size(&self, w: u64, h: u64) -> Result<(), Failure> {
+        let pixels = w * h;
+        if pixels == 0 {
+            return Err(Failure::decode(format!("image has no pixels ({w}x{h})")));
+        }
+        if pixels > self.limits.max_pixels {
+            return Err(Failure::decode(format!(
+                "image is {w}x{h} ({} megapixels), over the {} megapixel limit",
+                pixels / 1_000_000,
+                self.limits.max_pixels / 1_000_000
+            )));
+        }
+        Ok(())
+    }
+
+    /// Resizes, orients and measures the RGB8 image in `self.raw`.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &mut self,
+        w: usize,
+        h: usize,
+        orientation: Orientation,
+        name: &'static str,
+        file_bytes: u64,
+        warning: Option<String>,
+        crop: &mut [u8],
+    ) -> Result<DecodedInfo, Failure> {
+        // Resize in the stored orientation, then orient the small result.
+        let swaps = matches!(
+            orientation,
+            Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
+        );
+        let (ow, oh) = if swaps { (h, w) } else { (w, h) };
+        let (src_box, (rw, rh)) = resize_plan(ow, oh);
+        let (src_box, rw_s, rh_s) = if swaps {
+            ((src_box.1, src_box.0, src_box.3, src_box.2), rh, rw)
+        } else {
+            (src_box, rw, rh)
+        };
+        self.resize(w, h, src_box, rw_s, rh_s).map_err(Failure::decode)?;
+        let frame = if orientation == Orientation::NoTransforms {
+            &self.resized
+        } else {
+            orient(&self.resized, rw_s, rh_s, orientation, &mut self.oriented);
+            &self.oriented
+        };
+        let colour = colour::analyse(frame, rw, rh);
+        centre_crop(frame, rw, rh, crop);
+        Ok(DecodedInfo { width: ow as u32, height: oh as u32, format: name, file_bytes, colour, warning })
+    }
+
+    fn resize(&mut self, w: usize, h: usize, src_box: (f64, f64, f64, f64), rw: usize, rh: usize) -> Result<(), String> {
+        let src = fr::images::ImageRef::new(w as u32, h as u32, &self.raw[..w * h * 3], fr::PixelType::U8x3)
+            .map_err(|e| e.to_string())?;
+        self.resized.clear();
+        self.resized.resize(rw * rh * 3, 0);
+        let mut dst = fr::images::Image::from_slice_u8(rw as u32, rh as u32, &mut self.resized, fr::PixelType::U8x3)
+            .map_err(|e| e.to_string())?;
+        let options = fr::ResizeOptions::new()
+            .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear))
+            .crop(src_box.0, src_box.1, src_box.2, src_box.3);
+        self.resizer.resize(&src, &mut dst, &options).map_err(|e| e.to_string())
+    }
+
+    fn trim(&mut self) {
+        for buf in [&mut self.file, &mut self.raw, &mut self.rgb] {
+            if buf.capacity() > KEEP_BYTES {
+                *buf = Vec::new();
+            }
+        }
+    }
+}
+
+/// Source box (left, top, width, height) and resized size for an oriented
+/// image of `w x h`: torchvision's `Resize(256)` (short side 256, long side
+/// truncated), with the long side first cropped to `MAX_ASPECT` times the short.
+pub fn resize_plan(w: usize, h: usize) -> ((f64, f64, f64, f64), (usize, usize)) {
+    let (short, long) = (w.min(h), w.max(h));
+    let kept = long.min(short * MAX_ASPECT);
+    let offset = (long - kept) as f64 / 2.0;
+    let new_long = RESIZE_SHORT * kept / short;
+    if w <= h {
+        ((0.0, offset, w as f64, kept as f64), (RESIZE_SHORT, new_long))
+    } else {
+        ((offset, 0.0, kept as f64, h as f64), (new_long, RESIZE_SHORT))
+    }
+}
+
+/// Python's `round` (half to even), which torchvision's CenterCrop uses.
+fn round_half_even(x: f64) -> usize {
+    let f = x.floor();
+    let up = x - f > 0.5 || (x - f == 0.5 && f % 2.0 != 0.0);
+    (if up { f + 1.0 } else { f }) as usize
+}
+
+enum JpegError {
+    /// Refused on principle (limits); retrying leniently would not help.
+    Refused(Failure),
+    /// Damaged data; the message is the decoder's.
+    Damaged(String),
+}
+
+/// Whether a JPEG stream reaches its end-of-image marker after the first
+/// scan (inside entropy-coded data 0xFF is always stuffed or a restart
+/// marker, so FF D9 there can only be the real end). `None` when the
+/// segment structure itself is broken, so completeness cannot be told.
+fn jpeg_is_complete(bytes: &[u8]) -> Option<bool> {
+    let mut i = 2;
+    while i + 3 < bytes.len() {
+        if bytes[i] != 0xFF {
+            return None;
+        }
+        let marker = bytes[i + 1];
+        match marker {
+            0xFF => i += 1,
+            0xDA => return Some(bytes[i..].windows(2).any(|w| w == [0xFF, 0xD9])),
+            0x01 | 0xD0..=0xD7 => i += 2,
+            _ => i += 2 + u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]) as usize,
+        }
+    }
+    Some(false)
+}
+
+/// Copies the centre `INPUT_SIZE` square of an RGB8 frame.
+pub fn centre_crop(frame: &[u8], w: usize, h: usize, crop: &mut [u8]) {
+    let top = round_half_even((h - INPUT_SIZE) as f64 / 2.0);
+    let left = round_half_even((w - INPUT_SIZE) as f64 / 2.0);
+    for y in 0..INPUT_SIZE {
+        let src = &frame[((top + y) * w + left) * 3..][..INPUT_SIZE * 3];
+        crop[y * INPUT_SIZE * 3..][..INPUT_SIZE * 3].copy_from_slice(src);
+    }
+}
+
+/// Applies an EXIF orientation to an RGB8 image of `w x h`.
+pub fn orient(src: &[u8], w: usize, h: usize, o: Orientation, dst: &mut Vec<u8>) {
+    let swaps = matches!(o, Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH);
+    let (ow, oh) = if swaps { (h, w) } else { (w, h) };
+    dst.clear();
+    dst.resize(ow * oh * 3, 0);
+    for y in 0..oh {
+        for x in 0..ow {
+            let (sx, sy) = match o {
+                Orientation::NoTransforms => (x, y),
+                Orientation::FlipHorizontal => (w - 1 - x, y),
+                Orientation::FlipVertical => (x, h - 1 - y),
+                Orientation::Rotate180 => (w - 1 - x, h - 1 - y),
+                Orientation::Rotate90 => (y, h - 1 - x),
+                Orientation::Rotate270 => (w - 1 - y, x),
+                Orientation::Rotate90FlipH => (y, x),
+                Orientation::Rotate270FlipH => (w - 1 - y, h - 1 - x),
+            };
+            let s = (sy * w + sx) * 3;
+            dst[(y * ow + x) * 3..][..3].copy_from_slice(&src[s..s + 3]);
+        }
+    }
+}
+
+/// Converts decoded pixels to RGB8 the way Pillow's `convert("RGB")` does
+/// for these modes: grey is replicated and alpha is dropped.
+fn to_rgb8(raw: &[u8], color: ColorType, pixels: usize, out: &mut Vec<u8>) -> Result<(), String> {
+    out.clear();
+    out.reserve(pixels * 3);
+    let u16_at = |i: usize| u16::from_ne_bytes([raw[2 * i], raw[2 * i + 1]]);
+    let from16 = |v: u16| ((v as u32 + 128) / 257) as u8;
+    let f32_at = |i: usize| f32::from_ne_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
+    let from_f = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    match color {
+        ColorType::L8 => raw[..pixels].iter().for_each(|&v| out.extend_from_slice(&[v, v, v])),
+        ColorType::La8 => raw.chunks_exact(2).take(pixels).for_each(|p| out.extend_from_slice(&[p[0], p[0], p[0]])),
+        ColorType::Rgba8 => raw.chunks_exact(4).take(pixels).for_each(|p| out.extend_from_slice(&p[..3])),
+        ColorType::L16 | ColorType::La16 => {
+            let step = if color == ColorType::L16 { 1 } else { 2 };
+            (0..pixels).for_each(|i| {
+                let v = from16(u16_at(i * step));
+                out.extend_from_slice(&[v, v, v]);
+            })
+        }
+        ColorType::Rgb16 | ColorType::Rgba16 => {
+            let step = if color == ColorType::Rgb16 { 3 } else { 4 };
+            (0..pixels).for_each(|i| (0..3).for_each(|c| out.push(from16(u16_at(i * step + c)))))
+        }
+        ColorType::Rgb32F | ColorType::Rgba32F => {
+            let step = if color == ColorType::Rgb32F { 3 } else { 4 };
+            (0..pixels).for_each(|i| (0..3).for_each(|c| out.push(from_f(f32_at(i * step + c)))))
+        }
+        other => return Err(format!("unsupported pixel layout {other:?}")),
+    }
+    Ok(())
+}
+
+fn format_name(f: ImageFormat) -> Option<&'static str> {
+    Some(match f {
+        ImageFormat::Jpeg => "jpeg",
+        ImageFormat::Png => "png",
+        ImageFormat::WebP => "webp",
+        ImageFormat::Bmp => "bmp",
+        ImageFormat::Gif => "gif",
+        ImageFormat::Tiff => "tiff",
+        _ => return None,
+    })
+}
+
+/// The first bytes of a file, for error messages about unknown formats.
+fn magic(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "file not found".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+fn decode_reason(format: &str, e: &image::ImageError) -> String {
+    use image::ImageError as E;
+    match e {
+        E::Limits(l) => format!("refused by decoder limits ({l}); the header promises more than allowed"),
+        E::Unsupported(u) => format!("unsupported {format} variant: {u}"),
+        E::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            format!("truncated {format} data (file ends early)")
+        }
+        other => format!("corrupt or truncated {format} data: {other}"),
+    }
+}

@@ -1,0 +1,419 @@
+//! Pipeline: the stages joined by bounded queues, so memory stays flat however
+//! many images a run covers.
+//!
+//! ```text
+//! ingest ──jobs──▶ decode workers ──decoded──▶ model ──outcomes──▶ sink
+//!  (1 thread)        (N threads)     ▲          (batches)           (Parquet,
+//!                                    └── free crop slots ◀──┘        in order)
+//! ```
+//!
+//! Every queue is bounded and the crop buffers circulate through a fixed pool,
+//! so at most `jobs + slots` images are in flight. Each input gets a sequence
+//! number and yields exactly one outcome; the sink restores input order, so
+//! outputs are reproducible. A bad input becomes an errors-table row and the
+//! run goes on; a panic inside a codec is caught and reported the same way.
+//! If the sink fails (say, a full disk), dropping its receiver unwinds every
+//! stage: each send fails and each thread returns.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use serde::Serialize;
+
+use crate::decode::{CROP_BYTES, DecodeLimits, DecodedInfo, Decoder, Failure, Stage};
+use crate::error::{Error, Result};
+use crate::ingest::{self, ImageSource, IngestItem, InputKind};
+use crate::model::{self, Engine, FEATURE_DIM, NUM_CLASSES};
+use crate::output::{self, ErrorsWriter, ImageRecord, ImagesWriter, MANIFEST_FILE, Severity};
+
+/// How long the model waits to fill a batch once it has one image.
+const BATCH_WAIT: Duration = Duration::from_millis(50);
+pub const TOP_K_LABELS: usize = 5;
+
+/// Everything `analyze` needs; the CLI builds it, the engine never sees clap.
+#[derive(Clone, Debug)]
+pub struct AnalyzeSettings {
+    pub images: PathBuf,
+    pub out: PathBuf,
+    pub batch_size: usize,
+    pub decode_threads: usize,
+    pub limits: DecodeLimits,
+}
+
+/// Progress reporting, implemented by the caller (the CLI draws a bar).
+pub trait Progress: Sync {
+    /// `total` inputs found so far; `complete` once ingest has finished.
+    fn discovered(&self, _total: u64, _complete: bool) {}
+    /// One input finished, analysed (`ok`) or failed.
+    fn finished_one(&self, _ok: bool) {}
+}
+
+/// Reports nothing.
+pub struct Silent;
+impl Progress for Silent {}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Counts {
+    /// Inputs the run attempted (images and rejected entries).
+    pub inputs: u64,
+    pub images: u64,
+    pub errors: u64,
+    pub warnings: u64,
+    /// Files in a folder that are not images (or hidden), passed over.
+    pub skipped_files: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    pub counts: Counts,
+    pub wall_seconds: f64,
+    pub out: PathBuf,
+    pub engine: String,
+}
+
+/// Analysis of one image, as it flows from the model to the sink.
+pub struct Analysis {
+    pub info: DecodedInfo,
+    /// (class index, probability), most probable first.
+    pub top: Vec<(usize, f32)>,
+}
+
+struct Job {
+    seq: u64,
+    item: IngestItem,
+}
+
+struct Decoded {
+    seq: u64,
+    source: ImageSource,
+    info: DecodedInfo,
+    crop: Vec<u8>,
+}
+
+enum Outcome {
+    Analysed { source: ImageSource, analysis: Analysis },
+    Failed { image_id: Option<String>, path: String, failure: Failure },
+}
+
+/// Analyses every image under `settings.images`, writing `images.parquet`,
+/// `errors.parquet` and `manifest.json` into `settings.out`.
+pub fn analyze(settings: &AnalyzeSettings, engine: &dyn Engine, progress: &dyn Progress) -> Result<RunSummary> {
+    let started = Instant::now();
+    let started_at = SystemTime::now();
+    let (kind, sources) = ingest::open(&settings.images)?;
+    prepare_out_dir(&settings.out)?;
+    let mut images = ImagesWriter::create(&settings.out.join("images.parquet"))?;
+    let mut errors = ErrorsWriter::create(&settings.out.join("errors.parquet"))?;
+
+    let batch = settings.batch_size.max(1);
+    let workers = settings.decode_threads.max(1);
+    let (job_tx, job_rx) = bounded::<Job>(batch * 2 + workers);
+    let (dec_tx, dec_rx) = bounded::<Decoded>(batch * 2);
+    let (free_tx, free_rx) = bounded::<Vec<u8>>(batch * 2 + workers);
+    let (out_tx, out_rx) = bounded::<(u64, Outcome)>(batch * 4);
+    for _ in 0..batch * 2 + workers {
+        let _ = free_tx.send(vec![0u8; CROP_BYTES]);
+    }
+    let skipped = AtomicU64::new(0);
+    let inputs = AtomicU64::new(0);
+
+    let sink_result = std::thread::scope(|s| {
+        let (skipped, inputs) = (&skipped, &inputs);
+        s.spawn(move || {
+            let mut seq = 0u64;
+            for item in sources {
+                if item == IngestItem::Skipped {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                if job_tx.send(Job { seq, item }).is_err() {
+                    return;
+                }
+                seq += 1;
+                inputs.store(seq, Ordering::Relaxed);
+                progress.discovered(seq, false);
+            }
+            progress.discovered(seq, true);
+        });
+        for _ in 0..workers {
+            let (job_rx, dec_tx, free_rx, out_tx) = (job_rx.clone(), dec_tx.clone(), free_rx.clone(), out_tx.clone());
+            let limits = settings.limits;
+            s.spawn(move || decode_worker(limits, job_rx, dec_tx, free_rx, out_tx));
+        }
+        drop((job_rx, dec_tx, free_rx));
+        {
+            let out_tx = out_tx.clone();
+            s.spawn(move || model_stage(engine, batch, dec_rx, free_tx, out_tx));
+        }
+        drop(out_tx);
+        // On error `out_rx` is dropped inside `sink`, so every stage unwinds.
+        sink(out_rx, &mut images, &mut errors, progress)
+    });
+    sink_result?;
+
+    let (error_rows, warnings) = errors.counts();
+    let counts = Counts {
+        inputs: inputs.load(Ordering::Relaxed),
+        images: images.finish()?,
+        errors: error_rows,
+        warnings,
+        skipped_files: skipped.load(Ordering::Relaxed),
+    };
+    errors.finish()?;
+    let summary = RunSummary {
+        counts,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        out: settings.out.clone(),
+        engine: engine.describe(),
+    };
+    write_manifest(settings, kind, &summary, started_at)?;
+    Ok(summary)
+}
+
+/// Creates the output folder and removes a previous run's manifest, so the
+/// folder never claims completeness while this run is under way.
+pub fn prepare_out_dir(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    match std::fs::remove_file(out.join(MANIFEST_FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(out.join(MANIFEST_FILE), e)),
+        _ => Ok(()),
+    }
+}
+
+fn decode_worker(
+    limits: DecodeLimits,
+    jobs: Receiver<Job>,
+    decoded: Sender<Decoded>,
+    free: Receiver<Vec<u8>>,
+    out: Sender<(u64, Outcome)>,
+) {
+    let mut decoder = Decoder::new(limits);
+    // A worker keeps its slot across failed images and only asks the pool
+    // for a new one after handing a crop to the model.
+    let mut slot: Option<Vec<u8>> = None;
+    for Job { seq, item } in jobs {
+        let source = match item {
+            IngestItem::Image(source) => source,
+            IngestItem::Rejected { path, reason } => {
+                let failure = Failure { stage: Stage::Ingest, reason };
+                if out.send((seq, Outcome::Failed { image_id: None, path, failure })).is_err() {
+                    return;
+                }
+                continue;
+            }
+            IngestItem::Skipped => continue,
+        };
+        let mut crop = match slot.take() {
+            Some(c) => c,
+            None => match free.recv() {
+                Ok(c) => c,
+                Err(_) => return,
+            },
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decoder.decode_file(&source.path, &mut crop)));
+        let sent = match result {
+            Ok(Ok(info)) => decoded.send(Decoded { seq, source, info, crop }).is_ok(),
+            Ok(Err(failure)) => {
+                slot = Some(crop);
+                send_failure(&out, seq, source, failure)
+            }
+            Err(panic) => {
+                // The codec's state is unknown after a panic: start afresh.
+                decoder = Decoder::new(limits);
+                slot = Some(crop);
+                let msg = panic_message(&panic);
+                send_failure(&out, seq, source, Failure { stage: Stage::Decode, reason: format!("decoder crashed: {msg}") })
+            }
+        };
+        if !sent {
+            return;
+        }
+    }
+}
+
+fn send_failure(out: &Sender<(u64, Outcome)>, seq: u64, source: ImageSource, failure: Failure) -> bool {
+    let path = source.path.to_string_lossy().into_owned();
+    out.send((seq, Outcome::Failed { image_id: Some(source.id), path, failure })).is_ok()
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn model_stage(
+    engine: &dyn Engine,
+    batch: usize,
+    decoded: Receiver<Decoded>,
+    free: Sender<Vec<u8>>,
+    out: Sender<(u64, Outcome)>,
+) {
+    let mut crops = vec![0u8; batch * CROP_BYTES];
+    let mut features = vec![0.0f32; batch * FEATURE_DIM];
+    let mut logits = vec![0.0f32; batch * NUM_CLASSES];
+    let mut items: Vec<Decoded> = Vec::with_capacity(batch);
+    loop {
+        items.clear();
+        match decoded.recv() {
+            Ok(d) => items.push(d),
+            Err(_) => return,
+        }
+        let deadline = Instant::now() + BATCH_WAIT;
+        while items.len() < batch {
+            match decoded.recv_deadline(deadline) {
+                Ok(d) => items.push(d),
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let n = items.len();
+        for (i, d) in items.iter().enumerate() {
+            crops[i * CROP_BYTES..(i + 1) * CROP_BYTES].copy_from_slice(&d.crop);
+        }
+        let result = engine.forward(&crops[..n * CROP_BYTES], n, &mut features, &mut logits);
+        for (i, d) in items.drain(..).enumerate() {
+            let Decoded { seq, source, info, crop } = d;
+            let _ = free.send(crop);
+            let outcome = match &result {
+                Ok(()) => {
+                    let probs = &mut logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
+                    model::softmax(probs);
+                    let top = model::top_k(probs, TOP_K_LABELS).into_iter().map(|c| (c, probs[c])).collect();
+                    Outcome::Analysed { source, analysis: Analysis { info, top } }
+                }
+                Err(e) => {
+                    let failure = Failure { stage: Stage::Decode, reason: format!("model failed on this batch: {e}") };
+                    let path = source.path.to_string_lossy().into_owned();
+                    Outcome::Failed { image_id: Some(source.id), path, failure }
+                }
+            };
+            if out.send((seq, outcome)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Writes outcomes in input order.
+fn sink(
+    outcomes: Receiver<(u64, Outcome)>,
+    images: &mut ImagesWriter,
+    errors: &mut ErrorsWriter,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let classes = model::class_names();
+    let mut pending: BTreeMap<u64, Outcome> = BTreeMap::new();
+    let mut next = 0u64;
+    for (seq, outcome) in outcomes {
+        pending.insert(seq, outcome);
+        while let Some(outcome) = pending.remove(&next) {
+            next += 1;
+            match outcome {
+                Outcome::Analysed { source, analysis } => {
+                    let path = source.path.to_string_lossy();
+                    let top: Vec<(usize, &str, f32)> =
+                        analysis.top.iter().map(|&(c, p)| (c, classes.get(c).copied().unwrap_or("?"), p)).collect();
+                    let info = &analysis.info;
+                    images.push(&ImageRecord {
+                        image_id: &source.id,
+                        path: &path,
+                        width: info.width,
+                        height: info.height,
+                        format: info.format,
+                        file_bytes: info.file_bytes,
+                        top5: &top,
+                        colour: &info.colour,
+                    })?;
+                    if let Some(w) = &info.warning {
+                        errors.push(Some(&source.id), &path, Stage::Decode.as_str(), Severity::Warning, w)?;
+                    }
+                    progress.finished_one(true);
+                }
+                Outcome::Failed { image_id, path, failure } => {
+                    errors.push(image_id.as_deref(), &path, failure.stage.as_str(), Severity::Error, &failure.reason)?;
+                    progress.finished_one(false);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    pixtape_version: &'a str,
+    command: &'a str,
+    started_at: String,
+    finished_at: String,
+    wall_seconds: f64,
+    images_per_second: f64,
+    input: InputInfo<'a>,
+    model: ModelInfo<'a>,
+    engine: &'a str,
+    parameters: Parameters,
+    counts: &'a Counts,
+    outputs: Outputs<'a>,
+}
+
+#[derive(Serialize)]
+struct InputInfo<'a> {
+    path: String,
+    kind: &'a str,
+}
+
+#[derive(Serialize)]
+struct ModelInfo<'a> {
+    name: &'a str,
+    weights_sha256: &'a str,
+    input_size: usize,
+    preprocessing: &'a str,
+}
+
+#[derive(Serialize)]
+struct Parameters {
+    batch_size: usize,
+    decode_threads: usize,
+    max_megapixels: u64,
+    max_file_megabytes: u64,
+    top_labels: usize,
+}
+
+#[derive(Serialize)]
+struct Outputs<'a> {
+    images: &'a str,
+    errors: &'a str,
+}
+
+fn write_manifest(settings: &AnalyzeSettings, kind: InputKind, summary: &RunSummary, started_at: SystemTime) -> Result<()> {
+    let manifest = Manifest {
+        pixtape_version: env!("CARGO_PKG_VERSION"),
+        command: "analyze",
+        started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
+        finished_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        wall_seconds: summary.wall_seconds,
+        images_per_second: summary.counts.images as f64 / summary.wall_seconds.max(1e-9),
+        input: InputInfo { path: settings.images.display().to_string(), kind: kind.as_str() },
+        model: ModelInfo {
+            name: model::MODEL_NAME,
+            weights_sha256: model::weights_sha256(),
+            input_size: model::INPUT_SIZE,
+            preprocessing: "EXIF orientation; resize short side to 256 (bilinear, antialiased); centre crop 224; ImageNet mean/std",
+        },
+        engine: &summary.engine,
+        parameters: Parameters {
+            batch_size: settings.batch_size,
+            decode_threads: settings.decode_threads,
+            max_megapixels: settings.limits.max_pixels / 1_000_000,
+            max_file_megabytes: settings.limits.max_file_bytes >> 20,
+            top_labels: TOP_K_LABELS,
+        },
+        counts: &summary.counts,
+        outputs: Outputs { images: "images.parquet", errors: "errors.parquet" },
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::output(&settings.out, e))?;
+    output::write_atomic(&settings.out.join(MANIFEST_FILE), &json)
+}

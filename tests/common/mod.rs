@@ -1,0 +1,75 @@
+//! Helpers shared by the integration tests: files the tests make themselves
+//! and Parquet read-back.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub fn photos_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/photos")
+}
+
+pub fn photo(name: &str) -> Vec<u8> {
+    std::fs::read(photos_dir().join(name)).unwrap()
+}
+
+/// All rows of a Parquet file as one batch (tests only read small files).
+pub fn read_parquet(path: &Path) -> RecordBatch {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
+    let schema = builder.schema().clone();
+    let mut batches = builder.with_batch_size(1 << 24).build().unwrap().map(|b| b.unwrap());
+    let batch = batches.next().unwrap_or_else(|| RecordBatch::new_empty(schema));
+    assert!(batches.next().is_none());
+    batch
+}
+
+pub fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
+    use arrow_array::cast::AsArray;
+    let col = batch.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
+    col.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
+}
+
+/// CRC-32 (IEEE) for hand-made PNG chunks.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A syntactically valid PNG whose header claims `w x h` pixels but whose
+/// data is a few bytes: the classic decompression bomb shape.
+pub fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&crc32(&body).to_be_bytes());
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(b"IHDR", &ihdr);
+    // zlib stream of a few zero bytes.
+    chunk(b"IDAT", &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01]);
+    chunk(b"IEND", &[]);
+    out
+}
+
+/// A small valid PNG of a solid colour.
+pub fn png_solid(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(w, h, image::Rgb(rgb));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
