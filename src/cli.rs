@@ -84,7 +84,10 @@ impl CommonArgs {
     }
 
     pub fn limits(&self) -> DecodeLimits {
-        DecodeLimits { max_pixels: self.max_megapixels * 1_000_000, ..DecodeLimits::default() }
+        DecodeLimits {
+            max_pixels: self.max_megapixels * 1_000_000,
+            ..DecodeLimits::default()
+        }
     }
 }
 
@@ -107,7 +110,10 @@ impl AnalyzeArgs {
 /// The sample photos shipped in the repository: next to the working
 /// directory when run from a checkout, else where the crate was built.
 pub fn bundled_photos() -> anyhow::Result<PathBuf> {
-    let candidates = [Path::new("assets/photos").to_path_buf(), Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/photos")];
+    let candidates = [
+        Path::new("assets/photos").to_path_buf(),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/photos"),
+    ];
     candidates
         .into_iter()
         .find(|p| p.is_dir())

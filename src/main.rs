@@ -35,7 +35,11 @@ fn run() -> anyhow::Result<ExitCode> {
             if !args.common.quiet {
                 eprintln!("{}", progress::summary_line(&summary));
             }
-            Ok(if summary.counts.errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if summary.counts.errors > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Inspect(args) => {
             init_threads(args.common.threads())?;
@@ -48,6 +52,8 @@ fn run() -> anyhow::Result<ExitCode> {
 }
 
 fn init_threads(n: usize) -> anyhow::Result<()> {
-    rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()?;
     Ok(())
 }

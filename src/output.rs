@@ -13,7 +13,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::builder::{Float32Builder, ListBuilder, StringBuilder, StructBuilder, UInt16Builder, UInt32Builder, UInt64Builder};
+use arrow_array::builder::{
+    Float32Builder, ListBuilder, StringBuilder, StructBuilder, UInt16Builder, UInt32Builder,
+    UInt64Builder,
+};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
@@ -38,10 +41,17 @@ pub struct AtomicFile {
 impl AtomicFile {
     pub fn create(dest: &Path) -> Result<Self> {
         let dir = dest.parent().unwrap_or(Path::new("."));
-        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let tmp = dir.join(format!(".{name}.partial"));
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        Ok(AtomicFile { tmp, dest: dest.to_path_buf(), file: Some(file) })
+        Ok(AtomicFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            file: Some(file),
+        })
     }
 
     pub fn file(&mut self) -> &mut File {
@@ -92,20 +102,31 @@ impl Table {
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_created_by(format!("pixtape {}", env!("CARGO_PKG_VERSION")))
             .build();
-        let writer =
-            ArrowWriter::try_new(target.take_file(), schema.clone(), Some(props)).map_err(|e| Error::output(dest, e))?;
-        Ok(Table { schema, writer, target, rows: 0 })
+        let writer = ArrowWriter::try_new(target.take_file(), schema.clone(), Some(props))
+            .map_err(|e| Error::output(dest, e))?;
+        Ok(Table {
+            schema,
+            writer,
+            target,
+            rows: 0,
+        })
     }
 
     fn write(&mut self, columns: Vec<ArrayRef>) -> Result<()> {
-        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| Error::output(&self.target.dest, e))?;
+        let batch = RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| Error::output(&self.target.dest, e))?;
         self.rows += batch.num_rows() as u64;
-        self.writer.write(&batch).map_err(|e| Error::output(&self.target.dest, e))
+        self.writer
+            .write(&batch)
+            .map_err(|e| Error::output(&self.target.dest, e))
     }
 
     fn finish(self) -> Result<u64> {
         let dest = self.target.dest.clone();
-        let file = self.writer.into_inner().map_err(|e| Error::output(&dest, e))?;
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|e| Error::output(&dest, e))?;
         self.target.commit(Some(file))?;
         Ok(self.rows)
     }
@@ -125,11 +146,20 @@ pub struct ImageRecord<'a> {
 }
 
 fn palette_fields() -> Fields {
-    Fields::from(vec![Field::new("color", DataType::Utf8, false), Field::new("share", DataType::Float32, false)])
+    Fields::from(vec![
+        Field::new("color", DataType::Utf8, false),
+        Field::new("share", DataType::Float32, false),
+    ])
 }
 
 pub fn images_schema() -> SchemaRef {
-    let list = |name: &str, item: DataType| Field::new(name, DataType::List(Arc::new(Field::new("item", item, false))), false);
+    let list = |name: &str, item: DataType| {
+        Field::new(
+            name,
+            DataType::List(Arc::new(Field::new("item", item, false))),
+            false,
+        )
+    };
     Arc::new(Schema::new(vec![
         Field::new("image_id", DataType::Utf8, false),
         Field::new("path", DataType::Utf8, false),
@@ -176,8 +206,13 @@ fn list_of<T: arrow_array::builder::ArrayBuilder>(values: T, item: DataType) -> 
 
 impl ImagesWriter {
     pub fn create(dest: &Path) -> Result<Self> {
-        let palette_struct =
-            StructBuilder::new(palette_fields(), vec![Box::new(StringBuilder::new()), Box::new(Float32Builder::new())]);
+        let palette_struct = StructBuilder::new(
+            palette_fields(),
+            vec![
+                Box::new(StringBuilder::new()),
+                Box::new(Float32Builder::new()),
+            ],
+        );
         Ok(ImagesWriter {
             table: Table::create(dest, images_schema())?,
             image_id: StringBuilder::new(),
@@ -216,18 +251,32 @@ impl ImagesWriter {
         self.top5_probs.append(true);
         self.top5_ids.append(true);
         let c = r.colour;
-        for (b, v) in self.colour.iter_mut().zip([c.brightness, c.contrast, c.saturation, c.warmth, c.colourfulness]) {
+        for (b, v) in self.colour.iter_mut().zip([
+            c.brightness,
+            c.contrast,
+            c.saturation,
+            c.warmth,
+            c.colourfulness,
+        ]) {
             b.append_value(v);
         }
         for p in c.palette() {
             let s = self.palette.values();
-            s.field_builder::<StringBuilder>(0).expect("palette color builder").append_value(p.hex());
-            s.field_builder::<Float32Builder>(1).expect("palette share builder").append_value(p.share);
+            s.field_builder::<StringBuilder>(0)
+                .expect("palette color builder")
+                .append_value(p.hex());
+            s.field_builder::<Float32Builder>(1)
+                .expect("palette share builder")
+                .append_value(p.share);
             s.append(true);
         }
         self.palette.append(true);
         self.pending += 1;
-        if self.pending >= FLUSH_ROWS { self.flush() } else { Ok(()) }
+        if self.pending >= FLUSH_ROWS {
+            self.flush()
+        } else {
+            Ok(())
+        }
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -248,7 +297,11 @@ impl ImagesWriter {
             Arc::new(self.top5_probs.finish()),
             Arc::new(self.top5_ids.finish()),
         ];
-        cols.extend(self.colour.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        cols.extend(
+            self.colour
+                .iter_mut()
+                .map(|b| Arc::new(b.finish()) as ArrayRef),
+        );
         cols.push(Arc::new(self.palette.finish()));
         self.table.write(cols)
     }
@@ -298,7 +351,14 @@ impl ErrorsWriter {
         })
     }
 
-    pub fn push(&mut self, image_id: Option<&str>, path: &str, stage: &str, severity: Severity, reason: &str) -> Result<()> {
+    pub fn push(
+        &mut self,
+        image_id: Option<&str>,
+        path: &str,
+        stage: &str,
+        severity: Severity,
+        reason: &str,
+    ) -> Result<()> {
         self.cols[0].append_option(image_id);
         self.cols[1].append_value(path);
         self.cols[2].append_value(stage);
@@ -312,7 +372,11 @@ impl ErrorsWriter {
             Severity::Warning => self.warnings += 1,
         }
         self.pending += 1;
-        if self.pending >= FLUSH_ROWS { self.flush() } else { Ok(()) }
+        if self.pending >= FLUSH_ROWS {
+            self.flush()
+        } else {
+            Ok(())
+        }
     }
 
     pub fn counts(&self) -> (u64, u64) {
@@ -324,7 +388,11 @@ impl ErrorsWriter {
             return Ok(());
         }
         self.pending = 0;
-        let cols = self.cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        let cols = self
+            .cols
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef)
+            .collect();
         self.table.write(cols)
     }
 

@@ -94,13 +94,24 @@ struct Decoded {
 }
 
 enum Outcome {
-    Analysed { source: ImageSource, analysis: Analysis },
-    Failed { image_id: Option<String>, path: String, failure: Failure },
+    Analysed {
+        source: ImageSource,
+        analysis: Analysis,
+    },
+    Failed {
+        image_id: Option<String>,
+        path: String,
+        failure: Failure,
+    },
 }
 
 /// Analyses every image under `settings.images`, writing `images.parquet`,
 /// `errors.parquet` and `manifest.json` into `settings.out`.
-pub fn analyze(settings: &AnalyzeSettings, engine: &dyn Engine, progress: &dyn Progress) -> Result<RunSummary> {
+pub fn analyze(
+    settings: &AnalyzeSettings,
+    engine: &dyn Engine,
+    progress: &dyn Progress,
+) -> Result<RunSummary> {
     let started = Instant::now();
     let started_at = SystemTime::now();
     let (kind, sources) = ingest::open(&settings.images)?;
@@ -139,7 +150,12 @@ pub fn analyze(settings: &AnalyzeSettings, engine: &dyn Engine, progress: &dyn P
             progress.discovered(seq, true);
         });
         for _ in 0..workers {
-            let (job_rx, dec_tx, free_rx, out_tx) = (job_rx.clone(), dec_tx.clone(), free_rx.clone(), out_tx.clone());
+            let (job_rx, dec_tx, free_rx, out_tx) = (
+                job_rx.clone(),
+                dec_tx.clone(),
+                free_rx.clone(),
+                out_tx.clone(),
+            );
             let limits = settings.limits;
             s.spawn(move || decode_worker(limits, job_rx, dec_tx, free_rx, out_tx));
         }
@@ -178,7 +194,9 @@ pub fn analyze(settings: &AnalyzeSettings, engine: &dyn Engine, progress: &dyn P
 pub fn prepare_out_dir(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     match std::fs::remove_file(out.join(MANIFEST_FILE)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(out.join(MANIFEST_FILE), e)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::io(out.join(MANIFEST_FILE), e))
+        }
         _ => Ok(()),
     }
 }
@@ -198,8 +216,21 @@ fn decode_worker(
         let source = match item {
             IngestItem::Image(source) => source,
             IngestItem::Rejected { path, reason } => {
-                let failure = Failure { stage: Stage::Ingest, reason };
-                if out.send((seq, Outcome::Failed { image_id: None, path, failure })).is_err() {
+                let failure = Failure {
+                    stage: Stage::Ingest,
+                    reason,
+                };
+                if out
+                    .send((
+                        seq,
+                        Outcome::Failed {
+                            image_id: None,
+                            path,
+                            failure,
+                        },
+                    ))
+                    .is_err()
+                {
                     return;
                 }
                 continue;
@@ -213,9 +244,18 @@ fn decode_worker(
                 Err(_) => return,
             },
         };
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decoder.decode_file(&source.path, &mut crop)));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            decoder.decode_file(&source.path, &mut crop)
+        }));
         let sent = match result {
-            Ok(Ok(info)) => decoded.send(Decoded { seq, source, info, crop }).is_ok(),
+            Ok(Ok(info)) => decoded
+                .send(Decoded {
+                    seq,
+                    source,
+                    info,
+                    crop,
+                })
+                .is_ok(),
             Ok(Err(failure)) => {
                 slot = Some(crop);
                 send_failure(&out, seq, source, failure)
@@ -225,7 +265,15 @@ fn decode_worker(
                 decoder = Decoder::new(limits);
                 slot = Some(crop);
                 let msg = panic_message(&panic);
-                send_failure(&out, seq, source, Failure { stage: Stage::Decode, reason: format!("decoder crashed: {msg}") })
+                send_failure(
+                    &out,
+                    seq,
+                    source,
+                    Failure {
+                        stage: Stage::Decode,
+                        reason: format!("decoder crashed: {msg}"),
+                    },
+                )
             }
         };
         if !sent {
@@ -234,9 +282,22 @@ fn decode_worker(
     }
 }
 
-fn send_failure(out: &Sender<(u64, Outcome)>, seq: u64, source: ImageSource, failure: Failure) -> bool {
+fn send_failure(
+    out: &Sender<(u64, Outcome)>,
+    seq: u64,
+    source: ImageSource,
+    failure: Failure,
+) -> bool {
     let path = source.path.to_string_lossy().into_owned();
-    out.send((seq, Outcome::Failed { image_id: Some(source.id), path, failure })).is_ok()
+    out.send((
+        seq,
+        Outcome::Failed {
+            image_id: Some(source.id),
+            path,
+            failure,
+        },
+    ))
+    .is_ok()
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
@@ -276,19 +337,37 @@ fn model_stage(
         }
         let result = engine.forward(&crops[..n * CROP_BYTES], n, &mut features, &mut logits);
         for (i, d) in items.drain(..).enumerate() {
-            let Decoded { seq, source, info, crop } = d;
+            let Decoded {
+                seq,
+                source,
+                info,
+                crop,
+            } = d;
             let _ = free.send(crop);
             let outcome = match &result {
                 Ok(()) => {
                     let probs = &mut logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
                     model::softmax(probs);
-                    let top = model::top_k(probs, TOP_K_LABELS).into_iter().map(|c| (c, probs[c])).collect();
-                    Outcome::Analysed { source, analysis: Analysis { info, top } }
+                    let top = model::top_k(probs, TOP_K_LABELS)
+                        .into_iter()
+                        .map(|c| (c, probs[c]))
+                        .collect();
+                    Outcome::Analysed {
+                        source,
+                        analysis: Analysis { info, top },
+                    }
                 }
                 Err(e) => {
-                    let failure = Failure { stage: Stage::Decode, reason: format!("model failed on this batch: {e}") };
+                    let failure = Failure {
+                        stage: Stage::Decode,
+                        reason: format!("model failed on this batch: {e}"),
+                    };
                     let path = source.path.to_string_lossy().into_owned();
-                    Outcome::Failed { image_id: Some(source.id), path, failure }
+                    Outcome::Failed {
+                        image_id: Some(source.id),
+                        path,
+                        failure,
+                    }
                 }
             };
             if out.send((seq, outcome)).is_err() {
@@ -315,8 +394,11 @@ fn sink(
             match outcome {
                 Outcome::Analysed { source, analysis } => {
                     let path = source.path.to_string_lossy();
-                    let top: Vec<(usize, &str, f32)> =
-                        analysis.top.iter().map(|&(c, p)| (c, classes.get(c).copied().unwrap_or("?"), p)).collect();
+                    let top: Vec<(usize, &str, f32)> = analysis
+                        .top
+                        .iter()
+                        .map(|&(c, p)| (c, classes.get(c).copied().unwrap_or("?"), p))
+                        .collect();
                     let info = &analysis.info;
                     images.push(&ImageRecord {
                         image_id: &source.id,
@@ -329,12 +411,28 @@ fn sink(
                         colour: &info.colour,
                     })?;
                     if let Some(w) = &info.warning {
-                        errors.push(Some(&source.id), &path, Stage::Decode.as_str(), Severity::Warning, w)?;
+                        errors.push(
+                            Some(&source.id),
+                            &path,
+                            Stage::Decode.as_str(),
+                            Severity::Warning,
+                            w,
+                        )?;
                     }
                     progress.finished_one(true);
                 }
-                Outcome::Failed { image_id, path, failure } => {
-                    errors.push(image_id.as_deref(), &path, failure.stage.as_str(), Severity::Error, &failure.reason)?;
+                Outcome::Failed {
+                    image_id,
+                    path,
+                    failure,
+                } => {
+                    errors.push(
+                        image_id.as_deref(),
+                        &path,
+                        failure.stage.as_str(),
+                        Severity::Error,
+                        &failure.reason,
+                    )?;
                     progress.finished_one(false);
                 }
             }
@@ -388,7 +486,12 @@ struct Outputs<'a> {
     errors: &'a str,
 }
 
-fn write_manifest(settings: &AnalyzeSettings, kind: InputKind, summary: &RunSummary, started_at: SystemTime) -> Result<()> {
+fn write_manifest(
+    settings: &AnalyzeSettings,
+    kind: InputKind,
+    summary: &RunSummary,
+    started_at: SystemTime,
+) -> Result<()> {
     let manifest = Manifest {
         pixtape_version: env!("CARGO_PKG_VERSION"),
         command: "analyze",
@@ -396,7 +499,10 @@ fn write_manifest(settings: &AnalyzeSettings, kind: InputKind, summary: &RunSumm
         finished_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         wall_seconds: summary.wall_seconds,
         images_per_second: summary.counts.images as f64 / summary.wall_seconds.max(1e-9),
-        input: InputInfo { path: settings.images.display().to_string(), kind: kind.as_str() },
+        input: InputInfo {
+            path: settings.images.display().to_string(),
+            kind: kind.as_str(),
+        },
         model: ModelInfo {
             name: model::MODEL_NAME,
             weights_sha256: model::weights_sha256(),
@@ -412,7 +518,10 @@ fn write_manifest(settings: &AnalyzeSettings, kind: InputKind, summary: &RunSumm
             top_labels: TOP_K_LABELS,
         },
         counts: &summary.counts,
-        outputs: Outputs { images: "images.parquet", errors: "errors.parquet" },
+        outputs: Outputs {
+            images: "images.parquet",
+            errors: "errors.parquet",
+        },
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::output(&settings.out, e))?;
     output::write_atomic(&settings.out.join(MANIFEST_FILE), &json)

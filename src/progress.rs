@@ -14,7 +14,11 @@ pub struct Bar {
 
 impl Bar {
     pub fn new(quiet: bool) -> Self {
-        let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+        let target = if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
         let bar = ProgressBar::with_draw_target(None, target);
         let style = ProgressStyle::with_template(
             "{spinner} {bar:30} {human_pos}/{human_len} images  {per_sec:.1}  ETA {eta}  {msg}",
@@ -22,7 +26,10 @@ impl Bar {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_message("errors: 0");
-        Bar { bar, failed: AtomicU64::new(0) }
+        Bar {
+            bar,
+            failed: AtomicU64::new(0),
+        }
     }
 
     pub fn finish(&self) {
@@ -54,7 +61,11 @@ pub fn summary_line(s: &RunSummary) -> String {
         s.engine,
         c.errors,
         c.warnings,
-        if c.skipped_files > 0 { format!(", {} non-image files skipped", c.skipped_files) } else { String::new() },
+        if c.skipped_files > 0 {
+            format!(", {} non-image files skipped", c.skipped_files)
+        } else {
+            String::new()
+        },
         s.out.display(),
     )
 }

@@ -139,7 +139,14 @@ fn packed_matmul_matches_naive_product_on_awkward_shapes() {
     use pixtape::model::matmul::{Epilogue, PackedWeights, matmul};
     // Rows not a multiple of the 6-row block, columns not a multiple of the
     // 16-column panel, k of 1, and the largest classifier-like shape.
-    for &(m, k, n) in &[(1, 1, 1), (5, 3, 17), (7, 27, 33), (13, 16, 24), (6, 160, 16), (3, 1280, 1000)] {
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (5, 3, 17),
+        (7, 27, 33),
+        (13, 16, 24),
+        (6, 160, 16),
+        (3, 1280, 1000),
+    ] {
         let a = noise(m * k, 1);
         let w = noise(k * n, 2);
         let bias = noise(n, 3);

@@ -353,12 +353,12 @@ fn depthwise(win: &Window, d: &Depthwise, out: &mut [f32]) {
     let out_side = win.side.div_ceil(d.stride);
     let (oy0, oy1) = win.out_rows;
     let avail = win.rows.len() / (win.side * d.channels);
-    assert!(oy0 * d.stride >= win.first_row + 1 || oy0 == 0);
+    assert!(oy0 == 0 || oy0 * d.stride > win.first_row);
     assert!(((oy1 - 1) * d.stride + 2).min(win.side) <= win.first_row + avail);
     assert!(out.len() >= (oy1 - oy0) * out_side * d.channels);
     #[cfg(target_arch = "x86_64")]
     {
-        if d.channels % 8 == 0
+        if d.channels.is_multiple_of(8)
             && std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma")
         {
@@ -487,11 +487,24 @@ unsafe fn depthwise_avx2(win: &Window, d: &Depthwise, out: &mut [f32]) {
 
 impl super::Engine for CpuEngine {
     fn describe(&self) -> String {
-        let isa = if cfg!(target_arch = "x86_64") && avx2_fma() { "AVX2+FMA" } else { "portable" };
-        format!("cpu ({} threads, {isa} kernels)", rayon::current_num_threads())
+        let isa = if cfg!(target_arch = "x86_64") && avx2_fma() {
+            "AVX2+FMA"
+        } else {
+            "portable"
+        };
+        format!(
+            "cpu ({} threads, {isa} kernels)",
+            rayon::current_num_threads()
+        )
     }
 
-    fn forward(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) -> crate::Result<()> {
+    fn forward(
+        &self,
+        crops: &[u8],
+        n: usize,
+        features: &mut [f32],
+        logits: &mut [f32],
+    ) -> crate::Result<()> {
         CpuEngine::forward(self, crops, n, features, logits);
         Ok(())
     }

@@ -90,9 +90,9 @@ fn matmul_scalar(a: &[f32], m: usize, w: &PackedWeights, epi: Epilogue, out: &mu
                 }
             }
             let cols = NR.min(n - p * NR);
-            for j in 0..cols {
+            for (j, a) in acc.iter().enumerate().take(cols) {
                 let idx = r * n + p * NR + j;
-                let mut v = acc[j] + epi.residual.map_or(0.0, |res| res[idx]);
+                let mut v = a + epi.residual.map_or(0.0, |res| res[idx]);
                 if epi.relu6 {
                     v = v.clamp(0.0, 6.0);
                 }

@@ -33,7 +33,13 @@ pub trait Engine: Send + Sync {
     fn describe(&self) -> String;
     /// Runs `n` crops (`n x 224 x 224 x 3` RGB u8) and writes pooled features
     /// (`n x 1280`) and logits (`n x 1000`).
-    fn forward(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) -> Result<()>;
+    fn forward(
+        &self,
+        crops: &[u8],
+        n: usize,
+        features: &mut [f32],
+        logits: &mut [f32],
+    ) -> Result<()>;
 }
 
 /// Name under which the model appears in outputs and manifests.
