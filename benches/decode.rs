@@ -21,14 +21,8 @@ fn photos() -> Vec<PathBuf> {
         if path.extension().is_some_and(|e| e == "jpg") {
             let dest = dir.join(path.file_name().unwrap());
             if !dest.exists() {
-                let img = image::open(&path).unwrap().resize_exact(
-                    640,
-                    480,
-                    image::imageops::FilterType::Triangle,
-                );
-                img.to_rgb8()
-                    .save_with_format(&dest, image::ImageFormat::Jpeg)
-                    .unwrap();
+                let img = image::open(&path).unwrap().resize_exact(640, 480, image::imageops::FilterType::Triangle);
+                img.to_rgb8().save_with_format(&dest, image::ImageFormat::Jpeg).unwrap();
             }
             out.push(dest);
         }

@@ -6,9 +6,7 @@
 //! `python3 benches/peers/ort_mobilenet.py` run right after.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pixtape::model::{
-    FEATURE_DIM, INPUT_SIZE, MobileNetV2, NUM_CLASSES, cpu::CpuEngine, reference,
-};
+use pixtape::model::{FEATURE_DIM, INPUT_SIZE, MobileNetV2, NUM_CLASSES, cpu::CpuEngine, reference};
 
 fn crops(n: usize) -> Vec<u8> {
     let mut s = 0x2545f4914f6cdd1du64;
@@ -52,9 +50,7 @@ fn bench(c: &mut Criterion) {
     let mut chw = vec![0.0; 3 * INPUT_SIZE * INPUT_SIZE];
     pixtape::model::normalize_chw(&crops(1), &mut chw);
     group.throughput(Throughput::Elements(1));
-    group.bench_function("reference/batch1", |b| {
-        b.iter(|| reference::forward(&net, &chw))
-    });
+    group.bench_function("reference/batch1", |b| b.iter(|| reference::forward(&net, &chw)));
     group.finish();
 }
 

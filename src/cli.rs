@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
+use pixtape::catalog::{CatalogOptions, columns, features::VaRange};
 use pixtape::decode::DecodeLimits;
+use pixtape::mood::{MoodMode, Weights};
 use pixtape::pipeline::AnalyzeSettings;
+use pixtape::playlist::PlaylistSettings;
 
 /// pixtape: turns pictures into music recommendations, in bulk.
 ///
@@ -28,8 +31,96 @@ pub enum Command {
     /// (one row per input that failed, plus warnings) and manifest.json
     /// (written last: a folder with a manifest holds a complete run).
     Analyze(AnalyzeArgs),
-    /// Print one image's analysis for a person.
+    /// Analyse images and build a playlist for each from a music catalog.
+    ///
+    /// Writes what `analyze` writes plus recommendations.parquet (one row
+    /// per pick). Without arguments it runs on the bundled photos and the
+    /// bundled demo catalog and prints a short summary.
+    Recommend(RecommendArgs),
+    /// Print one image's analysis (and, with --catalog, its playlist) for a person.
     Inspect(InspectArgs),
+    /// Catalog tools.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CatalogCommand {
+    /// Write a realistic synthetic catalog (varied artists, genres, moods,
+    /// tempi) for scale tests and benchmarks; .csv or .parquet by extension.
+    Synth {
+        /// Number of tracks.
+        #[arg(long, value_name = "N")]
+        tracks: u64,
+        /// Output file (.csv or .parquet).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Seed of the generator: the same seed gives the same file.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Load a catalog and report what pixtape makes of it (columns, scale,
+    /// rejected rows, unknown tags), without any images.
+    Check {
+        #[command(flatten)]
+        catalog: CatalogArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RecommendArgs {
+    #[command(flatten)]
+    pub analyze: AnalyzeArgs,
+
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+
+    #[command(flatten)]
+    pub playlist: PlaylistArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CatalogArgs {
+    /// Music catalog: CSV, TSV, Parquet or JSON (array or one object per
+    /// line). Defaults to the bundled demo catalog.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+
+    /// Which column plays which role, when detection gets it wrong:
+    /// `id=col,title=col,artist=col,valence=col,arousal=col,tags=col1+col2,...`
+    #[arg(long, value_name = "ROLE=COLUMN,...")]
+    pub catalog_columns: Option<String>,
+
+    /// Scale of the valence/arousal columns (detected when not given).
+    #[arg(long, value_name = "SCALE", value_parser = ["unit", "signed", "1-9", "0-100", "z"])]
+    pub va_range: Option<String>,
+
+    /// Field delimiter of a CSV/TSV catalog, when not the extension's (e.g. ';').
+    #[arg(long, value_name = "CHAR")]
+    pub catalog_delimiter: Option<String>,
+
+    /// Group weights of the similarity: affect=0.35,moods=0.30,styles=0.20,themes=0.15
+    #[arg(long, value_name = "GROUP=W,...")]
+    pub weights: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PlaylistArgs {
+    /// Tracks per playlist.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub top_k: u32,
+
+    /// At most this many tracks by one artist in a playlist (0: no limit).
+    #[arg(long, default_value_t = 2)]
+    pub per_artist: u32,
+
+    /// Match the picture's mood, lift it toward positive valence, or calm it toward low arousal.
+    #[arg(long, default_value = "match", value_parser = ["match", "uplift", "calm"])]
+    pub mood: String,
+
+    /// Maximal-marginal-relevance λ: 1 ranks by similarity alone, lower values favour variety.
+    #[arg(long, default_value_t = 0.7)]
+    pub mmr_lambda: f32,
 }
 
 #[derive(Args, Debug)]
@@ -52,6 +143,13 @@ pub struct AnalyzeArgs {
 pub struct InspectArgs {
     /// The image to analyse.
     pub image: PathBuf,
+
+    /// Also build its playlist from this catalog.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub playlist: PlaylistArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,
@@ -78,16 +176,11 @@ pub struct CommonArgs {
 
 impl CommonArgs {
     pub fn threads(&self) -> usize {
-        self.threads
-            .map(|t| t as usize)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        self.threads.map(|t| t as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
     pub fn limits(&self) -> DecodeLimits {
-        DecodeLimits {
-            max_pixels: self.max_megapixels * 1_000_000,
-            ..DecodeLimits::default()
-        }
+        DecodeLimits { max_pixels: self.max_megapixels * 1_000_000, ..DecodeLimits::default() }
     }
 }
 
@@ -110,12 +203,75 @@ impl AnalyzeArgs {
 /// The sample photos shipped in the repository: next to the working
 /// directory when run from a checkout, else where the crate was built.
 pub fn bundled_photos() -> anyhow::Result<PathBuf> {
-    let candidates = [
-        Path::new("assets/photos").to_path_buf(),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/photos"),
-    ];
-    candidates
+    bundled("assets/photos", "--images PATH")
+}
+
+impl CatalogArgs {
+    pub fn options(&self) -> anyhow::Result<CatalogOptions> {
+        let path = match &self.catalog {
+            Some(p) => p.clone(),
+            None => bundled("assets/catalog/demo_catalog.csv", "--catalog FILE")?,
+        };
+        let mut o = CatalogOptions::new(path);
+        if let Some(spec) = &self.catalog_columns {
+            o.overrides = columns::parse_overrides(spec)?;
+        }
+        o.va_range = self.va_range.as_deref().and_then(VaRange::parse);
+        o.delimiter = match self.catalog_delimiter.as_deref() {
+            None => None,
+            Some("\\t") | Some("tab") => Some(b'\t'),
+            Some(d) if d.len() == 1 => Some(d.as_bytes()[0]),
+            Some(d) => anyhow::bail!("--catalog-delimiter takes one character (or \\t), not `{d}`"),
+        };
+        if let Some(w) = &self.weights {
+            o.weights = parse_weights(w)?;
+        }
+        Ok(o)
+    }
+}
+
+fn parse_weights(spec: &str) -> anyhow::Result<Weights> {
+    let mut w = Weights::default();
+    for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
+        let (k, v) = part.split_once('=').ok_or_else(|| anyhow::anyhow!("--weights: `{part}` is not group=weight"))?;
+        let v: f32 = v.trim().parse().map_err(|_| anyhow::anyhow!("--weights: `{v}` is not a number"))?;
+        anyhow::ensure!(v >= 0.0 && v.is_finite(), "--weights: {k} must be a non-negative number");
+        match k.trim() {
+            "affect" => w.affect = v,
+            "moods" => w.moods = v,
+            "styles" => w.styles = v,
+            "themes" => w.themes = v,
+            other => anyhow::bail!("--weights: unknown group `{other}` (affect, moods, styles, themes)"),
+        }
+    }
+    anyhow::ensure!(w.affect + w.moods + w.styles + w.themes > 0.0, "--weights: at least one weight must be positive");
+    Ok(w)
+}
+
+impl PlaylistArgs {
+    pub fn settings(&self) -> anyhow::Result<PlaylistSettings> {
+        anyhow::ensure!((0.0..=1.0).contains(&self.mmr_lambda), "--mmr-lambda must be within 0..1");
+        Ok(PlaylistSettings {
+            length: self.top_k as usize,
+            per_artist: self.per_artist as usize,
+            relevance: self.mmr_lambda,
+        })
+    }
+
+    pub fn mode(&self) -> MoodMode {
+        match self.mood.as_str() {
+            "uplift" => MoodMode::Uplift,
+            "calm" => MoodMode::Calm,
+            _ => MoodMode::Match,
+        }
+    }
+}
+
+/// A file shipped in the repository: next to the working directory when run
+/// from a checkout, else where the crate was built.
+fn bundled(rel: &str, flag: &str) -> anyhow::Result<PathBuf> {
+    [Path::new(rel).to_path_buf(), Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)]
         .into_iter()
-        .find(|p| p.is_dir())
-        .ok_or_else(|| anyhow::anyhow!("no --images given and the bundled photos (assets/photos) are not here; pass --images PATH"))
+        .find(|p| p.exists())
+        .ok_or_else(|| anyhow::anyhow!("the bundled default {rel} is not here; pass {flag}"))
 }

@@ -61,10 +61,7 @@ impl ColourFeatures {
 /// Measures an RGB8 image (`width * height * 3` bytes, row-major).
 pub fn analyse(rgb: &[u8], width: usize, height: usize) -> ColourFeatures {
     let n = width * height;
-    assert!(
-        n > 0 && rgb.len() >= n * 3,
-        "colour::analyse needs a non-empty RGB8 image"
-    );
+    assert!(n > 0 && rgb.len() >= n * 3, "colour::analyse needs a non-empty RGB8 image");
     // Global means are taken over every other pixel of every other row
     // (a quarter of the frame, ~22,000 pixels at 341x256): the same numbers
     // to three decimals on photos, at a quarter of the cost. Per-row sums in
@@ -85,11 +82,7 @@ pub fn analyse(rgb: &[u8], width: usize, height: usize) -> ColourFeatures {
             let alpha = r - 0.5 * (g + b);
             let beta = 0.866_025_4 * (g - b);
             let chroma = (alpha * alpha + beta * beta).sqrt();
-            let warm = if chroma > 0.0 {
-                (alpha * 0.866_025_4 + beta * 0.5) / chroma
-            } else {
-                0.0
-            };
+            let warm = if chroma > 0.0 { (alpha * 0.866_025_4 + beta * 0.5) / chroma } else { 0.0 };
             let rg = r - g;
             let yb = 0.5 * (r + g) - b;
             acc[0] += y;
@@ -106,22 +99,12 @@ pub fn analyse(rgb: &[u8], width: usize, height: usize) -> ColourFeatures {
         }
     }
     let nf = count as f64;
-    let [
-        sum_y,
-        sum_y2,
-        sum_s,
-        sum_warm,
-        sum_rg,
-        sum_rg2,
-        sum_yb,
-        sum_yb2,
-    ] = total;
+    let [sum_y, sum_y2, sum_s, sum_warm, sum_rg, sum_rg2, sum_yb, sum_yb2] = total;
     let mean_y = sum_y / nf;
     let (mean_rg, mean_yb) = (sum_rg / nf, sum_yb / nf);
     let var_rg = (sum_rg2 / nf - mean_rg * mean_rg).max(0.0);
     let var_yb = (sum_yb2 / nf - mean_yb * mean_yb).max(0.0);
-    let colourfulness =
-        (var_rg + var_yb).sqrt() + 0.3 * (mean_rg * mean_rg + mean_yb * mean_yb).sqrt();
+    let colourfulness = (var_rg + var_yb).sqrt() + 0.3 * (mean_rg * mean_rg + mean_yb * mean_yb).sqrt();
     let (palette, palette_len) = palette(rgb, width, height);
     ColourFeatures {
         brightness: mean_y as f32,
@@ -139,11 +122,7 @@ pub fn srgb_to_lab(rgb: [u8; 3]) -> [f32; 3] {
     static LINEAR: std::sync::LazyLock<[f32; 256]> = std::sync::LazyLock::new(|| {
         std::array::from_fn(|i| {
             let c = i as f32 / 255.0;
-            if c <= 0.04045 {
-                c / 12.92
-            } else {
-                ((c + 0.055) / 1.055).powf(2.4)
-            }
+            if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
         })
     });
     let lin = |c: u8| LINEAR[c as usize];
@@ -152,11 +131,7 @@ pub fn srgb_to_lab(rgb: [u8; 3]) -> [f32; 3] {
     let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
     let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
     let f = |t: f32| {
-        if t > 216.0 / 24389.0 {
-            t.cbrt()
-        } else {
-            (24389.0 / 27.0 * t + 16.0) / 116.0
-        }
+        if t > 216.0 / 24389.0 { t.cbrt() } else { (24389.0 / 27.0 * t + 16.0) / 116.0 }
     };
     let (fx, fy, fz) = (f(x), f(y), f(z));
     [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
@@ -167,11 +142,7 @@ pub fn lab_to_srgb(lab: [f32; 3]) -> [u8; 3] {
     let fx = fy + lab[1] / 500.0;
     let fz = fy - lab[2] / 200.0;
     let inv = |t: f32| {
-        if t.powi(3) > 216.0 / 24389.0 {
-            t.powi(3)
-        } else {
-            (116.0 * t - 16.0) * 27.0 / 24389.0
-        }
+        if t.powi(3) > 216.0 / 24389.0 { t.powi(3) } else { (116.0 * t - 16.0) * 27.0 / 24389.0 }
     };
     let (x, y, z) = (inv(fx) * 0.95047, inv(fy), inv(fz) * 1.08883);
     let r = 3.2406 * x - 1.5372 * y - 0.4986 * z;
@@ -179,11 +150,7 @@ pub fn lab_to_srgb(lab: [f32; 3]) -> [u8; 3] {
     let b = 0.0557 * x - 0.2040 * y + 1.0570 * z;
     let enc = |c: f32| {
         let c = c.clamp(0.0, 1.0);
-        let v = if c <= 0.0031308 {
-            12.92 * c
-        } else {
-            1.055 * c.powf(1.0 / 2.4) - 0.055
-        };
+        let v = if c <= 0.0031308 { 12.92 * c } else { 1.055 * c.powf(1.0 / 2.4) - 0.055 };
         (v * 255.0).round() as u8
     };
     [enc(r), enc(g), enc(b)]
@@ -197,9 +164,7 @@ fn dist2(a: &[f32; 3], b: &[f32; 3]) -> f32 {
 /// the sample nearest the mean, each next one the sample farthest from all
 /// centres so far (maximin), so a small accent colour still gets a centre.
 fn palette(rgb: &[u8], width: usize, height: usize) -> ([PaletteColour; PALETTE_SIZE], usize) {
-    let step = ((width * height) as f64 / PALETTE_SAMPLES as f64)
-        .sqrt()
-        .max(1.0);
+    let step = ((width * height) as f64 / PALETTE_SAMPLES as f64).sqrt().max(1.0);
     let mut samples = [[0.0f32; 3]; PALETTE_SAMPLES];
     let mut count = 0;
     let mut fy = step / 2.0;
@@ -221,10 +186,7 @@ fn palette(rgb: &[u8], width: usize, height: usize) -> ([PaletteColour; PALETTE_
         }
     }
     let mut centres = [[0.0f32; 3]; PALETTE_SIZE];
-    let nearest_mean = samples
-        .iter()
-        .min_by(|a, b| dist2(a, &mean).total_cmp(&dist2(b, &mean)))
-        .copied();
+    let nearest_mean = samples.iter().min_by(|a, b| dist2(a, &mean).total_cmp(&dist2(b, &mean))).copied();
     centres[0] = nearest_mean.unwrap_or(mean);
     let mut k = 1;
     let mut best = [f32::INFINITY; PALETTE_SAMPLES];
@@ -279,10 +241,7 @@ fn palette(rgb: &[u8], width: usize, height: usize) -> ([PaletteColour; PALETTE_
     let mut len = 0;
     for j in 0..k {
         if counts[j] > 0 {
-            out[len] = PaletteColour {
-                rgb: lab_to_srgb(centres[j]),
-                share: counts[j] as f32 / count as f32,
-            };
+            out[len] = PaletteColour { rgb: lab_to_srgb(centres[j]), share: counts[j] as f32 / count as f32 };
             len += 1;
         }
     }

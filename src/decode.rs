@@ -45,10 +45,7 @@ pub struct DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        DecodeLimits {
-            max_pixels: 100_000_000,
-            max_file_bytes: 1 << 30,
-        }
+        DecodeLimits { max_pixels: 100_000_000, max_file_bytes: 1 << 30 }
     }
 }
 
@@ -61,6 +58,8 @@ pub enum Stage {
     Read,
     /// Turning bytes into pixels.
     Decode,
+    /// Running the model or the matcher on the image's batch.
+    Model,
 }
 
 impl Stage {
@@ -69,6 +68,7 @@ impl Stage {
             Stage::Ingest => "ingest",
             Stage::Read => "read",
             Stage::Decode => "decode",
+            Stage::Model => "model",
         }
     }
 }
@@ -82,16 +82,10 @@ pub struct Failure {
 
 impl Failure {
     fn read(reason: impl Into<String>) -> Self {
-        Failure {
-            stage: Stage::Read,
-            reason: reason.into(),
-        }
+        Failure { stage: Stage::Read, reason: reason.into() }
     }
     fn decode(reason: impl Into<String>) -> Self {
-        Failure {
-            stage: Stage::Decode,
-            reason: reason.into(),
-        }
+        Failure { stage: Stage::Decode, reason: reason.into() }
     }
 }
 
@@ -137,10 +131,7 @@ impl Decoder {
     /// crop into `crop` (`CROP_BYTES` long).
     pub fn decode_file(&mut self, path: &Path, crop: &mut [u8]) -> Result<DecodedInfo, Failure> {
         self.read_file(path)?;
-        let ext_format = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .and_then(ImageFormat::from_extension);
+        let ext_format = path.extension().and_then(|e| e.to_str()).and_then(ImageFormat::from_extension);
         let bytes = std::mem::take(&mut self.file);
         let result = self.decode_bytes(&bytes, ext_format, crop);
         self.file = bytes;
@@ -168,9 +159,7 @@ impl Decoder {
             .read_to_end(&mut self.file)
             .map_err(|e| Failure::read(io_reason(&e)))?;
         if self.file.len() as u64 > self.limits.max_file_bytes {
-            return Err(Failure::read(
-                "file grew past the size limit while being read",
-            ));
+            return Err(Failure::read("file grew past the size limit while being read"));
         }
         Ok(())
     }
@@ -191,10 +180,7 @@ impl Decoder {
             (Some(f), _) => f,
             (None, Some(f)) => f,
             (None, None) => {
-                return Err(Failure::decode(format!(
-                    "unrecognised file format (starts with {})",
-                    magic(bytes)
-                )));
+                return Err(Failure::decode(format!("unrecognised file format (starts with {})", magic(bytes))));
             }
         };
         let name = format_name(format).ok_or_else(|| {
@@ -225,9 +211,7 @@ impl Decoder {
         let mut limits = image::Limits::default();
         limits.max_alloc = Some(self.limits.max_pixels.saturating_mul(8).max(64 << 20));
         reader.limits(limits);
-        let mut decoder = reader
-            .into_decoder()
-            .map_err(|e| Failure::decode(decode_reason(name, &e)))?;
+        let mut decoder = reader.into_decoder().map_err(|e| Failure::decode(decode_reason(name, &e)))?;
         let (w, h) = decoder.dimensions();
         self.check_size(w as u64, h as u64)?;
         let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
@@ -235,9 +219,7 @@ impl Decoder {
         let total = decoder.total_bytes() as usize;
         self.raw.clear();
         self.raw.resize(total, 0);
-        decoder
-            .read_image(&mut self.raw)
-            .map_err(|e| Failure::decode(decode_reason(name, &e)))?;
+        decoder.read_image(&mut self.raw).map_err(|e| Failure::decode(decode_reason(name, &e)))?;
         let (w, h) = (w as usize, h as usize);
         if color != ColorType::Rgb8 {
             to_rgb8(&self.raw, color, w * h, &mut self.rgb).map_err(Failure::decode)?;
@@ -251,39 +233,25 @@ impl Decoder {
     /// grey). A file that ends early is an error; a complete file whose
     /// headers or entropy data are damaged is decoded leniently, as browsers
     /// and libjpeg do, and reported as a warning.
-    fn decode_jpeg(
-        &mut self,
-        bytes: &[u8],
-    ) -> Result<(usize, usize, Orientation, Option<String>), Failure> {
+    fn decode_jpeg(&mut self, bytes: &[u8]) -> Result<(usize, usize, Orientation, Option<String>), Failure> {
         let strict_err = match self.jpeg_pass(bytes, true) {
             Ok((w, h, o)) => return Ok((w, h, o, None)),
             Err(JpegError::Refused(f)) => return Err(f),
             Err(JpegError::Damaged(e)) => e,
         };
         if jpeg_is_complete(bytes) == Some(false) {
-            return Err(Failure::decode(format!(
-                "truncated jpeg data (no end-of-image marker): {strict_err}"
-            )));
+            return Err(Failure::decode(format!("truncated jpeg data (no end-of-image marker): {strict_err}")));
         }
         match self.jpeg_pass(bytes, false) {
-            Ok((w, h, o)) => Ok((
-                w,
-                h,
-                o,
-                Some(format!(
-                    "damaged jpeg ({strict_err}); decoded leniently, parts may be grey"
-                )),
-            )),
+            Ok((w, h, o)) => {
+                Ok((w, h, o, Some(format!("damaged jpeg ({strict_err}); decoded leniently, parts may be grey"))))
+            }
             Err(JpegError::Refused(f)) => Err(f),
             Err(JpegError::Damaged(e)) => Err(Failure::decode(format!("corrupt jpeg data: {e}"))),
         }
     }
 
-    fn jpeg_pass(
-        &mut self,
-        bytes: &[u8],
-        strict: bool,
-    ) -> Result<(usize, usize, Orientation), JpegError> {
+    fn jpeg_pass(&mut self, bytes: &[u8], strict: bool) -> Result<(usize, usize, Orientation), JpegError> {
         use zune_core::bytestream::ZCursor;
         use zune_core::colorspace::ColorSpace;
         use zune_core::options::DecoderOptions;
@@ -293,21 +261,14 @@ impl Decoder {
             .set_max_height(u16::MAX as usize)
             .jpeg_set_out_colorspace(ColorSpace::RGB);
         let mut dec = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-        dec.decode_headers()
-            .map_err(|e| JpegError::Damaged(format!("{e:?}")))?;
-        let (w, h) = dec
-            .dimensions()
-            .ok_or_else(|| JpegError::Damaged("no frame header".into()))?;
-        self.check_size(w as u64, h as u64)
-            .map_err(JpegError::Refused)?;
-        let orientation = dec
-            .exif()
-            .and_then(|exif| Orientation::from_exif_chunk(exif))
-            .unwrap_or(Orientation::NoTransforms);
+        dec.decode_headers().map_err(|e| JpegError::Damaged(format!("{e:?}")))?;
+        let (w, h) = dec.dimensions().ok_or_else(|| JpegError::Damaged("no frame header".into()))?;
+        self.check_size(w as u64, h as u64).map_err(JpegError::Refused)?;
+        let orientation =
+            dec.exif().and_then(|exif| Orientation::from_exif_chunk(exif)).unwrap_or(Orientation::NoTransforms);
         self.raw.clear();
         self.raw.resize(w * h * 3, 0);
-        dec.decode_into(&mut self.raw)
-            .map_err(|e| JpegError::Damaged(format!("{e:?}")))?;
+        dec.decode_into(&mut self.raw).map_err(|e| JpegError::Damaged(format!("{e:?}")))?;
         Ok((w, h, orientation))
     }
 
@@ -341,20 +302,13 @@ impl Decoder {
         // Resize in the stored orientation, then orient the small result.
         let swaps = matches!(
             orientation,
-            Orientation::Rotate90
-                | Orientation::Rotate270
-                | Orientation::Rotate90FlipH
-                | Orientation::Rotate270FlipH
+            Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
         );
         let (ow, oh) = if swaps { (h, w) } else { (w, h) };
         let (src_box, (rw, rh)) = resize_plan(ow, oh);
-        let (src_box, rw_s, rh_s) = if swaps {
-            ((src_box.1, src_box.0, src_box.3, src_box.2), rh, rw)
-        } else {
-            (src_box, rw, rh)
-        };
-        self.resize(w, h, src_box, rw_s, rh_s)
-            .map_err(Failure::decode)?;
+        let (src_box, rw_s, rh_s) =
+            if swaps { ((src_box.1, src_box.0, src_box.3, src_box.2), rh, rw) } else { (src_box, rw, rh) };
+        self.resize(w, h, src_box, rw_s, rh_s).map_err(Failure::decode)?;
         let frame = if orientation == Orientation::NoTransforms {
             &self.resized
         } else {
@@ -363,14 +317,7 @@ impl Decoder {
         };
         let colour = colour::analyse(frame, rw, rh);
         centre_crop(frame, rw, rh, crop);
-        Ok(DecodedInfo {
-            width: ow as u32,
-            height: oh as u32,
-            format: name,
-            file_bytes,
-            colour,
-            warning,
-        })
+        Ok(DecodedInfo { width: ow as u32, height: oh as u32, format: name, file_bytes, colour, warning })
     }
 
     fn resize(
@@ -381,28 +328,16 @@ impl Decoder {
         rw: usize,
         rh: usize,
     ) -> Result<(), String> {
-        let src = fr::images::ImageRef::new(
-            w as u32,
-            h as u32,
-            &self.raw[..w * h * 3],
-            fr::PixelType::U8x3,
-        )
-        .map_err(|e| e.to_string())?;
+        let src = fr::images::ImageRef::new(w as u32, h as u32, &self.raw[..w * h * 3], fr::PixelType::U8x3)
+            .map_err(|e| e.to_string())?;
         self.resized.clear();
         self.resized.resize(rw * rh * 3, 0);
-        let mut dst = fr::images::Image::from_slice_u8(
-            rw as u32,
-            rh as u32,
-            &mut self.resized,
-            fr::PixelType::U8x3,
-        )
-        .map_err(|e| e.to_string())?;
+        let mut dst = fr::images::Image::from_slice_u8(rw as u32, rh as u32, &mut self.resized, fr::PixelType::U8x3)
+            .map_err(|e| e.to_string())?;
         let options = fr::ResizeOptions::new()
             .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear))
             .crop(src_box.0, src_box.1, src_box.2, src_box.3);
-        self.resizer
-            .resize(&src, &mut dst, &options)
-            .map_err(|e| e.to_string())
+        self.resizer.resize(&src, &mut dst, &options).map_err(|e| e.to_string())
     }
 
     fn trim(&mut self) {
@@ -423,15 +358,9 @@ pub fn resize_plan(w: usize, h: usize) -> ((f64, f64, f64, f64), (usize, usize))
     let offset = (long - kept) as f64 / 2.0;
     let new_long = RESIZE_SHORT * kept / short;
     if w <= h {
-        (
-            (0.0, offset, w as f64, kept as f64),
-            (RESIZE_SHORT, new_long),
-        )
+        ((0.0, offset, w as f64, kept as f64), (RESIZE_SHORT, new_long))
     } else {
-        (
-            (offset, 0.0, kept as f64, h as f64),
-            (new_long, RESIZE_SHORT),
-        )
+        ((offset, 0.0, kept as f64, h as f64), (new_long, RESIZE_SHORT))
     }
 }
 
@@ -484,10 +413,7 @@ pub fn centre_crop(frame: &[u8], w: usize, h: usize, crop: &mut [u8]) {
 pub fn orient(src: &[u8], w: usize, h: usize, o: Orientation, dst: &mut Vec<u8>) {
     let swaps = matches!(
         o,
-        Orientation::Rotate90
-            | Orientation::Rotate270
-            | Orientation::Rotate90FlipH
-            | Orientation::Rotate270FlipH
+        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
     );
     let (ow, oh) = if swaps { (h, w) } else { (w, h) };
     dst.clear();
@@ -517,21 +443,12 @@ fn to_rgb8(raw: &[u8], color: ColorType, pixels: usize, out: &mut Vec<u8>) -> Re
     out.reserve(pixels * 3);
     let u16_at = |i: usize| u16::from_ne_bytes([raw[2 * i], raw[2 * i + 1]]);
     let from16 = |v: u16| ((v as u32 + 128) / 257) as u8;
-    let f32_at =
-        |i: usize| f32::from_ne_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
+    let f32_at = |i: usize| f32::from_ne_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
     let from_f = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
     match color {
-        ColorType::L8 => raw[..pixels]
-            .iter()
-            .for_each(|&v| out.extend_from_slice(&[v, v, v])),
-        ColorType::La8 => raw
-            .chunks_exact(2)
-            .take(pixels)
-            .for_each(|p| out.extend_from_slice(&[p[0], p[0], p[0]])),
-        ColorType::Rgba8 => raw
-            .chunks_exact(4)
-            .take(pixels)
-            .for_each(|p| out.extend_from_slice(&p[..3])),
+        ColorType::L8 => raw[..pixels].iter().for_each(|&v| out.extend_from_slice(&[v, v, v])),
+        ColorType::La8 => raw.chunks_exact(2).take(pixels).for_each(|p| out.extend_from_slice(&[p[0], p[0], p[0]])),
+        ColorType::Rgba8 => raw.chunks_exact(4).take(pixels).for_each(|p| out.extend_from_slice(&p[..3])),
         ColorType::L16 | ColorType::La16 => {
             let step = if color == ColorType::L16 { 1 } else { 2 };
             (0..pixels).for_each(|i| {
@@ -566,12 +483,7 @@ fn format_name(f: ImageFormat) -> Option<&'static str> {
 
 /// The first bytes of a file, for error messages about unknown formats.
 fn magic(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 fn io_reason(e: &std::io::Error) -> String {

@@ -34,23 +34,14 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     pub fn input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Input {
-            path: path.into(),
-            message: message.into(),
-        }
+        Error::Input { path: path.into(), message: message.into() }
     }
 
     pub fn output(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
-        Error::Output {
-            path: path.into(),
-            message: message.to_string(),
-        }
+        Error::Output { path: path.into(), message: message.to_string() }
     }
 }

@@ -68,25 +68,15 @@ pub fn open(input: &Path) -> Result<(InputKind, Sources)> {
         return Ok((InputKind::Folder, Box::new(walk(input))));
     }
     let base = input.parent().map(Path::to_path_buf).unwrap_or_default();
-    let ext = input
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = input.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let sources: Sources = match ext.as_str() {
         "csv" => Box::new(table_manifest(input, base, b',')?),
         "tsv" => Box::new(table_manifest(input, base, b'\t')?),
         "parquet" | "pq" => Box::new(parquet_manifest(input, base)?),
         _ if IMAGE_EXTENSIONS.contains(&ext.as_str()) => {
             // A single image: a manifest of one.
-            let id = input
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Box::new(std::iter::once(IngestItem::Image(ImageSource {
-                id,
-                path: input.to_path_buf(),
-            })))
+            let id = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            Box::new(std::iter::once(IngestItem::Image(ImageSource { id, path: input.to_path_buf() })))
         }
         _ => Box::new(text_manifest(input, base)?),
     };
@@ -139,48 +129,32 @@ fn walk(root: &Path) -> impl Iterator<Item = IngestItem> + Send + use<> {
 
 fn resolve(base: &Path, written: &str) -> PathBuf {
     let p = Path::new(written);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
-    }
+    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
 }
 
 /// One path per line; blank lines and lines starting with `#` are ignored.
-fn text_manifest(
-    path: &Path,
-    base: PathBuf,
-) -> Result<impl Iterator<Item = IngestItem> + Send + use<>> {
+fn text_manifest(path: &Path, base: PathBuf) -> Result<impl Iterator<Item = IngestItem> + Send + use<>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let name = path.display().to_string();
-    Ok(BufReader::new(file)
-        .split(b'\n')
-        .enumerate()
-        .filter_map(move |(i, line)| {
-            let line = match line {
-                Ok(l) => l,
-                Err(e) => {
-                    return Some(IngestItem::Rejected {
-                        path: format!("{name}:{}", i + 1),
-                        reason: e.to_string(),
-                    });
-                }
-            };
-            let Ok(text) = std::str::from_utf8(&line) else {
-                return Some(IngestItem::Rejected {
-                    path: format!("{name}:{}", i + 1),
-                    reason: "line is not valid UTF-8".into(),
-                });
-            };
-            let text = text.trim_end_matches('\r').trim();
-            if text.is_empty() || text.starts_with('#') {
-                return None;
+    Ok(BufReader::new(file).split(b'\n').enumerate().filter_map(move |(i, line)| {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                return Some(IngestItem::Rejected { path: format!("{name}:{}", i + 1), reason: e.to_string() });
             }
-            Some(IngestItem::Image(ImageSource {
-                id: text.to_string(),
-                path: resolve(&base, text),
-            }))
-        }))
+        };
+        let Ok(text) = std::str::from_utf8(&line) else {
+            return Some(IngestItem::Rejected {
+                path: format!("{name}:{}", i + 1),
+                reason: "line is not valid UTF-8".into(),
+            });
+        };
+        let text = text.trim_end_matches('\r').trim();
+        if text.is_empty() || text.starts_with('#') {
+            return None;
+        }
+        Some(IngestItem::Image(ImageSource { id: text.to_string(), path: resolve(&base, text) }))
+    }))
 }
 
 fn table_manifest(
@@ -193,22 +167,12 @@ fn table_manifest(
         .flexible(true)
         .from_path(path)
         .map_err(|e| Error::input(path, e.to_string()))?;
-    let headers = reader
-        .headers()
-        .map_err(|e| Error::input(path, e.to_string()))?
-        .clone();
-    let find = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    };
+    let headers = reader.headers().map_err(|e| Error::input(path, e.to_string()))?.clone();
+    let find = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
     let path_col = find("path").ok_or_else(|| {
         Error::input(
             path,
-            format!(
-                "manifest needs a `path` column; found columns: {}",
-                headers.iter().collect::<Vec<_>>().join(", ")
-            ),
+            format!("manifest needs a `path` column; found columns: {}", headers.iter().collect::<Vec<_>>().join(", ")),
         )
     })?;
     let id_col = find("id").or_else(|| find("image_id"));
@@ -218,86 +182,49 @@ fn table_manifest(
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                return IngestItem::Rejected {
-                    path: format!("{name}:{line}"),
-                    reason: e.to_string(),
-                };
+                return IngestItem::Rejected { path: format!("{name}:{line}"), reason: e.to_string() };
             }
         };
         let line = rec.position().map_or(0, |p| p.line());
         match rec.get(path_col).map(str::trim).filter(|p| !p.is_empty()) {
-            None => IngestItem::Rejected {
-                path: format!("{name}:{line}"),
-                reason: "row has no path".into(),
-            },
+            None => IngestItem::Rejected { path: format!("{name}:{line}"), reason: "row has no path".into() },
             Some(p) => {
-                let id = id_col
-                    .and_then(|c| rec.get(c))
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or(p);
-                IngestItem::Image(ImageSource {
-                    id: id.to_string(),
-                    path: resolve(&base, p),
-                })
+                let id = id_col.and_then(|c| rec.get(c)).map(str::trim).filter(|s| !s.is_empty()).unwrap_or(p);
+                IngestItem::Image(ImageSource { id: id.to_string(), path: resolve(&base, p) })
             }
         }
     }))
 }
 
-fn parquet_manifest(
-    path: &Path,
-    base: PathBuf,
-) -> Result<impl Iterator<Item = IngestItem> + Send + use<>> {
+fn parquet_manifest(path: &Path, base: PathBuf) -> Result<impl Iterator<Item = IngestItem> + Send + use<>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| Error::input(path, e.to_string()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::input(path, e.to_string()))?;
     let schema = builder.schema().clone();
-    let find = |name: &str| {
-        schema
-            .fields()
-            .iter()
-            .position(|f| f.name().eq_ignore_ascii_case(name))
-    };
-    let path_col =
-        find("path").ok_or_else(|| Error::input(path, "manifest needs a `path` column"))?;
+    let find = |name: &str| schema.fields().iter().position(|f| f.name().eq_ignore_ascii_case(name));
+    let path_col = find("path").ok_or_else(|| Error::input(path, "manifest needs a `path` column"))?;
     let id_col = find("id").or_else(|| find("image_id"));
-    let reader = builder
-        .with_batch_size(4096)
-        .build()
-        .map_err(|e| Error::input(path, e.to_string()))?;
+    let reader = builder.with_batch_size(4096).build().map_err(|e| Error::input(path, e.to_string()))?;
     let name = path.display().to_string();
     let mut row = 0usize;
     Ok(reader.flat_map(move |batch| {
-        let items: Vec<IngestItem> = match batch
-            .map_err(|e| e.to_string())
-            .and_then(|b| string_columns(&b, path_col, id_col))
-        {
-            Err(e) => vec![IngestItem::Rejected {
-                path: format!("{name}: row group after row {row}"),
-                reason: e,
-            }],
-            Ok((paths, ids)) => (0..paths.len())
-                .map(|i| {
-                    row += 1;
-                    if paths.is_null(i) || paths.value(i).trim().is_empty() {
-                        return IngestItem::Rejected {
-                            path: format!("{name}: row {row}"),
-                            reason: "row has no path".into(),
-                        };
-                    }
-                    let p = paths.value(i).trim();
-                    let id = ids
-                        .as_ref()
-                        .filter(|c| !c.is_null(i))
-                        .map_or(p, |c| c.value(i));
-                    IngestItem::Image(ImageSource {
-                        id: id.to_string(),
-                        path: resolve(&base, p),
+        let items: Vec<IngestItem> =
+            match batch.map_err(|e| e.to_string()).and_then(|b| string_columns(&b, path_col, id_col)) {
+                Err(e) => vec![IngestItem::Rejected { path: format!("{name}: row group after row {row}"), reason: e }],
+                Ok((paths, ids)) => (0..paths.len())
+                    .map(|i| {
+                        row += 1;
+                        if paths.is_null(i) || paths.value(i).trim().is_empty() {
+                            return IngestItem::Rejected {
+                                path: format!("{name}: row {row}"),
+                                reason: "row has no path".into(),
+                            };
+                        }
+                        let p = paths.value(i).trim();
+                        let id = ids.as_ref().filter(|c| !c.is_null(i)).map_or(p, |c| c.value(i));
+                        IngestItem::Image(ImageSource { id: id.to_string(), path: resolve(&base, p) })
                     })
-                })
-                .collect(),
-        };
+                    .collect(),
+            };
         items
     }))
 }
@@ -315,10 +242,7 @@ fn string_columns(
             DataType::Utf8View => Ok(col.as_string_view().iter().collect()),
             other => match arrow_cast_to_string(col.as_ref()) {
                 Some(s) => Ok(s),
-                None => Err(format!(
-                    "column {} is {other}, expected text",
-                    b.schema().field(i).name()
-                )),
+                None => Err(format!("column {} is {other}, expected text", b.schema().field(i).name())),
             },
         }
     };
@@ -335,8 +259,6 @@ fn arrow_cast_to_string(col: &dyn Array) -> Option<StringArray> {
             })*
         };
     }
-    ints!(
-        Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type
-    );
+    ints!(Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type);
     None
 }

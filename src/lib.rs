@@ -5,13 +5,17 @@
 //! colour measures), `model` (MobileNetV2), `output` (Parquet and the run
 //! manifest), joined by `pipeline`.
 
+pub mod catalog;
 pub mod colour;
 pub mod decode;
 pub mod error;
 pub mod ingest;
 pub mod inspect;
 pub mod model;
+pub mod mood;
 pub mod output;
 pub mod pipeline;
+pub mod playlist;
+pub mod similarity;
 
 pub use error::{Error, Result};

@@ -14,8 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    Float32Builder, ListBuilder, StringBuilder, StructBuilder, UInt16Builder, UInt32Builder,
-    UInt64Builder,
+    Float32Builder, ListBuilder, StringBuilder, StructBuilder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
@@ -25,6 +24,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::colour::ColourFeatures;
 use crate::error::{Error, Result};
+use crate::mood::{self, Group, MoodVector};
 
 pub const ROW_GROUP_ROWS: usize = 8192;
 /// Rows buffered in builders before they are handed to the Parquet writer.
@@ -41,17 +41,10 @@ pub struct AtomicFile {
 impl AtomicFile {
     pub fn create(dest: &Path) -> Result<Self> {
         let dir = dest.parent().unwrap_or(Path::new("."));
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = dir.join(format!(".{name}.partial"));
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        Ok(AtomicFile {
-            tmp,
-            dest: dest.to_path_buf(),
-            file: Some(file),
-        })
+        Ok(AtomicFile { tmp, dest: dest.to_path_buf(), file: Some(file) })
     }
 
     pub fn file(&mut self) -> &mut File {
@@ -104,29 +97,19 @@ impl Table {
             .build();
         let writer = ArrowWriter::try_new(target.take_file(), schema.clone(), Some(props))
             .map_err(|e| Error::output(dest, e))?;
-        Ok(Table {
-            schema,
-            writer,
-            target,
-            rows: 0,
-        })
+        Ok(Table { schema, writer, target, rows: 0 })
     }
 
     fn write(&mut self, columns: Vec<ArrayRef>) -> Result<()> {
-        let batch = RecordBatch::try_new(self.schema.clone(), columns)
-            .map_err(|e| Error::output(&self.target.dest, e))?;
+        let batch =
+            RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| Error::output(&self.target.dest, e))?;
         self.rows += batch.num_rows() as u64;
-        self.writer
-            .write(&batch)
-            .map_err(|e| Error::output(&self.target.dest, e))
+        self.writer.write(&batch).map_err(|e| Error::output(&self.target.dest, e))
     }
 
     fn finish(self) -> Result<u64> {
         let dest = self.target.dest.clone();
-        let file = self
-            .writer
-            .into_inner()
-            .map_err(|e| Error::output(&dest, e))?;
+        let file = self.writer.into_inner().map_err(|e| Error::output(&dest, e))?;
         self.target.commit(Some(file))?;
         Ok(self.rows)
     }
@@ -143,23 +126,17 @@ pub struct ImageRecord<'a> {
     /// (class index, label, probability), most probable first.
     pub top5: &'a [(usize, &'a str, f32)],
     pub colour: &'a ColourFeatures,
+    /// The image's mood vector (`mood::DIM_NAMES` order).
+    pub mood: &'a MoodVector,
 }
 
 fn palette_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("color", DataType::Utf8, false),
-        Field::new("share", DataType::Float32, false),
-    ])
+    Fields::from(vec![Field::new("color", DataType::Utf8, false), Field::new("share", DataType::Float32, false)])
 }
 
 pub fn images_schema() -> SchemaRef {
-    let list = |name: &str, item: DataType| {
-        Field::new(
-            name,
-            DataType::List(Arc::new(Field::new("item", item, false))),
-            false,
-        )
-    };
+    let list =
+        |name: &str, item: DataType| Field::new(name, DataType::List(Arc::new(Field::new("item", item, false))), false);
     Arc::new(Schema::new(vec![
         Field::new("image_id", DataType::Utf8, false),
         Field::new("path", DataType::Utf8, false),
@@ -178,6 +155,13 @@ pub fn images_schema() -> SchemaRef {
         Field::new("warmth", DataType::Float32, false),
         Field::new("colourfulness", DataType::Float32, false),
         list("palette", DataType::Struct(palette_fields())),
+        Field::new("valence", DataType::Float32, false),
+        Field::new("arousal", DataType::Float32, false),
+        Field::new("mood_label", DataType::Utf8, false),
+        list("mood_labels", DataType::Utf8),
+        list("styles", DataType::Utf8),
+        list("themes", DataType::Utf8),
+        list("mood_vector", DataType::Float32),
     ]))
 }
 
@@ -197,8 +181,16 @@ pub struct ImagesWriter {
     top5_ids: ListBuilder<UInt16Builder>,
     colour: [Float32Builder; 5],
     palette: ListBuilder<StructBuilder>,
+    valence: Float32Builder,
+    arousal: Float32Builder,
+    mood_label: StringBuilder,
+    mood_lists: [ListBuilder<StringBuilder>; 3],
+    mood_vector: ListBuilder<Float32Builder>,
     pending: usize,
 }
+
+/// Labels of a group above this affinity are listed (at most three).
+const LIST_THRESHOLD: f32 = 0.25;
 
 fn list_of<T: arrow_array::builder::ArrayBuilder>(values: T, item: DataType) -> ListBuilder<T> {
     ListBuilder::new(values).with_field(Arc::new(Field::new("item", item, false)))
@@ -206,13 +198,8 @@ fn list_of<T: arrow_array::builder::ArrayBuilder>(values: T, item: DataType) -> 
 
 impl ImagesWriter {
     pub fn create(dest: &Path) -> Result<Self> {
-        let palette_struct = StructBuilder::new(
-            palette_fields(),
-            vec![
-                Box::new(StringBuilder::new()),
-                Box::new(Float32Builder::new()),
-            ],
-        );
+        let palette_struct =
+            StructBuilder::new(palette_fields(), vec![Box::new(StringBuilder::new()), Box::new(Float32Builder::new())]);
         Ok(ImagesWriter {
             table: Table::create(dest, images_schema())?,
             image_id: StringBuilder::new(),
@@ -228,6 +215,11 @@ impl ImagesWriter {
             top5_ids: list_of(UInt16Builder::new(), DataType::UInt16),
             colour: std::array::from_fn(|_| Float32Builder::new()),
             palette: list_of(palette_struct, DataType::Struct(palette_fields())),
+            valence: Float32Builder::new(),
+            arousal: Float32Builder::new(),
+            mood_label: StringBuilder::new(),
+            mood_lists: std::array::from_fn(|_| list_of(StringBuilder::new(), DataType::Utf8)),
+            mood_vector: list_of(Float32Builder::new(), DataType::Float32),
             pending: 0,
         })
     }
@@ -251,32 +243,29 @@ impl ImagesWriter {
         self.top5_probs.append(true);
         self.top5_ids.append(true);
         let c = r.colour;
-        for (b, v) in self.colour.iter_mut().zip([
-            c.brightness,
-            c.contrast,
-            c.saturation,
-            c.warmth,
-            c.colourfulness,
-        ]) {
+        for (b, v) in self.colour.iter_mut().zip([c.brightness, c.contrast, c.saturation, c.warmth, c.colourfulness]) {
             b.append_value(v);
         }
         for p in c.palette() {
             let s = self.palette.values();
-            s.field_builder::<StringBuilder>(0)
-                .expect("palette color builder")
-                .append_value(p.hex());
-            s.field_builder::<Float32Builder>(1)
-                .expect("palette share builder")
-                .append_value(p.share);
+            s.field_builder::<StringBuilder>(0).expect("palette color builder").append_value(p.hex());
+            s.field_builder::<Float32Builder>(1).expect("palette share builder").append_value(p.share);
             s.append(true);
         }
         self.palette.append(true);
-        self.pending += 1;
-        if self.pending >= FLUSH_ROWS {
-            self.flush()
-        } else {
-            Ok(())
+        self.valence.append_value(r.mood[0]);
+        self.arousal.append_value(r.mood[1]);
+        self.mood_label.append_value(mood::top_mood(r.mood));
+        for (b, g) in self.mood_lists.iter_mut().zip([Group::Moods, Group::Styles, Group::Themes]) {
+            for (name, _) in mood::ranked(r.mood, g).into_iter().filter(|(_, x)| *x >= LIST_THRESHOLD).take(3) {
+                b.values().append_value(name);
+            }
+            b.append(true);
         }
+        self.mood_vector.values().append_slice(r.mood);
+        self.mood_vector.append(true);
+        self.pending += 1;
+        if self.pending >= FLUSH_ROWS { self.flush() } else { Ok(()) }
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -297,12 +286,13 @@ impl ImagesWriter {
             Arc::new(self.top5_probs.finish()),
             Arc::new(self.top5_ids.finish()),
         ];
-        cols.extend(
-            self.colour
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
+        cols.extend(self.colour.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         cols.push(Arc::new(self.palette.finish()));
+        cols.push(Arc::new(self.valence.finish()));
+        cols.push(Arc::new(self.arousal.finish()));
+        cols.push(Arc::new(self.mood_label.finish()));
+        cols.extend(self.mood_lists.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        cols.push(Arc::new(self.mood_vector.finish()));
         self.table.write(cols)
     }
 
@@ -372,11 +362,7 @@ impl ErrorsWriter {
             Severity::Warning => self.warnings += 1,
         }
         self.pending += 1;
-        if self.pending >= FLUSH_ROWS {
-            self.flush()
-        } else {
-            Ok(())
-        }
+        if self.pending >= FLUSH_ROWS { self.flush() } else { Ok(()) }
     }
 
     pub fn counts(&self) -> (u64, u64) {
@@ -388,11 +374,104 @@ impl ErrorsWriter {
             return Ok(());
         }
         self.pending = 0;
-        let cols = self
-            .cols
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
-            .collect();
+        let cols = self.cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        self.table.write(cols)
+    }
+
+    pub fn finish(mut self) -> Result<u64> {
+        self.flush()?;
+        self.table.finish()
+    }
+}
+
+pub fn recommendations_schema() -> SchemaRef {
+    let list =
+        |name: &str, item: DataType| Field::new(name, DataType::List(Arc::new(Field::new("item", item, false))), false);
+    Arc::new(Schema::new(vec![
+        Field::new("image_id", DataType::Utf8, false),
+        Field::new("rank", DataType::UInt16, false),
+        Field::new("track_id", DataType::Utf8, false),
+        Field::new("title", DataType::Utf8, false),
+        Field::new("artist", DataType::Utf8, false),
+        Field::new("score", DataType::Float32, false),
+        list("dimensions", DataType::Utf8),
+        list("contributions", DataType::Float32),
+        Field::new("explanation", DataType::Utf8, false),
+    ]))
+}
+
+/// One row of `recommendations.parquet`.
+pub struct RecommendationRecord<'a> {
+    pub image_id: &'a str,
+    pub rank: u16,
+    pub track_id: &'a str,
+    pub title: &'a str,
+    pub artist: &'a str,
+    pub score: f32,
+    pub contributions: &'a [(&'static str, f32)],
+    pub explanation: &'a str,
+}
+
+/// Writer of `recommendations.parquet` (long format: one row per pick).
+pub struct RecommendationsWriter {
+    table: Table,
+    strings: [StringBuilder; 4],
+    rank: UInt16Builder,
+    score: Float32Builder,
+    dims: ListBuilder<StringBuilder>,
+    contribs: ListBuilder<Float32Builder>,
+    explanation: StringBuilder,
+    pending: usize,
+}
+
+impl RecommendationsWriter {
+    pub fn create(dest: &Path) -> Result<Self> {
+        Ok(RecommendationsWriter {
+            table: Table::create(dest, recommendations_schema())?,
+            strings: std::array::from_fn(|_| StringBuilder::new()),
+            rank: UInt16Builder::new(),
+            score: Float32Builder::new(),
+            dims: list_of(StringBuilder::new(), DataType::Utf8),
+            contribs: list_of(Float32Builder::new(), DataType::Float32),
+            explanation: StringBuilder::new(),
+            pending: 0,
+        })
+    }
+
+    pub fn push(&mut self, r: &RecommendationRecord) -> Result<()> {
+        for (b, v) in self.strings.iter_mut().zip([r.image_id, r.track_id, r.title, r.artist]) {
+            b.append_value(v);
+        }
+        self.rank.append_value(r.rank);
+        self.score.append_value(r.score);
+        for (name, c) in r.contributions {
+            self.dims.values().append_value(name);
+            self.contribs.values().append_value(*c);
+        }
+        self.dims.append(true);
+        self.contribs.append(true);
+        self.explanation.append_value(r.explanation);
+        self.pending += 1;
+        if self.pending >= FLUSH_ROWS { self.flush() } else { Ok(()) }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.pending == 0 {
+            return Ok(());
+        }
+        self.pending = 0;
+        let [image_id, track_id, title, artist] = &mut self.strings;
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(image_id.finish()),
+            Arc::new(self.rank.finish()),
+            Arc::new(track_id.finish()),
+            Arc::new(title.finish()),
+            Arc::new(artist.finish()),
+            Arc::new(self.score.finish()),
+            Arc::new(self.dims.finish()),
+            Arc::new(self.contribs.finish()),
+            Arc::new(self.explanation.finish()),
+        ];
         self.table.write(cols)
     }
 

@@ -23,11 +23,19 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use serde::Serialize;
 
+use crate::catalog::Catalog;
 use crate::decode::{CROP_BYTES, DecodeLimits, DecodedInfo, Decoder, Failure, Stage};
 use crate::error::{Error, Result};
 use crate::ingest::{self, ImageSource, IngestItem, InputKind};
 use crate::model::{self, Engine, FEATURE_DIM, NUM_CLASSES};
-use crate::output::{self, ErrorsWriter, ImageRecord, ImagesWriter, MANIFEST_FILE, Severity};
+use crate::mood::{self, MoodMode, MoodVector, Weights};
+use crate::output::{
+    self, ErrorsWriter, ImageRecord, ImagesWriter, MANIFEST_FILE, RecommendationRecord, RecommendationsWriter, Severity,
+};
+use crate::playlist::{self, Pick, PlaylistSettings};
+use crate::similarity::Matcher;
+
+pub const RECOMMENDATIONS_FILE: &str = "recommendations.parquet";
 
 /// How long the model waits to fill a batch once it has one image.
 const BATCH_WAIT: Duration = Duration::from_millis(50);
@@ -41,6 +49,28 @@ pub struct AnalyzeSettings {
     pub batch_size: usize,
     pub decode_threads: usize,
     pub limits: DecodeLimits,
+}
+
+impl AnalyzeSettings {
+    /// Defaults: batch 32, one decode worker per core, default limits.
+    pub fn new(images: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Self {
+        AnalyzeSettings {
+            images: images.into(),
+            out: out.into(),
+            batch_size: 32,
+            decode_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            limits: DecodeLimits::default(),
+        }
+    }
+}
+
+/// What `recommend` adds to an analysis run: a catalog to match against.
+pub struct Recommend<'a> {
+    pub catalog: &'a Catalog,
+    pub matcher: &'a dyn Matcher,
+    pub mode: MoodMode,
+    pub weights: Weights,
+    pub playlist: PlaylistSettings,
 }
 
 /// Progress reporting, implemented by the caller (the CLI draws a bar).
@@ -60,6 +90,8 @@ pub struct Counts {
     /// Inputs the run attempted (images and rejected entries).
     pub inputs: u64,
     pub images: u64,
+    /// Rows of recommendations.parquet.
+    pub recommendations: u64,
     pub errors: u64,
     pub warnings: u64,
     /// Files in a folder that are not images (or hidden), passed over.
@@ -79,6 +111,9 @@ pub struct Analysis {
     pub info: DecodedInfo,
     /// (class index, probability), most probable first.
     pub top: Vec<(usize, f32)>,
+    pub mood: MoodVector,
+    /// Empty unless recommending.
+    pub playlist: Vec<Pick>,
 }
 
 struct Job {
@@ -94,22 +129,22 @@ struct Decoded {
 }
 
 enum Outcome {
-    Analysed {
-        source: ImageSource,
-        analysis: Analysis,
-    },
-    Failed {
-        image_id: Option<String>,
-        path: String,
-        failure: Failure,
-    },
+    Analysed { source: ImageSource, analysis: Box<Analysis> },
+    Failed { image_id: Option<String>, path: String, failure: Failure },
 }
 
 /// Analyses every image under `settings.images`, writing `images.parquet`,
 /// `errors.parquet` and `manifest.json` into `settings.out`.
-pub fn analyze(
+pub fn analyze(settings: &AnalyzeSettings, engine: &dyn Engine, progress: &dyn Progress) -> Result<RunSummary> {
+    run(settings, engine, None, progress)
+}
+
+/// `analyze`, plus a playlist per image written to `recommendations.parquet`
+/// when `recommend` is given.
+pub fn run(
     settings: &AnalyzeSettings,
     engine: &dyn Engine,
+    recommend: Option<&Recommend>,
     progress: &dyn Progress,
 ) -> Result<RunSummary> {
     let started = Instant::now();
@@ -118,6 +153,21 @@ pub fn analyze(
     prepare_out_dir(&settings.out)?;
     let mut images = ImagesWriter::create(&settings.out.join("images.parquet"))?;
     let mut errors = ErrorsWriter::create(&settings.out.join("errors.parquet"))?;
+    let mut recs = match recommend {
+        Some(r) => {
+            for issue in &r.catalog.issues {
+                let severity = if issue.is_error { Severity::Error } else { Severity::Warning };
+                errors.push(None, &issue.locator, "catalog", severity, &issue.reason)?;
+            }
+            Some(RecommendationsWriter::create(&settings.out.join(RECOMMENDATIONS_FILE))?)
+        }
+        None => {
+            // A stale table from an earlier `recommend` run would mislead.
+            let _ = std::fs::remove_file(settings.out.join(RECOMMENDATIONS_FILE));
+            None
+        }
+    };
+    let catalog_errors = errors.counts().0;
 
     let batch = settings.batch_size.max(1);
     let workers = settings.decode_threads.max(1);
@@ -150,23 +200,18 @@ pub fn analyze(
             progress.discovered(seq, true);
         });
         for _ in 0..workers {
-            let (job_rx, dec_tx, free_rx, out_tx) = (
-                job_rx.clone(),
-                dec_tx.clone(),
-                free_rx.clone(),
-                out_tx.clone(),
-            );
+            let (job_rx, dec_tx, free_rx, out_tx) = (job_rx.clone(), dec_tx.clone(), free_rx.clone(), out_tx.clone());
             let limits = settings.limits;
             s.spawn(move || decode_worker(limits, job_rx, dec_tx, free_rx, out_tx));
         }
         drop((job_rx, dec_tx, free_rx));
         {
             let out_tx = out_tx.clone();
-            s.spawn(move || model_stage(engine, batch, dec_rx, free_tx, out_tx));
+            s.spawn(move || model_stage(engine, recommend, batch, dec_rx, free_tx, out_tx));
         }
         drop(out_tx);
         // On error `out_rx` is dropped inside `sink`, so every stage unwinds.
-        sink(out_rx, &mut images, &mut errors, progress)
+        sink(out_rx, &mut images, &mut errors, recs.as_mut(), recommend.map(|r| r.catalog), progress)
     });
     sink_result?;
 
@@ -174,7 +219,12 @@ pub fn analyze(
     let counts = Counts {
         inputs: inputs.load(Ordering::Relaxed),
         images: images.finish()?,
-        errors: error_rows,
+        recommendations: match recs {
+            Some(r) => r.finish()?,
+            None => 0,
+        },
+        // Catalog rows are reported, but only failed images fail a run.
+        errors: error_rows - catalog_errors,
         warnings,
         skipped_files: skipped.load(Ordering::Relaxed),
     };
@@ -185,7 +235,7 @@ pub fn analyze(
         out: settings.out.clone(),
         engine: engine.describe(),
     };
-    write_manifest(settings, kind, &summary, started_at)?;
+    write_manifest(settings, kind, &summary, recommend, started_at)?;
     Ok(summary)
 }
 
@@ -194,9 +244,7 @@ pub fn analyze(
 pub fn prepare_out_dir(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     match std::fs::remove_file(out.join(MANIFEST_FILE)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(Error::io(out.join(MANIFEST_FILE), e))
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(out.join(MANIFEST_FILE), e)),
         _ => Ok(()),
     }
 }
@@ -216,21 +264,8 @@ fn decode_worker(
         let source = match item {
             IngestItem::Image(source) => source,
             IngestItem::Rejected { path, reason } => {
-                let failure = Failure {
-                    stage: Stage::Ingest,
-                    reason,
-                };
-                if out
-                    .send((
-                        seq,
-                        Outcome::Failed {
-                            image_id: None,
-                            path,
-                            failure,
-                        },
-                    ))
-                    .is_err()
-                {
+                let failure = Failure { stage: Stage::Ingest, reason };
+                if out.send((seq, Outcome::Failed { image_id: None, path, failure })).is_err() {
                     return;
                 }
                 continue;
@@ -244,18 +279,10 @@ fn decode_worker(
                 Err(_) => return,
             },
         };
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            decoder.decode_file(&source.path, &mut crop)
-        }));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decoder.decode_file(&source.path, &mut crop)));
         let sent = match result {
-            Ok(Ok(info)) => decoded
-                .send(Decoded {
-                    seq,
-                    source,
-                    info,
-                    crop,
-                })
-                .is_ok(),
+            Ok(Ok(info)) => decoded.send(Decoded { seq, source, info, crop }).is_ok(),
             Ok(Err(failure)) => {
                 slot = Some(crop);
                 send_failure(&out, seq, source, failure)
@@ -269,10 +296,7 @@ fn decode_worker(
                     &out,
                     seq,
                     source,
-                    Failure {
-                        stage: Stage::Decode,
-                        reason: format!("decoder crashed: {msg}"),
-                    },
+                    Failure { stage: Stage::Decode, reason: format!("decoder crashed: {msg}") },
                 )
             }
         };
@@ -282,22 +306,9 @@ fn decode_worker(
     }
 }
 
-fn send_failure(
-    out: &Sender<(u64, Outcome)>,
-    seq: u64,
-    source: ImageSource,
-    failure: Failure,
-) -> bool {
+fn send_failure(out: &Sender<(u64, Outcome)>, seq: u64, source: ImageSource, failure: Failure) -> bool {
     let path = source.path.to_string_lossy().into_owned();
-    out.send((
-        seq,
-        Outcome::Failed {
-            image_id: Some(source.id),
-            path,
-            failure,
-        },
-    ))
-    .is_ok()
+    out.send((seq, Outcome::Failed { image_id: Some(source.id), path, failure })).is_ok()
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
@@ -309,6 +320,7 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
 
 fn model_stage(
     engine: &dyn Engine,
+    recommend: Option<&Recommend>,
     batch: usize,
     decoded: Receiver<Decoded>,
     free: Sender<Vec<u8>>,
@@ -336,39 +348,31 @@ fn model_stage(
             crops[i * CROP_BYTES..(i + 1) * CROP_BYTES].copy_from_slice(&d.crop);
         }
         let result = engine.forward(&crops[..n * CROP_BYTES], n, &mut features, &mut logits);
+        let mut analyses: Vec<Option<Analysis>> = Vec::with_capacity(n);
+        if result.is_ok() {
+            for (i, d) in items.iter().enumerate() {
+                let probs = &mut logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
+                model::softmax(probs);
+                let top = model::top_k(probs, TOP_K_LABELS).into_iter().map(|c| (c, probs[c])).collect();
+                let mood = mood::image_mood(probs, &d.info.colour);
+                analyses.push(Some(Analysis { info: d.info.clone(), top, mood, playlist: Vec::new() }));
+            }
+        }
+        let matched = match (recommend, &result) {
+            (Some(r), Ok(())) => match_batch(r, &mut analyses),
+            _ => Ok(()),
+        };
         for (i, d) in items.drain(..).enumerate() {
-            let Decoded {
-                seq,
-                source,
-                info,
-                crop,
-            } = d;
+            let Decoded { seq, source, crop, .. } = d;
             let _ = free.send(crop);
-            let outcome = match &result {
-                Ok(()) => {
-                    let probs = &mut logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
-                    model::softmax(probs);
-                    let top = model::top_k(probs, TOP_K_LABELS)
-                        .into_iter()
-                        .map(|c| (c, probs[c]))
-                        .collect();
-                    Outcome::Analysed {
-                        source,
-                        analysis: Analysis { info, top },
-                    }
-                }
-                Err(e) => {
-                    let failure = Failure {
-                        stage: Stage::Decode,
-                        reason: format!("model failed on this batch: {e}"),
-                    };
+            let outcome = match (&result, &matched, analyses.get_mut(i).and_then(Option::take)) {
+                (Ok(()), Ok(()), Some(analysis)) => Outcome::Analysed { source, analysis: Box::new(analysis) },
+                (Err(e), _, _) | (_, Err(e), _) => {
+                    let failure = Failure { stage: Stage::Model, reason: format!("failed on this batch: {e}") };
                     let path = source.path.to_string_lossy().into_owned();
-                    Outcome::Failed {
-                        image_id: Some(source.id),
-                        path,
-                        failure,
-                    }
+                    Outcome::Failed { image_id: Some(source.id), path, failure }
                 }
+                (Ok(()), Ok(()), None) => unreachable!("every analysed image has an analysis"),
             };
             if out.send((seq, outcome)).is_err() {
                 return;
@@ -377,11 +381,28 @@ fn model_stage(
     }
 }
 
+/// Top candidates for the whole batch in one matcher call, then a playlist each.
+fn match_batch(r: &Recommend, analyses: &mut [Option<Analysis>]) -> Result<()> {
+    let queries: Vec<mood::SimVector> = analyses
+        .iter()
+        .flatten()
+        .map(|a| mood::sim_vector(&r.mode.apply(&a.mood), mood::Groups::ALL, &r.weights, false))
+        .collect();
+    let hits = r.matcher.top_k(&queries, r.playlist.candidates())?;
+    for ((a, q), h) in analyses.iter_mut().flatten().zip(&queries).zip(&hits) {
+        let target = r.mode.apply(&a.mood);
+        a.playlist = playlist::build(q, &target, &a.info.colour, h, r.catalog, &r.playlist);
+    }
+    Ok(())
+}
+
 /// Writes outcomes in input order.
 fn sink(
     outcomes: Receiver<(u64, Outcome)>,
     images: &mut ImagesWriter,
     errors: &mut ErrorsWriter,
+    mut recs: Option<&mut RecommendationsWriter>,
+    catalog: Option<&Catalog>,
     progress: &dyn Progress,
 ) -> Result<()> {
     let classes = model::class_names();
@@ -394,11 +415,8 @@ fn sink(
             match outcome {
                 Outcome::Analysed { source, analysis } => {
                     let path = source.path.to_string_lossy();
-                    let top: Vec<(usize, &str, f32)> = analysis
-                        .top
-                        .iter()
-                        .map(|&(c, p)| (c, classes.get(c).copied().unwrap_or("?"), p))
-                        .collect();
+                    let top: Vec<(usize, &str, f32)> =
+                        analysis.top.iter().map(|&(c, p)| (c, classes.get(c).copied().unwrap_or("?"), p)).collect();
                     let info = &analysis.info;
                     images.push(&ImageRecord {
                         image_id: &source.id,
@@ -409,23 +427,29 @@ fn sink(
                         file_bytes: info.file_bytes,
                         top5: &top,
                         colour: &info.colour,
+                        mood: &analysis.mood,
                     })?;
+                    if let (Some(w), Some(cat)) = (recs.as_deref_mut(), catalog) {
+                        for (rank, pick) in analysis.playlist.iter().enumerate() {
+                            let t = cat.track(pick.track as usize);
+                            w.push(&RecommendationRecord {
+                                image_id: &source.id,
+                                rank: rank as u16 + 1,
+                                track_id: t.id,
+                                title: t.title,
+                                artist: t.artist,
+                                score: pick.score,
+                                contributions: &pick.contributions,
+                                explanation: &pick.explanation,
+                            })?;
+                        }
+                    }
                     if let Some(w) = &info.warning {
-                        errors.push(
-                            Some(&source.id),
-                            &path,
-                            Stage::Decode.as_str(),
-                            Severity::Warning,
-                            w,
-                        )?;
+                        errors.push(Some(&source.id), &path, Stage::Decode.as_str(), Severity::Warning, w)?;
                     }
                     progress.finished_one(true);
                 }
-                Outcome::Failed {
-                    image_id,
-                    path,
-                    failure,
-                } => {
+                Outcome::Failed { image_id, path, failure } => {
                     errors.push(
                         image_id.as_deref(),
                         &path,
@@ -455,6 +479,35 @@ struct Manifest<'a> {
     parameters: Parameters,
     counts: &'a Counts,
     outputs: Outputs<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recommend: Option<RecommendInfo<'a>>,
+    mood_space: MoodSpaceInfo,
+}
+
+#[derive(Serialize)]
+struct RecommendInfo<'a> {
+    catalog: &'a crate::catalog::CatalogReport,
+    matcher: String,
+    mood_mode: &'a str,
+    weights: WeightsInfo,
+    playlist_length: usize,
+    per_artist: usize,
+    relevance_lambda: f32,
+    candidates: usize,
+}
+
+#[derive(Serialize)]
+struct WeightsInfo {
+    affect: f32,
+    moods: f32,
+    styles: f32,
+    themes: f32,
+}
+
+#[derive(Serialize)]
+struct MoodSpaceInfo {
+    dimensions: Vec<&'static str>,
+    groups: Vec<(&'static str, Vec<&'static str>)>,
 }
 
 #[derive(Serialize)]
@@ -484,25 +537,25 @@ struct Parameters {
 struct Outputs<'a> {
     images: &'a str,
     errors: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recommendations: Option<&'a str>,
 }
 
 fn write_manifest(
     settings: &AnalyzeSettings,
     kind: InputKind,
     summary: &RunSummary,
+    recommend: Option<&Recommend>,
     started_at: SystemTime,
 ) -> Result<()> {
     let manifest = Manifest {
         pixtape_version: env!("CARGO_PKG_VERSION"),
-        command: "analyze",
+        command: if recommend.is_some() { "recommend" } else { "analyze" },
         started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
         finished_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         wall_seconds: summary.wall_seconds,
         images_per_second: summary.counts.images as f64 / summary.wall_seconds.max(1e-9),
-        input: InputInfo {
-            path: settings.images.display().to_string(),
-            kind: kind.as_str(),
-        },
+        input: InputInfo { path: settings.images.display().to_string(), kind: kind.as_str() },
         model: ModelInfo {
             name: model::MODEL_NAME,
             weights_sha256: model::weights_sha256(),
@@ -521,6 +574,26 @@ fn write_manifest(
         outputs: Outputs {
             images: "images.parquet",
             errors: "errors.parquet",
+            recommendations: recommend.map(|_| RECOMMENDATIONS_FILE),
+        },
+        recommend: recommend.map(|r| RecommendInfo {
+            catalog: &r.catalog.report,
+            matcher: r.matcher.describe(),
+            mood_mode: r.mode.as_str(),
+            weights: WeightsInfo {
+                affect: r.weights.affect,
+                moods: r.weights.moods,
+                styles: r.weights.styles,
+                themes: r.weights.themes,
+            },
+            playlist_length: r.playlist.length,
+            per_artist: r.playlist.per_artist,
+            relevance_lambda: r.playlist.relevance,
+            candidates: r.playlist.candidates(),
+        }),
+        mood_space: MoodSpaceInfo {
+            dimensions: mood::DIM_NAMES.to_vec(),
+            groups: mood::GROUPS.iter().map(|g| (g.name(), mood::DIM_NAMES[g.dims()].to_vec())).collect(),
         },
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::output(&settings.out, e))?;

@@ -5,7 +5,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use pixtape::pipeline::{Progress, RunSummary};
+use std::path::Path;
+
+use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, UInt16Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use pixtape::catalog::Catalog;
+use pixtape::pipeline::{self, Progress, RunSummary};
 
 pub struct Bar {
     bar: ProgressBar,
@@ -14,11 +21,7 @@ pub struct Bar {
 
 impl Bar {
     pub fn new(quiet: bool) -> Self {
-        let target = if quiet {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        };
+        let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
         let bar = ProgressBar::with_draw_target(None, target);
         let style = ProgressStyle::with_template(
             "{spinner} {bar:30} {human_pos}/{human_len} images  {per_sec:.1}  ETA {eta}  {msg}",
@@ -26,10 +29,7 @@ impl Bar {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_message("errors: 0");
-        Bar {
-            bar,
-            failed: AtomicU64::new(0),
-        }
+        Bar { bar, failed: AtomicU64::new(0) }
     }
 
     pub fn finish(&self) {
@@ -61,11 +61,76 @@ pub fn summary_line(s: &RunSummary) -> String {
         s.engine,
         c.errors,
         c.warnings,
-        if c.skipped_files > 0 {
-            format!(", {} non-image files skipped", c.skipped_files)
-        } else {
-            String::new()
-        },
+        if c.skipped_files > 0 { format!(", {} non-image files skipped", c.skipped_files) } else { String::new() },
         s.out.display(),
     )
+}
+
+pub fn catalog_line(c: &Catalog) -> String {
+    let r = &c.report;
+    let cols: Vec<String> = r.columns.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let range = r.va_range.as_ref().map_or(String::new(), |s| {
+        format!("; valence/arousal scale {s}{}", if r.va_range_detected { " (detected)" } else { "" })
+    });
+    let mut line = format!(
+        "pixtape: catalog {}: {} tracks from {} rows ({}); columns {}{range}",
+        r.path,
+        r.tracks,
+        r.rows,
+        r.sources.join(" + "),
+        cols.join(", ")
+    );
+    if r.rejected_rows + r.duplicate_ids + r.rows_without_mood > 0 {
+        line += &format!(
+            "; {} rows rejected, {} duplicate ids, {} without mood (see errors.parquet)",
+            r.rejected_rows, r.duplicate_ids, r.rows_without_mood
+        );
+    }
+    if r.unknown_tag_uses > 0 {
+        let top: Vec<&str> = r.unknown_tags.iter().take(5).map(|(t, _)| t.as_str()).collect();
+        line += &format!("; {} unknown tag uses (e.g. {})", r.unknown_tag_uses, top.join(", "));
+    }
+    line
+}
+
+/// The first playlists of a run, read back from its tables, for a person.
+pub fn print_playlists(out: &Path, catalog: &Catalog) -> anyhow::Result<()> {
+    let images = read(&out.join("images.parquet"))?;
+    let recs = read(&out.join(pipeline::RECOMMENDATIONS_FILE))?;
+    let text = |b: &RecordBatch, c: &str| -> Vec<String> {
+        b.column_by_name(c)
+            .map(|a| a.as_string::<i32>().iter().map(|v| v.unwrap_or("").to_string()).collect())
+            .unwrap_or_default()
+    };
+    let f32s = |b: &RecordBatch, c: &str| -> Vec<f32> {
+        b.column_by_name(c).map(|a| a.as_primitive::<Float32Type>().values().to_vec()).unwrap_or_default()
+    };
+    let (ids, label, v, a) =
+        (text(&images, "image_id"), text(&images, "mood_label"), f32s(&images, "valence"), f32s(&images, "arousal"));
+    let (rid, title, artist, score) =
+        (text(&recs, "image_id"), text(&recs, "title"), text(&recs, "artist"), f32s(&recs, "score"));
+    let ranks: Vec<u16> =
+        recs.column_by_name("rank").map(|c| c.as_primitive::<UInt16Type>().values().to_vec()).unwrap_or_default();
+    let _ = catalog;
+    for (i, id) in ids.iter().enumerate().take(12) {
+        println!("{id}: {} (valence {:+.2}, arousal {:+.2})", label[i], v[i], a[i]);
+        for j in (0..rid.len()).filter(|&j| rid[j] == *id && ranks[j] <= 3) {
+            println!("  {}. {} — {}  ({:.2})", ranks[j], title[j], artist[j], score[j]);
+        }
+    }
+    if ids.len() > 12 {
+        println!(
+            "… {} more images; all playlists are in {}",
+            ids.len() - 12,
+            out.join(pipeline::RECOMMENDATIONS_FILE).display()
+        );
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> anyhow::Result<RecordBatch> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)?;
+    let schema = builder.schema().clone();
+    let batches: Vec<RecordBatch> = builder.build()?.collect::<Result<_, _>>()?;
+    Ok(arrow_select::concat::concat_batches(&schema, &batches)?)
 }

@@ -24,10 +24,7 @@ fn settings(images: &Path, out: &Path) -> AnalyzeSettings {
 }
 
 /// Decodes one in-memory file the way the pipeline would.
-fn decode(
-    bytes: &[u8],
-    name: &str,
-) -> Result<pixtape::decode::DecodedInfo, pixtape::decode::Failure> {
+fn decode(bytes: &[u8], name: &str) -> Result<pixtape::decode::DecodedInfo, pixtape::decode::Failure> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
@@ -38,11 +35,7 @@ fn decode(
 fn expect_error(bytes: &[u8], name: &str, stage: &str, needle: &str) {
     let failure = decode(bytes, name).expect_err(name);
     assert_eq!(failure.stage.as_str(), stage, "{name}: {failure:?}");
-    assert!(
-        failure.reason.contains(needle),
-        "{name}: reason {:?} lacks {needle:?}",
-        failure.reason
-    );
+    assert!(failure.reason.contains(needle), "{name}: reason {:?} lacks {needle:?}", failure.reason);
 }
 
 #[test]
@@ -62,16 +55,11 @@ fn truncated_jpeg_and_png() {
 #[test]
 fn corrupt_files() {
     // Random bytes with an image extension: no format can be recognised.
-    let noise: Vec<u8> = (0..4096u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
+    let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
     expect_error(&noise, "noise.bmp", "decode", "bmp");
     // A JPEG whose header segments were overwritten.
     let mut jpeg = photo("coffee.jpg");
-    jpeg[2..600]
-        .iter_mut()
-        .enumerate()
-        .for_each(|(i, b)| *b = i as u8);
+    jpeg[2..600].iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
     expect_error(&jpeg, "scrambled.jpg", "decode", "jpeg");
     // A PNG with a broken chunk checksum.
     let mut png = png_solid(32, 32, [200, 100, 0]);
@@ -87,67 +75,39 @@ fn damaged_but_complete_jpeg_is_kept_with_a_warning() {
         jpeg[i] = jpeg[i].wrapping_add(0x5b);
     }
     let info = decode(&jpeg, "flipped.jpg").expect("a complete but damaged JPEG decodes leniently");
-    assert!(
-        info.warning
-            .as_deref()
-            .unwrap_or("")
-            .contains("damaged jpeg"),
-        "{:?}",
-        info.warning
-    );
+    assert!(info.warning.as_deref().unwrap_or("").contains("damaged jpeg"), "{:?}", info.warning);
 }
 
 #[test]
 fn wrong_extension_is_decoded_by_content_with_a_warning() {
     let info = decode(&png_solid(40, 30, [0, 0, 255]), "actually_png.jpg").unwrap();
     assert_eq!(info.format, "png");
-    assert!(
-        info.warning
-            .unwrap()
-            .contains("content is png but the extension says jpeg")
-    );
+    assert!(info.warning.unwrap().contains("content is png but the extension says jpeg"));
 }
 
 #[test]
 fn unsupported_formats() {
     // ICO and AVIF are recognised by their magic bytes but not decoded.
-    let ico = [
-        0u8, 0, 1, 0, 1, 0, 16, 16, 0, 0, 1, 0, 32, 0, 0, 0, 0, 0, 22, 0, 0, 0,
-    ];
+    let ico = [0u8, 0, 1, 0, 1, 0, 16, 16, 0, 0, 1, 0, 32, 0, 0, 0, 0, 0, 22, 0, 0, 0];
     expect_error(&ico, "icon.png", "decode", "not supported");
     let avif = b"\0\0\0\x20ftypavif\0\0\0\0avifmif1miaf";
     expect_error(avif, "photo.jpg", "decode", "not supported");
     // SVG is text: nothing to recognise, and the extension names no raster format.
-    expect_error(
-        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
-        "drawing.svg",
-        "decode",
-        "unrecognised",
-    );
+    expect_error(b"<svg xmlns='http://www.w3.org/2000/svg'/>", "drawing.svg", "decode", "unrecognised");
 }
 
 #[test]
 fn huge_dimensions_are_refused_before_allocation() {
     // 100000 x 100000 RGB would be 30 GB; the header check must refuse it.
-    expect_error(
-        &png_claiming(100_000, 100_000),
-        "bomb.png",
-        "decode",
-        "megapixel limit",
-    );
+    expect_error(&png_claiming(100_000, 100_000), "bomb.png", "decode", "megapixel limit");
     // Within the pixel budget but still too large for the decoder's allocation limit
     // is not possible by construction; a tighter budget applies per run.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ok_size.png");
     std::fs::write(&path, png_solid(2000, 1000, [1, 2, 3])).unwrap();
     let mut crop = vec![0u8; CROP_BYTES];
-    let tight = DecodeLimits {
-        max_pixels: 1_000_000,
-        ..DecodeLimits::default()
-    };
-    let failure = Decoder::new(tight)
-        .decode_file(&path, &mut crop)
-        .unwrap_err();
+    let tight = DecodeLimits { max_pixels: 1_000_000, ..DecodeLimits::default() };
+    let failure = Decoder::new(tight).decode_file(&path, &mut crop).unwrap_err();
     assert!(failure.reason.contains("2000x1000"), "{}", failure.reason);
 }
 
@@ -156,17 +116,10 @@ fn unreadable_files() {
     let dir = tempfile::tempdir().unwrap();
     let mut crop = vec![0u8; CROP_BYTES];
     let mut dec = Decoder::new(DecodeLimits::default());
-    let missing = dec
-        .decode_file(&dir.path().join("missing.jpg"), &mut crop)
-        .unwrap_err();
-    assert_eq!(
-        (missing.stage.as_str(), missing.reason.as_str()),
-        ("read", "file not found")
-    );
+    let missing = dec.decode_file(&dir.path().join("missing.jpg"), &mut crop).unwrap_err();
+    assert_eq!((missing.stage.as_str(), missing.reason.as_str()), ("read", "file not found"));
     std::fs::create_dir(dir.path().join("folder.jpg")).unwrap();
-    let folder = dec
-        .decode_file(&dir.path().join("folder.jpg"), &mut crop)
-        .unwrap_err();
+    let folder = dec.decode_file(&dir.path().join("folder.jpg"), &mut crop).unwrap_err();
     assert!(folder.reason.contains("directory"));
     #[cfg(unix)]
     {
@@ -178,10 +131,7 @@ fn unreadable_files() {
             println!("skipping the permission case: running as root, which reads mode-000 files");
         } else {
             let denied = dec.decode_file(&locked, &mut crop).unwrap_err();
-            assert_eq!(
-                (denied.stage.as_str(), denied.reason.as_str()),
-                ("read", "permission denied")
-            );
+            assert_eq!((denied.stage.as_str(), denied.reason.as_str()), ("read", "permission denied"));
         }
     }
 }
@@ -200,18 +150,10 @@ fn mixed_folder(root: &Path) -> (PathBuf, BTreeMap<String, &'static str>) {
     let coffee = photo("coffee.jpg");
     for (name, bytes, stage) in [
         ("empty.jpg", Vec::new(), "decode"),
-        (
-            "truncated.jpg",
-            coffee[..coffee.len() / 3].to_vec(),
-            "decode",
-        ),
+        ("truncated.jpg", coffee[..coffee.len() / 3].to_vec(), "decode"),
         ("corrupt.png", vec![0x42u8; 1000], "decode"),
         ("bomb.png", png_claiming(60_000, 60_000), "decode"),
-        (
-            "unsupported.gif",
-            b"\0\0\0\x20ftypavif\0\0\0\0avif".to_vec(),
-            "decode",
-        ),
+        ("unsupported.gif", b"\0\0\0\x20ftypavif\0\0\0\0avif".to_vec(), "decode"),
     ] {
         std::fs::write(dir.join(name), bytes).unwrap();
         bad.insert(name.to_string(), stage);
@@ -238,11 +180,7 @@ fn mixed_folder_writes_every_good_image_and_one_error_per_bad_file() {
 
     let images = read_parquet(&out.join("images.parquet"));
     let ids: Vec<String> = strings(&images, "image_id").into_iter().flatten().collect();
-    assert_eq!(
-        ids,
-        ["a_cat.jpg", "blue.png", "nested/coffee.JPG", "sunset.jpeg"],
-        "good images, in walk order"
-    );
+    assert_eq!(ids, ["a_cat.jpg", "blue.png", "nested/coffee.JPG", "sunset.jpeg"], "good images, in walk order");
 
     let errors = read_parquet(&out.join("errors.parquet"));
     let paths = strings(&errors, "path");
@@ -253,22 +191,11 @@ fn mixed_folder_writes_every_good_image_and_one_error_per_bad_file() {
     for i in 0..errors.num_rows() {
         assert_eq!(severities[i].as_deref(), Some("error"), "{:?}", reasons[i]);
         let path = paths[i].clone().unwrap();
-        let name = Path::new(&path)
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let name = Path::new(&path).file_name().unwrap().to_string_lossy().into_owned();
         assert!(!reasons[i].as_deref().unwrap_or("").is_empty());
-        assert!(
-            seen.insert(name.clone(), stages[i].clone().unwrap())
-                .is_none(),
-            "two rows for {name}"
-        );
+        assert!(seen.insert(name.clone(), stages[i].clone().unwrap()).is_none(), "two rows for {name}");
     }
-    let want: BTreeMap<String, String> = bad
-        .iter()
-        .map(|(k, v)| (k.clone(), v.to_string()))
-        .collect();
+    let want: BTreeMap<String, String> = bad.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
     assert_eq!(seen, want, "one error row per bad file, with its stage");
     assert_eq!(summary.counts.images, 4);
     assert_eq!(summary.counts.errors, bad.len() as u64);
@@ -309,11 +236,7 @@ fn binary_exit_code_reports_failed_inputs() {
         .arg(root.path().join("o3"))
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "a run that cannot start exits 2"
-    );
+    assert_eq!(out.status.code(), Some(2), "a run that cannot start exits 2");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("does-not-exist"), "{stderr}");
 }

@@ -22,23 +22,14 @@ fn crops_match_pillow_preprocessing() {
         let Some(stem) = name.strip_suffix(".input") else {
             continue;
         };
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("assets/photos")
-            .join(format!("{stem}.jpg"));
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/photos").join(format!("{stem}.jpg"));
         dec.decode_file(&path, &mut crop).unwrap();
         let want = st.tensor(name).unwrap().data();
-        let diffs: Vec<i32> = crop
-            .iter()
-            .zip(want)
-            .map(|(a, b)| (*a as i32 - *b as i32).abs())
-            .collect();
+        let diffs: Vec<i32> = crop.iter().zip(want).map(|(a, b)| (*a as i32 - *b as i32).abs()).collect();
         let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
         let max = *diffs.iter().max().unwrap();
         println!("{stem}: mean |diff| {mean:.3}, max {max}");
-        assert!(
-            mean < 0.5 && max <= 6,
-            "{stem}: crop differs from Pillow's (mean {mean:.3}, max {max})"
-        );
+        assert!(mean < 0.5 && max <= 6, "{stem}: crop differs from Pillow's (mean {mean:.3}, max {max})");
         checked += 1;
     }
     assert!(checked >= 5);
@@ -73,9 +64,8 @@ fn orientation_agrees_with_the_image_crate() {
     ] {
         let mut ours = Vec::new();
         decode::orient(&src, w, h, o, &mut ours);
-        let mut theirs = image::DynamicImage::ImageRgb8(
-            image::RgbImage::from_raw(w as u32, h as u32, src.clone()).unwrap(),
-        );
+        let mut theirs =
+            image::DynamicImage::ImageRgb8(image::RgbImage::from_raw(w as u32, h as u32, src.clone()).unwrap());
         theirs.apply_orientation(o);
         assert_eq!(ours, theirs.to_rgb8().into_raw(), "{o:?}");
     }
@@ -102,37 +92,20 @@ fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
 
 #[test]
 fn exif_orientation_is_honoured() {
-    let cat =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/photos/cat.jpg")).unwrap();
+    let cat = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/photos/cat.jpg")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     // Orientation 6: the camera was turned; show the picture rotated 90° clockwise.
     let tagged = dir.path().join("rotated_by_exif.jpg");
     std::fs::write(&tagged, with_exif_orientation(&cat, 6)).unwrap();
     // The same pixels rotated for real, stored losslessly.
     let upright = dir.path().join("rotated_for_real.png");
-    image::load_from_memory(&cat)
-        .unwrap()
-        .rotate90()
-        .save(&upright)
-        .unwrap();
+    image::load_from_memory(&cat).unwrap().rotate90().save(&upright).unwrap();
 
     let mut dec = Decoder::new(DecodeLimits::default());
     let (mut a, mut b) = (vec![0u8; CROP_BYTES], vec![0u8; CROP_BYTES]);
     let info = dec.decode_file(&tagged, &mut a).unwrap();
-    assert_eq!(
-        (info.width, info.height),
-        (300, 451),
-        "dimensions are reported after orientation"
-    );
+    assert_eq!((info.width, info.height), (300, 451), "dimensions are reported after orientation");
     dec.decode_file(&upright, &mut b).unwrap();
-    let mean = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (*x as i32 - *y as i32).abs())
-        .sum::<i32>() as f64
-        / a.len() as f64;
-    assert!(
-        mean < 1.0,
-        "EXIF-rotated crop differs from the truly rotated one: mean |diff| {mean:.3}"
-    );
+    let mean = a.iter().zip(&b).map(|(x, y)| (*x as i32 - *y as i32).abs()).sum::<i32>() as f64 / a.len() as f64;
+    assert!(mean < 1.0, "EXIF-rotated crop differs from the truly rotated one: mean |diff| {mean:.3}");
 }

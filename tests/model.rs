@@ -2,9 +2,7 @@
 //! both against golden logits computed by `models/golden.py` (numpy, float64,
 //! straight from the original checkpoint with batch norm unfolded).
 
-use pixtape::model::{
-    self, FEATURE_DIM, INPUT_SIZE, MobileNetV2, NUM_CLASSES, cpu::CpuEngine, reference,
-};
+use pixtape::model::{self, FEATURE_DIM, INPUT_SIZE, MobileNetV2, NUM_CLASSES, cpu::CpuEngine, reference};
 use safetensors::SafeTensors;
 
 const GOLDEN: &[u8] = include_bytes!("../models/golden/mobilenet_v2_golden.safetensors");
@@ -12,19 +10,13 @@ const GOLDEN: &[u8] = include_bytes!("../models/golden/mobilenet_v2_golden.safet
 /// max |a - b| / max |b|: the tolerance unit used for logits.
 fn rel_err(a: &[f32], b: &[f32]) -> f32 {
     let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    a.iter()
-        .zip(b)
-        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
-        / scale
+    a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs())) / scale
 }
 
 fn golden() -> Vec<(String, Vec<u8>, Vec<f32>)> {
     let st = SafeTensors::deserialize(GOLDEN).unwrap();
-    let mut names: Vec<String> = st
-        .names()
-        .iter()
-        .filter_map(|n| n.strip_suffix(".input").map(str::to_string))
-        .collect();
+    let mut names: Vec<String> =
+        st.names().iter().filter_map(|n| n.strip_suffix(".input").map(str::to_string)).collect();
     names.sort();
     names
         .into_iter()
@@ -57,15 +49,8 @@ fn fast_engine_matches_golden_logits() {
         let got = &logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
         let err = rel_err(got, want);
         println!("{name}: relative error {err:.2e}");
-        assert!(
-            err <= 1e-4,
-            "{name}: logits differ from golden by {err:.2e} (tolerance 1e-4)"
-        );
-        assert_eq!(
-            model::top_k(got, 1),
-            model::top_k(want, 1),
-            "{name}: top-1 differs"
-        );
+        assert!(err <= 1e-4, "{name}: logits differ from golden by {err:.2e} (tolerance 1e-4)");
+        assert_eq!(model::top_k(got, 1), model::top_k(want, 1), "{name}: top-1 differs");
     }
 }
 
@@ -77,19 +62,13 @@ fn reference_matches_golden_logits() {
     model::normalize_chw(&crop, &mut chw);
     let (_, got) = reference::forward(&net, &chw);
     let err = rel_err(&got, &want);
-    assert!(
-        err <= 1e-4,
-        "{name}: reference logits differ from golden by {err:.2e}"
-    );
+    assert!(err <= 1e-4, "{name}: reference logits differ from golden by {err:.2e}");
 }
 
 #[test]
 fn embedded_weights_hash_is_the_documented_one() {
     let readme = include_str!("../models/README.md");
-    let line = readme
-        .lines()
-        .find(|l| l.starts_with("| converted file"))
-        .unwrap();
+    let line = readme.lines().find(|l| l.starts_with("| converted file")).unwrap();
     assert!(
         line.contains(model::weights_sha256()),
         "models/README.md records a different sha256 than the embedded weights ({})",
@@ -139,14 +118,7 @@ fn packed_matmul_matches_naive_product_on_awkward_shapes() {
     use pixtape::model::matmul::{Epilogue, PackedWeights, matmul};
     // Rows not a multiple of the 6-row block, columns not a multiple of the
     // 16-column panel, k of 1, and the largest classifier-like shape.
-    for &(m, k, n) in &[
-        (1, 1, 1),
-        (5, 3, 17),
-        (7, 27, 33),
-        (13, 16, 24),
-        (6, 160, 16),
-        (3, 1280, 1000),
-    ] {
+    for &(m, k, n) in &[(1, 1, 1), (5, 3, 17), (7, 27, 33), (13, 16, 24), (6, 160, 16), (3, 1280, 1000)] {
         let a = noise(m * k, 1);
         let w = noise(k * n, 2);
         let bias = noise(n, 3);

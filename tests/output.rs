@@ -24,12 +24,7 @@ fn run(out: &std::path::Path) -> pipeline::RunSummary {
 }
 
 fn f32s(batch: &arrow_array::RecordBatch, name: &str) -> Vec<f32> {
-    batch
-        .column_by_name(name)
-        .unwrap()
-        .as_primitive::<Float32Type>()
-        .values()
-        .to_vec()
+    batch.column_by_name(name).unwrap().as_primitive::<Float32Type>().values().to_vec()
 }
 
 fn list_len(col: &ListArray, row: usize) -> usize {
@@ -56,36 +51,13 @@ fn images_table_has_every_column_filled() {
     let row = |id: &str| ids.iter().position(|x| x == id).unwrap();
 
     let paths = strings(&b, "path");
-    assert!(
-        paths
-            .iter()
-            .zip(&ids)
-            .all(|(p, id)| p.as_deref().unwrap().ends_with(id.as_str()))
-    );
-    let widths = b
-        .column_by_name("width")
-        .unwrap()
-        .as_primitive::<UInt32Type>();
-    let heights = b
-        .column_by_name("height")
-        .unwrap()
-        .as_primitive::<UInt32Type>();
-    assert_eq!(
-        (widths.value(row("cat.jpg")), heights.value(row("cat.jpg"))),
-        (451, 300)
-    );
-    assert!(
-        strings(&b, "format")
-            .iter()
-            .all(|f| f.as_deref() == Some("jpeg"))
-    );
-    let sizes = b
-        .column_by_name("file_bytes")
-        .unwrap()
-        .as_primitive::<UInt64Type>();
-    let on_disk = std::fs::metadata(photos_dir().join("coffee.jpg"))
-        .unwrap()
-        .len();
+    assert!(paths.iter().zip(&ids).all(|(p, id)| p.as_deref().unwrap().ends_with(id.as_str())));
+    let widths = b.column_by_name("width").unwrap().as_primitive::<UInt32Type>();
+    let heights = b.column_by_name("height").unwrap().as_primitive::<UInt32Type>();
+    assert_eq!((widths.value(row("cat.jpg")), heights.value(row("cat.jpg"))), (451, 300));
+    assert!(strings(&b, "format").iter().all(|f| f.as_deref() == Some("jpeg")));
+    let sizes = b.column_by_name("file_bytes").unwrap().as_primitive::<UInt64Type>();
+    let on_disk = std::fs::metadata(photos_dir().join("coffee.jpg")).unwrap().len();
     assert_eq!(sizes.value(row("coffee.jpg")), on_disk);
 
     // Labels: recognisable photos get the right class.
@@ -103,83 +75,40 @@ fn images_table_has_every_column_filled() {
         assert!(labels.contains(&got), "{id}: top-1 {got}");
     }
     let top1_prob = f32s(&b, "top1_prob");
-    let labels = b
-        .column_by_name("top5_labels")
-        .unwrap()
-        .as_list::<i32>()
-        .clone();
-    let probs = b
-        .column_by_name("top5_probs")
-        .unwrap()
-        .as_list::<i32>()
-        .clone();
-    let class_ids = b
-        .column_by_name("top5_class_ids")
-        .unwrap()
-        .as_list::<i32>()
-        .clone();
+    let labels = b.column_by_name("top5_labels").unwrap().as_list::<i32>().clone();
+    let probs = b.column_by_name("top5_probs").unwrap().as_list::<i32>().clone();
+    let class_ids = b.column_by_name("top5_class_ids").unwrap().as_list::<i32>().clone();
     for r in 0..n {
-        assert_eq!(
-            (
-                list_len(&labels, r),
-                list_len(&probs, r),
-                list_len(&class_ids, r)
-            ),
-            (5, 5, 5)
-        );
+        assert_eq!((list_len(&labels, r), list_len(&probs, r), list_len(&class_ids, r)), (5, 5, 5));
         let p = probs.value(r);
         let p = p.as_primitive::<Float32Type>();
         assert_eq!(p.value(0), top1_prob[r]);
-        assert!(
-            p.values().windows(2).all(|w| w[0] >= w[1]),
-            "probabilities sorted"
-        );
+        assert!(p.values().windows(2).all(|w| w[0] >= w[1]), "probabilities sorted");
         assert!(p.values().iter().sum::<f32>() <= 1.0 + 1e-5);
         let ids = class_ids.value(r);
         let first = ids.as_primitive::<UInt16Type>().value(0) as usize;
-        assert_eq!(
-            pixtape::model::class_names()[first],
-            top1[r].as_deref().unwrap()
-        );
+        assert_eq!(pixtape::model::class_names()[first], top1[r].as_deref().unwrap());
     }
 
     // Colour and light: in range, and the night photos darker than the citrus.
     let bright = f32s(&b, "brightness");
-    for (name, lo, hi) in [
-        ("brightness", 0.0, 1.0),
-        ("contrast", 0.0, 0.5),
-        ("saturation", 0.0, 1.0),
-        ("warmth", -1.0, 1.0),
-    ] {
-        assert!(
-            f32s(&b, name).iter().all(|v| (lo..=hi).contains(v)),
-            "{name} out of range"
-        );
+    for (name, lo, hi) in
+        [("brightness", 0.0, 1.0), ("contrast", 0.0, 0.5), ("saturation", 0.0, 1.0), ("warmth", -1.0, 1.0)]
+    {
+        assert!(f32s(&b, name).iter().all(|v| (lo..=hi).contains(v)), "{name} out of range");
     }
-    assert!(
-        f32s(&b, "colourfulness")
-            .iter()
-            .all(|v| *v >= 0.0 && *v < 200.0)
-    );
+    assert!(f32s(&b, "colourfulness").iter().all(|v| *v >= 0.0 && *v < 200.0));
     assert!(bright[row("night_bridge.jpg")] < bright[row("citrus.jpg")]);
     assert!(f32s(&b, "warmth")[row("night_festival.jpg")] > f32s(&b, "warmth")[row("rocket.jpg")]);
 
-    let palette = b
-        .column_by_name("palette")
-        .unwrap()
-        .as_list::<i32>()
-        .clone();
+    let palette = b.column_by_name("palette").unwrap().as_list::<i32>().clone();
     for r in 0..n {
         let entries = palette.value(r);
         let entries: &StructArray = entries.as_struct();
         assert!((1..=5).contains(&entries.len()));
         let colors = entries.column(0).as_string::<i32>();
         let shares = entries.column(1).as_primitive::<Float32Type>();
-        assert!(
-            colors
-                .iter()
-                .all(|c| c.is_some_and(|c| c.len() == 7 && c.starts_with('#')))
-        );
+        assert!(colors.iter().all(|c| c.is_some_and(|c| c.len() == 7 && c.starts_with('#'))));
         assert!((shares.values().iter().sum::<f32>() - 1.0).abs() < 1e-4);
         assert!(shares.values().windows(2).all(|w| w[0] >= w[1]));
     }
@@ -200,16 +129,10 @@ fn errors_table_and_manifest_describe_the_run() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["pixtape_version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(
-        manifest["model"]["weights_sha256"],
-        pixtape::model::weights_sha256()
-    );
+    assert_eq!(manifest["model"]["weights_sha256"], pixtape::model::weights_sha256());
     assert_eq!(manifest["counts"]["images"], 10);
     assert_eq!(manifest["counts"]["errors"], 0);
-    assert_eq!(
-        manifest["counts"]["skipped_files"], 1,
-        "SOURCES.md is not an image"
-    );
+    assert_eq!(manifest["counts"]["skipped_files"], 1, "SOURCES.md is not an image");
     assert_eq!(manifest["input"]["kind"], "folder");
     assert_eq!(manifest["parameters"]["batch_size"], 3);
     assert!(manifest["wall_seconds"].as_f64().unwrap() > 0.0);
@@ -218,25 +141,15 @@ fn errors_table_and_manifest_describe_the_run() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".partial"))
         .collect();
-    assert!(
-        leftovers.is_empty(),
-        "temporary files left behind: {leftovers:?}"
-    );
+    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
 }
 
 #[test]
 fn a_new_run_withdraws_the_old_manifest_first() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("manifest.json"),
-        "{\"from\": \"an older run\"}",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("manifest.json"), "{\"from\": \"an older run\"}").unwrap();
     pipeline::prepare_out_dir(dir.path()).unwrap();
-    assert!(
-        !dir.path().join("manifest.json").exists(),
-        "an unfinished run must not look finished"
-    );
+    assert!(!dir.path().join("manifest.json").exists(), "an unfinished run must not look finished");
 }
 
 #[test]
@@ -246,44 +159,21 @@ fn manifests_of_paths_csv_and_parquet_work() {
     let list = dir.path().join("list.txt");
     std::fs::write(
         &list,
-        format!(
-            "# two photos\n{}\n\n{}\n",
-            photos.join("cat.jpg").display(),
-            photos.join("coffee.jpg").display()
-        ),
+        format!("# two photos\n{}\n\n{}\n", photos.join("cat.jpg").display(), photos.join("coffee.jpg").display()),
     )
     .unwrap();
     let csv = dir.path().join("list.csv");
     std::fs::write(
         &csv,
-        format!(
-            "id,path\nkitty,{}\n,{}\n",
-            photos.join("cat.jpg").display(),
-            photos.join("rocket.jpg").display()
-        ),
+        format!("id,path\nkitty,{}\n,{}\n", photos.join("cat.jpg").display(), photos.join("rocket.jpg").display()),
     )
     .unwrap();
     let engine = CpuEngine::new(&MobileNetV2::embedded().unwrap());
     for (manifest, want) in [
-        (
-            list,
-            vec![
-                photos.join("cat.jpg").display().to_string(),
-                photos.join("coffee.jpg").display().to_string(),
-            ],
-        ),
-        (
-            csv,
-            vec![
-                "kitty".to_string(),
-                photos.join("rocket.jpg").display().to_string(),
-            ],
-        ),
+        (list, vec![photos.join("cat.jpg").display().to_string(), photos.join("coffee.jpg").display().to_string()]),
+        (csv, vec!["kitty".to_string(), photos.join("rocket.jpg").display().to_string()]),
     ] {
-        let out = dir.path().join(format!(
-            "out-{}",
-            manifest.extension().unwrap().to_string_lossy()
-        ));
+        let out = dir.path().join(format!("out-{}", manifest.extension().unwrap().to_string_lossy()));
         let settings = AnalyzeSettings {
             images: manifest,
             out: out.clone(),
@@ -310,9 +200,7 @@ fn manifests_of_paths_csv_and_parquet_work() {
         limits: DecodeLimits::default(),
     };
     pipeline::analyze(&settings, &engine, &Silent).unwrap();
-    let ids: Vec<String> = strings(&read_parquet(&out.join("images.parquet")), "image_id")
-        .into_iter()
-        .flatten()
-        .collect();
+    let ids: Vec<String> =
+        strings(&read_parquet(&out.join("images.parquet")), "image_id").into_iter().flatten().collect();
     assert_eq!(ids[0], "kitty");
 }

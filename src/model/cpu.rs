@@ -107,12 +107,7 @@ impl CpuEngine {
                 }
                 CpuBlock {
                     expand: b.expand.as_ref().map(pointwise),
-                    depthwise: Depthwise {
-                        channels: dw.out_ch,
-                        stride: dw.stride,
-                        weight,
-                        bias: dw.bias.clone(),
-                    },
+                    depthwise: Depthwise { channels: dw.out_ch, stride: dw.stride, weight, bias: dw.bias.clone() },
                     project: pointwise(&b.project),
                     residual: b.residual,
                 }
@@ -121,8 +116,7 @@ impl CpuEngine {
         let mut classifier_weight = vec![0.0; FEATURE_DIM * NUM_CLASSES];
         for o in 0..NUM_CLASSES {
             for i in 0..FEATURE_DIM {
-                classifier_weight[i * NUM_CLASSES + o] =
-                    model.classifier_weight[o * FEATURE_DIM + i];
+                classifier_weight[i * NUM_CLASSES + o] = model.classifier_weight[o * FEATURE_DIM + i];
             }
         }
         workspace_len = workspace_len.max(side * side * FEATURE_DIM);
@@ -131,12 +125,7 @@ impl CpuEngine {
             lut,
             blocks,
             head: pointwise(&model.head),
-            classifier: PackedWeights::new(
-                FEATURE_DIM,
-                NUM_CLASSES,
-                &classifier_weight,
-                &model.classifier_bias,
-            ),
+            classifier: PackedWeights::new(FEATURE_DIM, NUM_CLASSES, &classifier_weight, &model.classifier_bias),
             workspace_len,
             workspaces: Mutex::new(Vec::new()),
         }
@@ -147,49 +136,24 @@ impl CpuEngine {
     /// on the current rayon pool.
     pub fn forward(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) {
         let crop_len = INPUT_SIZE * INPUT_SIZE * 3;
-        assert!(
-            crops.len() >= n * crop_len
-                && features.len() >= n * FEATURE_DIM
-                && logits.len() >= n * NUM_CLASSES
-        );
+        assert!(crops.len() >= n * crop_len && features.len() >= n * FEATURE_DIM && logits.len() >= n * NUM_CLASSES);
         features[..n * FEATURE_DIM]
             .par_chunks_mut(FEATURE_DIM)
             .zip(crops[..n * crop_len].par_chunks(crop_len))
             .for_each(|(feat, crop)| {
                 let mut ws = self.take_workspace();
                 self.trunk(crop, &mut ws, feat);
-                self.workspaces
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(ws);
+                self.workspaces.lock().unwrap_or_else(|p| p.into_inner()).push(ws);
             });
-        let linear = Epilogue {
-            relu6: false,
-            residual: None,
-        };
-        matmul(
-            &features[..n * FEATURE_DIM],
-            n,
-            &self.classifier,
-            linear,
-            &mut logits[..n * NUM_CLASSES],
-        );
+        let linear = Epilogue { relu6: false, residual: None };
+        matmul(&features[..n * FEATURE_DIM], n, &self.classifier, linear, &mut logits[..n * NUM_CLASSES]);
     }
 
     fn take_workspace(&self) -> Workspace {
-        let pooled = self
-            .workspaces
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop();
+        let pooled = self.workspaces.lock().unwrap_or_else(|p| p.into_inner()).pop();
         pooled.unwrap_or_else(|| {
             let len = self.workspace_len;
-            Workspace {
-                x: vec![0.0; len],
-                y: vec![0.0; len],
-                expanded: vec![0.0; len],
-                dw: vec![0.0; len],
-            }
+            Workspace { x: vec![0.0; len], y: vec![0.0; len], expanded: vec![0.0; len], dw: vec![0.0; len] }
         })
     }
 
@@ -207,11 +171,7 @@ impl CpuEngine {
                         let iy = (2 * oy + ky) as isize - 1;
                         let ix = (2 * ox + kx) as isize - 1;
                         let dst = &mut row[(ky * 3 + kx) * 3..][..3];
-                        if iy < 0
-                            || ix < 0
-                            || iy >= INPUT_SIZE as isize
-                            || ix >= INPUT_SIZE as isize
-                        {
+                        if iy < 0 || ix < 0 || iy >= INPUT_SIZE as isize || ix >= INPUT_SIZE as isize {
                             dst.fill(0.0);
                         } else {
                             let p = (iy as usize * INPUT_SIZE + ix as usize) * 3;
@@ -225,10 +185,7 @@ impl CpuEngine {
         }
         let mut side = STEM_SIDE;
         let pixels = side * side;
-        let relu6 = Epilogue {
-            relu6: true,
-            residual: None,
-        };
+        let relu6 = Epilogue { relu6: true, residual: None };
         matmul(cols, pixels, &self.stem, relu6, &mut x[..pixels * STEM_OUT]);
 
         for block in &self.blocks {
@@ -259,12 +216,7 @@ struct BlockBuffers<'a> {
     dw: &'a mut [f32],
 }
 
-fn ws_parts<'a>(
-    x: &'a [f32],
-    y: &'a mut [f32],
-    expanded: &'a mut [f32],
-    dw: &'a mut [f32],
-) -> BlockBuffers<'a> {
+fn ws_parts<'a>(x: &'a [f32], y: &'a mut [f32], expanded: &'a mut [f32], dw: &'a mut [f32]) -> BlockBuffers<'a> {
     BlockBuffers { x, y, expanded, dw }
 }
 
@@ -285,10 +237,7 @@ impl CpuEngine {
         let row_len = side * hidden;
         let max_in_rows = (BAND_BYTES / (row_len * 4)).max(3);
         let band = ((max_in_rows - 3) / s + 1).min(out_side);
-        let relu6 = Epilogue {
-            relu6: true,
-            residual: None,
-        };
+        let relu6 = Epilogue { relu6: true, residual: None };
         let p = &block.project;
         let (mut e_lo, mut e_hi) = (0, 0);
         let mut oy0 = 0;
@@ -299,8 +248,7 @@ impl CpuEngine {
             let rows: &[f32] = match &block.expand {
                 Some(e) => {
                     if need_lo >= e_lo && need_lo < e_hi {
-                        expanded
-                            .copy_within((need_lo - e_lo) * row_len..(e_hi - e_lo) * row_len, 0);
+                        expanded.copy_within((need_lo - e_lo) * row_len..(e_hi - e_lo) * row_len, 0);
                     } else {
                         e_hi = need_lo;
                     }
@@ -313,26 +261,12 @@ impl CpuEngine {
                 }
                 None => &x[need_lo * row_len..need_hi * row_len],
             };
-            let window = Window {
-                rows,
-                first_row: need_lo,
-                side,
-                out_rows: (oy0, oy1),
-            };
+            let window = Window { rows, first_row: need_lo, side, out_rows: (oy0, oy1) };
             let m = (oy1 - oy0) * out_side;
             depthwise(&window, d, &mut dw[..m * hidden]);
             let out_range = oy0 * out_side * p.n..oy1 * out_side * p.n;
             let residual = block.residual.then(|| &x[out_range.clone()]);
-            matmul(
-                &dw[..m * p.k],
-                m,
-                p,
-                Epilogue {
-                    relu6: false,
-                    residual,
-                },
-                &mut y[out_range],
-            );
+            matmul(&dw[..m * p.k], m, p, Epilogue { relu6: false, residual }, &mut y[out_range]);
             oy0 = oy1;
         }
         out_side
@@ -411,12 +345,7 @@ unsafe fn depthwise_avx2(win: &Window, d: &Depthwise, out: &mut [f32]) {
     let (c, s, side) = (d.channels, d.stride, win.side);
     let out_side = side.div_ceil(s);
     let (oy0, oy1) = win.out_rows;
-    let (inp, wts, bias, outp) = (
-        win.rows.as_ptr(),
-        d.weight.as_ptr(),
-        d.bias.as_ptr(),
-        out.as_mut_ptr(),
-    );
+    let (inp, wts, bias, outp) = (win.rows.as_ptr(), d.weight.as_ptr(), d.bias.as_ptr(), out.as_mut_ptr());
     // SAFETY: the caller checked the features and the window bounds.
     unsafe {
         let zero = _mm256_setzero_ps();
@@ -426,9 +355,8 @@ unsafe fn depthwise_avx2(win: &Window, d: &Depthwise, out: &mut [f32]) {
             for ox in 0..out_side {
                 let (kx_lo, kx_hi) = taps(ox, s, side);
                 let dst = outp.add(((oy - oy0) * out_side + ox) * c);
-                let src_at = |ky: usize, kx: usize| {
-                    inp.add(((oy * s + ky - 1 - win.first_row) * side + ox * s + kx - 1) * c)
-                };
+                let src_at =
+                    |ky: usize, kx: usize| inp.add(((oy * s + ky - 1 - win.first_row) * side + ox * s + kx - 1) * c);
                 let mut c0 = 0;
                 while c0 + 32 <= c {
                     let mut a0 = _mm256_loadu_ps(bias.add(c0));
@@ -440,33 +368,15 @@ unsafe fn depthwise_avx2(win: &Window, d: &Depthwise, out: &mut [f32]) {
                             let src = src_at(ky, kx).add(c0);
                             let w = wts.add((ky * 3 + kx) * c + c0);
                             a0 = _mm256_fmadd_ps(_mm256_loadu_ps(src), _mm256_loadu_ps(w), a0);
-                            a1 = _mm256_fmadd_ps(
-                                _mm256_loadu_ps(src.add(8)),
-                                _mm256_loadu_ps(w.add(8)),
-                                a1,
-                            );
-                            a2 = _mm256_fmadd_ps(
-                                _mm256_loadu_ps(src.add(16)),
-                                _mm256_loadu_ps(w.add(16)),
-                                a2,
-                            );
-                            a3 = _mm256_fmadd_ps(
-                                _mm256_loadu_ps(src.add(24)),
-                                _mm256_loadu_ps(w.add(24)),
-                                a3,
-                            );
+                            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(src.add(8)), _mm256_loadu_ps(w.add(8)), a1);
+                            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(src.add(16)), _mm256_loadu_ps(w.add(16)), a2);
+                            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(src.add(24)), _mm256_loadu_ps(w.add(24)), a3);
                         }
                     }
                     _mm256_storeu_ps(dst.add(c0), _mm256_min_ps(_mm256_max_ps(a0, zero), six));
                     _mm256_storeu_ps(dst.add(c0 + 8), _mm256_min_ps(_mm256_max_ps(a1, zero), six));
-                    _mm256_storeu_ps(
-                        dst.add(c0 + 16),
-                        _mm256_min_ps(_mm256_max_ps(a2, zero), six),
-                    );
-                    _mm256_storeu_ps(
-                        dst.add(c0 + 24),
-                        _mm256_min_ps(_mm256_max_ps(a3, zero), six),
-                    );
+                    _mm256_storeu_ps(dst.add(c0 + 16), _mm256_min_ps(_mm256_max_ps(a2, zero), six));
+                    _mm256_storeu_ps(dst.add(c0 + 24), _mm256_min_ps(_mm256_max_ps(a3, zero), six));
                     c0 += 32;
                 }
                 while c0 < c {
@@ -487,24 +397,11 @@ unsafe fn depthwise_avx2(win: &Window, d: &Depthwise, out: &mut [f32]) {
 
 impl super::Engine for CpuEngine {
     fn describe(&self) -> String {
-        let isa = if cfg!(target_arch = "x86_64") && avx2_fma() {
-            "AVX2+FMA"
-        } else {
-            "portable"
-        };
-        format!(
-            "cpu ({} threads, {isa} kernels)",
-            rayon::current_num_threads()
-        )
+        let isa = if cfg!(target_arch = "x86_64") && avx2_fma() { "AVX2+FMA" } else { "portable" };
+        format!("cpu ({} threads, {isa} kernels)", rayon::current_num_threads())
     }
 
-    fn forward(
-        &self,
-        crops: &[u8],
-        n: usize,
-        features: &mut [f32],
-        logits: &mut [f32],
-    ) -> crate::Result<()> {
+    fn forward(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) -> crate::Result<()> {
         CpuEngine::forward(self, crops, n, features, logits);
         Ok(())
     }

@@ -39,12 +39,7 @@ impl PackedWeights {
         }
         let mut padded = vec![0.0; np * NR];
         padded[..n].copy_from_slice(bias);
-        PackedWeights {
-            k,
-            n,
-            panels,
-            bias: padded,
-        }
+        PackedWeights { k, n, panels, bias: padded }
     }
 }
 
@@ -65,8 +60,7 @@ pub fn matmul(a: &[f32], m: usize, w: &PackedWeights, epi: Epilogue, out: &mut [
     }
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU has AVX2+FMA and the asserts above bound every
             // access of the kernel.
             return unsafe { avx2::matmul(a, m, w, epi, out) };
@@ -132,11 +126,7 @@ mod avx2 {
                             panel: w.panels.as_ptr().add(p * k * NR),
                             bias: w.bias.as_ptr().add(p * NR),
                             out: out.as_mut_ptr().add(r0 * n + p * NR),
-                            res: if res.is_null() {
-                                res
-                            } else {
-                                res.add(r0 * n + p * NR)
-                            },
+                            res: if res.is_null() { res } else { res.add(r0 * n + p * NR) },
                             ldo: n,
                             cols,
                             relu6: epi.relu6,

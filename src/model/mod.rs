@@ -33,13 +33,7 @@ pub trait Engine: Send + Sync {
     fn describe(&self) -> String;
     /// Runs `n` crops (`n x 224 x 224 x 3` RGB u8) and writes pooled features
     /// (`n x 1280`) and logits (`n x 1000`).
-    fn forward(
-        &self,
-        crops: &[u8],
-        n: usize,
-        features: &mut [f32],
-        logits: &mut [f32],
-    ) -> Result<()>;
+    fn forward(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) -> Result<()>;
 }
 
 /// Name under which the model appears in outputs and manifests.
@@ -66,15 +60,8 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// (expansion, output channels, repeats, first stride): the paper's Table 2.
-const INVERTED_RESIDUAL_SETTING: [(usize, usize, usize, usize); 7] = [
-    (1, 16, 1, 1),
-    (6, 24, 2, 2),
-    (6, 32, 3, 2),
-    (6, 64, 4, 2),
-    (6, 96, 3, 1),
-    (6, 160, 3, 2),
-    (6, 320, 1, 1),
-];
+const INVERTED_RESIDUAL_SETTING: [(usize, usize, usize, usize); 7] =
+    [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)];
 
 /// One convolution with its folded batch norm. Weights are OIHW as stored;
 /// backends re-layout them once at load time.
@@ -145,11 +132,7 @@ impl MobileNetV2 {
                 kernel,
                 stride,
                 depthwise,
-                weight: tensor(
-                    &st,
-                    &format!("{name}.weight"),
-                    &[out_ch, per_out, kernel, kernel],
-                )?,
+                weight: tensor(&st, &format!("{name}.weight"), &[out_ch, per_out, kernel, kernel])?,
                 bias: tensor(&st, &format!("{name}.bias"), &[out_ch])?,
             })
         };
@@ -161,11 +144,7 @@ impl MobileNetV2 {
                 let stride = if i == 0 { s } else { 1 };
                 let hidden = cin * t;
                 let b = format!("blocks.{}", blocks.len());
-                let expand = if t != 1 {
-                    Some(conv(&format!("{b}.expand"), cin, hidden, 1, 1, false)?)
-                } else {
-                    None
-                };
+                let expand = if t != 1 { Some(conv(&format!("{b}.expand"), cin, hidden, 1, 1, false)?) } else { None };
                 blocks.push(Block {
                     expand,
                     depthwise: conv(&format!("{b}.depthwise"), hidden, hidden, 3, stride, true)?,
@@ -205,9 +184,7 @@ impl MobileNetV2 {
 }
 
 fn tensor(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-    let view = st
-        .tensor(name)
-        .map_err(|e| Error::Model(format!("{name}: {e}")))?;
+    let view = st.tensor(name).map_err(|e| Error::Model(format!("{name}: {e}")))?;
     if view.dtype() != Dtype::F32 || view.shape() != shape {
         return Err(Error::Model(format!(
             "{name}: expected f32 {shape:?}, found {:?} {:?}",
@@ -215,11 +192,7 @@ fn tensor(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
             view.shape()
         )));
     }
-    Ok(view
-        .data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
+    Ok(view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }
 
 /// Normalise one HWC u8 crop into CHW f32, as torchvision's ToTensor+Normalize.

@@ -51,12 +51,7 @@ pub fn conv2d(x: &Chw, conv: &Conv) -> Chw {
             }
         }
     }
-    Chw {
-        c: conv.out_ch,
-        h: oh,
-        w: ow,
-        data: out,
-    }
+    Chw { c: conv.out_ch, h: oh, w: ow, data: out }
 }
 
 pub fn relu6(x: &mut Chw) {
@@ -67,34 +62,20 @@ pub fn relu6(x: &mut Chw) {
 
 pub fn global_average_pool(x: &Chw) -> Vec<f32> {
     let n = (x.h * x.w) as f32;
-    x.data
-        .chunks_exact(x.h * x.w)
-        .map(|plane| plane.iter().sum::<f32>() / n)
-        .collect()
+    x.data.chunks_exact(x.h * x.w).map(|plane| plane.iter().sum::<f32>() / n).collect()
 }
 
 /// `y = W x + b` with `W` stored `[out, in]`.
 pub fn linear(x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
     bias.iter()
         .enumerate()
-        .map(|(o, b)| {
-            b + weight[o * x.len()..(o + 1) * x.len()]
-                .iter()
-                .zip(x)
-                .map(|(w, v)| w * v)
-                .sum::<f32>()
-        })
+        .map(|(o, b)| b + weight[o * x.len()..(o + 1) * x.len()].iter().zip(x).map(|(w, v)| w * v).sum::<f32>())
         .collect()
 }
 
 /// Pooled 1280-d features and 1000 logits of one normalised CHW image.
 pub fn forward(model: &MobileNetV2, input: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let mut x = Chw {
-        c: 3,
-        h: INPUT_SIZE,
-        w: INPUT_SIZE,
-        data: input.to_vec(),
-    };
+    let mut x = Chw { c: 3, h: INPUT_SIZE, w: INPUT_SIZE, data: input.to_vec() };
     x = conv2d(&x, &model.stem);
     relu6(&mut x);
     for block in &model.blocks {

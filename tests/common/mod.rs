@@ -20,27 +20,16 @@ pub fn photo(name: &str) -> Vec<u8> {
 pub fn read_parquet(path: &Path) -> RecordBatch {
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
     let schema = builder.schema().clone();
-    let mut batches = builder
-        .with_batch_size(1 << 24)
-        .build()
-        .unwrap()
-        .map(|b| b.unwrap());
-    let batch = batches
-        .next()
-        .unwrap_or_else(|| RecordBatch::new_empty(schema));
+    let mut batches = builder.with_batch_size(1 << 24).build().unwrap().map(|b| b.unwrap());
+    let batch = batches.next().unwrap_or_else(|| RecordBatch::new_empty(schema));
     assert!(batches.next().is_none());
     batch
 }
 
 pub fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
     use arrow_array::cast::AsArray;
-    let col = batch
-        .column_by_name(column)
-        .unwrap_or_else(|| panic!("no column {column}"));
-    col.as_string::<i32>()
-        .iter()
-        .map(|v| v.map(str::to_string))
-        .collect()
+    let col = batch.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
+    col.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
 }
 
 /// CRC-32 (IEEE) for hand-made PNG chunks.
@@ -49,11 +38,7 @@ pub fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -76,10 +61,7 @@ pub fn png_claiming(w: u32, h: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
     chunk(b"IHDR", &ihdr);
     // zlib stream of a few zero bytes.
-    chunk(
-        b"IDAT",
-        &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01],
-    );
+    chunk(b"IDAT", &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01]);
     chunk(b"IEND", &[]);
     out
 }

@@ -1,0 +1,174 @@
+//! Playlist stage: from an image's exact top candidates to a short, diverse,
+//! explained playlist.
+//!
+//! Candidates (the best `candidates` tracks by similarity) are re-ranked by
+//! maximal marginal relevance (Carbonell & Goldstein 1998): each next pick
+//! maximises `λ·score − (1 − λ)·max cos(track, already picked)`, with
+//! λ = `relevance` (default 0.7: mostly relevance, enough variety that a
+//! playlist is not ten near-identical tracks), and no artist appears more
+//! than `per_artist` times. Each pick says which dimensions contributed most
+//! to its score and how the catalog describes it.
+
+use crate::catalog::Catalog;
+use crate::colour::ColourFeatures;
+use crate::mood::{ANCHOR, DIM_NAMES, MoodVector, SimVector};
+use crate::similarity::Hit;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlaylistSettings {
+    /// Tracks per playlist.
+    pub length: usize,
+    /// Most tracks by one artist (0: no limit).
+    pub per_artist: usize,
+    /// λ of maximal marginal relevance, in [0, 1]; 1 ignores diversity.
+    pub relevance: f32,
+}
+
+impl Default for PlaylistSettings {
+    fn default() -> Self {
+        PlaylistSettings { length: 20, per_artist: 2, relevance: 0.7 }
+    }
+}
+
+impl PlaylistSettings {
+    /// How many exact top tracks to re-rank.
+    pub fn candidates(&self) -> usize {
+        (self.length * 10).max(200)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pick {
+    pub track: u32,
+    pub score: f32,
+    /// The dimensions that contributed most (name, contribution), largest first.
+    pub contributions: Vec<(&'static str, f32)>,
+    pub explanation: String,
+}
+
+fn norm(v: &SimVector) -> f32 {
+    v.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
+
+fn cosine(a: &SimVector, an: f32, b: &SimVector, bn: f32) -> f32 {
+    if an == 0.0 || bn == 0.0 {
+        return 0.0;
+    }
+    a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() / (an * bn)
+}
+
+/// Builds one image's playlist from its candidates (best first).
+pub fn build(
+    query: &SimVector,
+    image: &MoodVector,
+    colour: &ColourFeatures,
+    candidates: &[Hit],
+    catalog: &Catalog,
+    s: &PlaylistSettings,
+) -> Vec<Pick> {
+    let vectors: Vec<SimVector> = candidates.iter().map(|h| catalog.matrix.vector(h.track as usize)).collect();
+    let norms: Vec<f32> = vectors.iter().map(norm).collect();
+    let mut chosen: Vec<usize> = Vec::with_capacity(s.length);
+    let mut max_sim = vec![f32::NEG_INFINITY; candidates.len()];
+    let mut used = vec![false; candidates.len()];
+    let mut per_artist: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    while chosen.len() < s.length {
+        let mut best: Option<(usize, f32)> = None;
+        for (i, h) in candidates.iter().enumerate() {
+            if used[i] {
+                continue;
+            }
+            let artist = catalog.track(h.track as usize).artist.to_lowercase();
+            if s.per_artist > 0 && !artist.is_empty() && per_artist.get(&artist).copied().unwrap_or(0) >= s.per_artist {
+                continue;
+            }
+            let redundancy = if chosen.is_empty() { 0.0 } else { max_sim[i] };
+            let mmr = s.relevance * h.score - (1.0 - s.relevance) * redundancy;
+            if best.is_none_or(|(_, b)| mmr > b) {
+                best = Some((i, mmr));
+            }
+        }
+        let Some((i, _)) = best else { break };
+        used[i] = true;
+        chosen.push(i);
+        let artist = catalog.track(candidates[i].track as usize).artist.to_lowercase();
+        if !artist.is_empty() {
+            *per_artist.entry(artist).or_default() += 1;
+        }
+        for j in 0..candidates.len() {
+            if !used[j] {
+                max_sim[j] = max_sim[j].max(cosine(&vectors[i], norms[i], &vectors[j], norms[j]));
+            }
+        }
+    }
+    chosen
+        .into_iter()
+        .map(|i| {
+            let h = candidates[i];
+            let contributions = contributions(query, &vectors[i]);
+            let descriptor = catalog.track(h.track as usize).descriptor;
+            Pick {
+                track: h.track,
+                score: h.score,
+                explanation: explain(&contributions, image, colour, descriptor),
+                contributions,
+            }
+        })
+        .collect()
+}
+
+/// Per-dimension shares of a score (the affect anchor is folded into
+/// neither valence nor arousal: it only says both sides have an affect).
+pub fn contributions(query: &SimVector, track: &SimVector) -> Vec<(&'static str, f32)> {
+    let mut c: Vec<(&'static str, f32)> =
+        (0..ANCHOR).map(|i| (DIM_NAMES[i], query[i] * track[i])).filter(|(_, x)| *x > 1e-4).collect();
+    c.sort_by(|a, b| b.1.total_cmp(&a.1));
+    c.truncate(3);
+    c
+}
+
+/// Light and colour in a few words: "warm low light", "cool bright light".
+pub fn light_phrase(c: &ColourFeatures) -> String {
+    let tone = if c.warmth > 0.15 {
+        "warm "
+    } else if c.warmth < -0.1 {
+        "cool "
+    } else {
+        ""
+    };
+    let level = if c.brightness < 0.3 {
+        "low light"
+    } else if c.brightness > 0.6 {
+        "bright light"
+    } else {
+        "soft light"
+    };
+    let vivid = if c.colourfulness > 70.0 { "vivid " } else { "" };
+    format!("{vivid}{tone}{level}")
+}
+
+fn explain(
+    contributions: &[(&'static str, f32)],
+    image: &MoodVector,
+    colour: &ColourFeatures,
+    descriptor: &str,
+) -> String {
+    let mut parts: Vec<String> = contributions
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| {
+            let i = DIM_NAMES.iter().position(|d| d == name).unwrap_or(0);
+            match (*name, k) {
+                ("valence", _) => {
+                    format!("{} mood {:+.2}", if image[0] >= 0.0 { "bright" } else { "sombre" }, image[0])
+                }
+                ("arousal", _) => format!("{} {:+.2}", if image[1] >= 0.0 { "lively" } else { "quiet" }, image[1]),
+                (_, 0) => format!("{name} {:.2}", image[i]),
+                _ => name.to_string(),
+            }
+        })
+        .collect();
+    parts.push(light_phrase(colour));
+    let track = if descriptor.is_empty() { "no description" } else { descriptor };
+    format!("{} ↔ {track}", parts.join(" · "))
+}

@@ -1,0 +1,284 @@
+//! Similarity stage: exact top-k of image x track scores, never holding the
+//! score matrix.
+//!
+//! Scores are dot products of similarity vectors (`mood::sim_vector`). The
+//! track matrix is stored in panels of 16 tracks x `SIM_DIMS`, so the AVX2
+//! kernel computes a 6-image x 16-track block in registers, compares it with
+//! each image's current k-th best score, and only touches a heap for the
+//! rare lanes that beat it. Tracks are split into chunks that run in
+//! parallel with their own heaps, merged at the end; memory is the catalog
+//! plus `k` hits per image per chunk, whatever the catalog's size.
+//! `top_k_reference` is the plain version: score everything, sort.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use rayon::prelude::*;
+
+use crate::mood::{SIM_DIMS, SimVector};
+
+const LANES: usize = 16;
+const PANEL: usize = SIM_DIMS * LANES;
+/// Images per register block.
+const QB: usize = 6;
+/// Panels per parallel chunk (65,536 tracks).
+const CHUNK_PANELS: usize = 4096;
+
+/// Track vectors in 16-track panels, `[panel][dim][lane]`, zero padded.
+#[derive(Clone, Debug, Default)]
+pub struct TrackMatrix {
+    n: usize,
+    panels: Vec<f32>,
+}
+
+impl TrackMatrix {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn from_vectors(vectors: &[SimVector]) -> Self {
+        let mut m = TrackMatrix::new();
+        vectors.iter().for_each(|v| m.push(v));
+        m
+    }
+
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    pub fn push(&mut self, v: &SimVector) {
+        let (p, lane) = (self.n / LANES, self.n % LANES);
+        if lane == 0 {
+            self.panels.resize((p + 1) * PANEL, 0.0);
+        }
+        for (d, x) in v.iter().enumerate() {
+            self.panels[p * PANEL + d * LANES + lane] = *x;
+        }
+        self.n += 1;
+    }
+
+    pub fn vector(&self, i: usize) -> SimVector {
+        let (p, lane) = (i / LANES, i % LANES);
+        std::array::from_fn(|d| self.panels[p * PANEL + d * LANES + lane])
+    }
+
+    /// The raw panel storage (GPU upload).
+    pub fn panels(&self) -> &[f32] {
+        &self.panels
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.panels.len() * 4
+    }
+}
+
+/// One entry of a top-k list.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hit {
+    pub track: u32,
+    pub score: f32,
+}
+
+/// Heap entry ordered so that the *worst* hit is the maximum: lower score is
+/// worse, and on equal scores the higher track index is worse (so results
+/// are deterministic: ties go to the earlier track).
+#[derive(Clone, Copy, PartialEq)]
+struct Worst(Hit);
+impl Eq for Worst {}
+impl Ord for Worst {
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.0.score.total_cmp(&self.0.score).then(self.0.track.cmp(&o.0.track))
+    }
+}
+impl PartialOrd for Worst {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+/// The best `k` hits seen so far.
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Worst>,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        TopK { k, heap: BinaryHeap::with_capacity(k + 1) }
+    }
+    /// Scores below this cannot enter.
+    fn threshold(&self) -> f32 {
+        if self.heap.len() < self.k {
+            f32::NEG_INFINITY
+        } else {
+            self.heap.peek().map_or(f32::NEG_INFINITY, |w| w.0.score)
+        }
+    }
+    fn offer(&mut self, h: Hit) {
+        if self.k == 0 {
+            return;
+        }
+        if self.heap.len() < self.k {
+            self.heap.push(Worst(h));
+        } else if let Some(mut top) = self.heap.peek_mut()
+            && Worst(h) < *top
+        {
+            *top = Worst(h);
+        }
+    }
+    fn into_sorted(self) -> Vec<Hit> {
+        let mut v: Vec<Hit> = self.heap.into_iter().map(|w| w.0).collect();
+        v.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.track.cmp(&b.track)));
+        v
+    }
+}
+
+/// Plain reference: every score, then a full sort. Ties by lower index.
+pub fn top_k_reference(queries: &[SimVector], tracks: &[SimVector], k: usize) -> Vec<Vec<Hit>> {
+    queries
+        .iter()
+        .map(|q| {
+            let mut all: Vec<Hit> = tracks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Hit { track: i as u32, score: q.iter().zip(t).map(|(a, b)| a * b).sum() })
+                .collect();
+            all.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.track.cmp(&b.track)));
+            all.truncate(k);
+            all
+        })
+        .collect()
+}
+
+/// Exact top-`k` tracks per query, best first.
+pub fn top_k(queries: &[SimVector], tracks: &TrackMatrix, k: usize) -> Vec<Vec<Hit>> {
+    let n_panels = tracks.n.div_ceil(LANES);
+    let chunks: Vec<(usize, usize)> =
+        (0..n_panels).step_by(CHUNK_PANELS).map(|p0| (p0, (p0 + CHUNK_PANELS).min(n_panels))).collect();
+    let partial: Vec<Vec<TopK>> = chunks
+        .par_iter()
+        .map(|&(p0, p1)| {
+            let mut heaps: Vec<TopK> = queries.iter().map(|_| TopK::new(k)).collect();
+            scan(queries, tracks, p0, p1, &mut heaps);
+            heaps
+        })
+        .collect();
+    let mut merged: Vec<TopK> = queries.iter().map(|_| TopK::new(k)).collect();
+    for heaps in partial {
+        for (m, h) in merged.iter_mut().zip(heaps) {
+            h.heap.into_iter().for_each(|w| m.offer(w.0));
+        }
+    }
+    merged.into_iter().map(TopK::into_sorted).collect()
+}
+
+fn scan(queries: &[SimVector], tracks: &TrackMatrix, p0: usize, p1: usize, heaps: &mut [TopK]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: AVX2 and FMA are present; `scan_avx2` stays inside
+            // panels [p0, p1) and the query slice.
+            return unsafe { scan_avx2(queries, tracks, p0, p1, heaps) };
+        }
+    }
+    scan_scalar(queries, tracks, p0, p1, heaps)
+}
+
+fn scan_scalar(queries: &[SimVector], tracks: &TrackMatrix, p0: usize, p1: usize, heaps: &mut [TopK]) {
+    let mut scores = [0.0f32; LANES];
+    for p in p0..p1 {
+        let panel = &tracks.panels[p * PANEL..(p + 1) * PANEL];
+        let lanes = LANES.min(tracks.n - p * LANES);
+        for (q, heap) in queries.iter().zip(heaps.iter_mut()) {
+            scores.fill(0.0);
+            for (d, qd) in q.iter().enumerate() {
+                for (s, t) in scores.iter_mut().zip(&panel[d * LANES..(d + 1) * LANES]) {
+                    *s += qd * t;
+                }
+            }
+            for (l, &s) in scores.iter().enumerate().take(lanes) {
+                if s >= heap.threshold() {
+                    heap.offer(Hit { track: (p * LANES + l) as u32, score: s });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::needless_range_loop)] // rows/dims index several arrays in step
+unsafe fn scan_avx2(queries: &[SimVector], tracks: &TrackMatrix, p0: usize, p1: usize, heaps: &mut [TopK]) {
+    use std::arch::x86_64::*;
+    let mut thresholds: Vec<f32> = heaps.iter().map(TopK::threshold).collect();
+    let mut buf = [0.0f32; LANES];
+    for p in p0..p1 {
+        let lanes = LANES.min(tracks.n - p * LANES);
+        // SAFETY: p < n_panels, so the panel lies inside `panels`.
+        let panel = unsafe { tracks.panels.as_ptr().add(p * PANEL) };
+        let mut q0 = 0;
+        while q0 < queries.len() {
+            let rows = QB.min(queries.len() - q0);
+            let mut acc = [[_mm256_setzero_ps(); 2]; QB];
+            for d in 0..SIM_DIMS {
+                // SAFETY: d < SIM_DIMS within one panel.
+                let (w0, w1) =
+                    unsafe { (_mm256_loadu_ps(panel.add(d * LANES)), _mm256_loadu_ps(panel.add(d * LANES + 8))) };
+                for r in 0..rows {
+                    let x = _mm256_set1_ps(queries[q0 + r][d]);
+                    acc[r][0] = _mm256_fmadd_ps(x, w0, acc[r][0]);
+                    acc[r][1] = _mm256_fmadd_ps(x, w1, acc[r][1]);
+                }
+            }
+            for r in 0..rows {
+                let q = q0 + r;
+                let t = _mm256_set1_ps(thresholds[q]);
+                let m0 = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(acc[r][0], t));
+                let m1 = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(acc[r][1], t));
+                let mask = (m0 as u32 | (m1 as u32) << 8) & ((1u32 << lanes) - 1);
+                if mask == 0 {
+                    continue;
+                }
+                // SAFETY: buf holds 16 floats.
+                unsafe {
+                    _mm256_storeu_ps(buf.as_mut_ptr(), acc[r][0]);
+                    _mm256_storeu_ps(buf.as_mut_ptr().add(8), acc[r][1]);
+                }
+                let mut bits = mask;
+                while bits != 0 {
+                    let l = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    heaps[q].offer(Hit { track: (p * LANES + l) as u32, score: buf[l] });
+                }
+                thresholds[q] = heaps[q].threshold();
+            }
+            q0 += rows;
+        }
+    }
+}
+
+/// Something that finds the top-k tracks for a batch of image vectors: the
+/// CPU scan below, or the GPU kernel.
+pub trait Matcher: Send + Sync {
+    fn describe(&self) -> String;
+    fn top_k(&self, queries: &[SimVector], k: usize) -> crate::Result<Vec<Vec<Hit>>>;
+}
+
+/// The CPU matcher over a catalog's track matrix.
+pub struct CpuMatcher<'a> {
+    pub tracks: &'a TrackMatrix,
+}
+
+impl Matcher for CpuMatcher<'_> {
+    fn describe(&self) -> String {
+        format!("cpu ({} threads)", rayon::current_num_threads())
+    }
+    fn top_k(&self, queries: &[SimVector], k: usize) -> crate::Result<Vec<Vec<Hit>>> {
+        Ok(top_k(queries, self.tracks, k))
+    }
+}
