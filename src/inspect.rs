@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::decode::{CROP_BYTES, DecodeLimits, DecodedInfo, Decoder, Failure};
 use crate::error::{Error, Result};
-use crate::model::{self, Engine, FEATURE_DIM, NUM_CLASSES};
+use crate::model::{self, Engine, ModelOutput};
 use crate::mood::{self, Group, MoodVector};
 use crate::pipeline::{Recommend, TOP_K_LABELS};
 use crate::playlist::{self, Pick};
@@ -32,13 +32,13 @@ pub fn inspect(
     let info = Decoder::new(limits)
         .decode_file(path, &mut crop)
         .map_err(|Failure { stage, reason }| Error::input(path, format!("{} failed: {reason}", stage.as_str())))?;
-    let mut features = vec![0.0; FEATURE_DIM];
-    let mut logits = vec![0.0; NUM_CLASSES];
-    engine.forward(&crop, 1, &mut features, &mut logits)?;
-    model::softmax(&mut logits);
+    let mut out = ModelOutput::default();
+    engine.forward(&crop, 1, &mut out)?;
+    let mut probs = out.logits(0).to_vec();
+    model::softmax(&mut probs);
     let classes = model::class_names();
-    let labels = model::top_k(&logits, TOP_K_LABELS).into_iter().map(|c| (classes[c], logits[c])).collect();
-    let mood = mood::image_mood(&logits, &info.colour);
+    let labels = model::top_k(&probs, TOP_K_LABELS).into_iter().map(|c| (classes[c], probs[c])).collect();
+    let mood = mood::image_mood_from(&out.semantic(0), &info.colour);
     let mut picks = Vec::new();
     if let Some(r) = recommend {
         let target = r.mode.apply(&mood);

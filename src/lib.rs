@@ -2,13 +2,16 @@
 //!
 //! The pipeline's stages each live in one module, named after what flows
 //! through it: `ingest` (which images), `decode` (pixels), `colour` (light and
-//! colour measures), `model` (MobileNetV2), `output` (Parquet and the run
-//! manifest), joined by `pipeline`.
+//! colour measures), `model` (MobileNetV2), `mood` (the mood space),
+//! `catalog` (tracks), `similarity` (top-k), `playlist`, `output` (Parquet and
+//! the run manifest), joined by `pipeline`. `gpu` is the device they share
+//! when the WGSL kernels run.
 
 pub mod catalog;
 pub mod colour;
 pub mod decode;
 pub mod error;
+pub mod gpu;
 pub mod ingest;
 pub mod inspect;
 pub mod model;

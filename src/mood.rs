@@ -353,16 +353,38 @@ const CONTRAST_SD: f32 = 0.07;
 ///   `romantic` (warm hues read as warm and intimate, Ou et al. 2004).
 /// * Styles = ½ semantic + ½ the strongest style link of any mood or theme.
 pub fn image_mood(probs: &[f32], colour: &ColourFeatures) -> MoodVector {
-    let tables = &*TABLES;
+    image_mood_from(&semantic(probs), colour)
+}
+
+/// Probabilities below this do not count in `semantic`: a thousand faint
+/// classes would otherwise blur every picture toward the table's mean.
+pub const SEMANTIC_MIN_PROB: f32 = 1e-4;
+
+/// The derived mood vector of every ImageNet class, in logit order.
+pub fn class_table() -> &'static [MoodVector] {
+    &TABLES.classes
+}
+
+/// The semantic part of a picture's mood: the probability-weighted sum of
+/// the per-class vectors over classes with probability ≥ `SEMANTIC_MIN_PROB`.
+/// This is the plain reference of the GPU mood head (`shaders/mood_head.wgsl`).
+pub fn semantic(probs: &[f32]) -> MoodVector {
     let mut sem = [0.0f32; NUM_DIMS];
-    for (p, row) in probs.iter().zip(&tables.classes) {
-        if *p < 1e-4 {
+    for (p, row) in probs.iter().zip(class_table()) {
+        if *p < SEMANTIC_MIN_PROB {
             continue;
         }
         for (s, r) in sem.iter_mut().zip(row) {
             *s += p * r;
         }
     }
+    sem
+}
+
+/// `image_mood` from a semantic part already computed (by `semantic` or
+/// the GPU mood head).
+pub fn image_mood_from(semantic: &MoodVector, colour: &ColourFeatures) -> MoodVector {
+    let sem = *semantic;
     let zb = (colour.brightness - BRIGHTNESS_MEAN) / BRIGHTNESS_SD;
     let zs = (colour.saturation - SATURATION_MEAN) / SATURATION_SD;
     let zc = (colour.contrast - CONTRAST_MEAN) / CONTRAST_SD;

@@ -15,7 +15,7 @@
 //! If the sink fails (say, a full disk), dropping its receiver unwinds every
 //! stage: each send fails and each thread returns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -27,7 +27,7 @@ use crate::catalog::Catalog;
 use crate::decode::{CROP_BYTES, DecodeLimits, DecodedInfo, Decoder, Failure, Stage};
 use crate::error::{Error, Result};
 use crate::ingest::{self, ImageSource, IngestItem, InputKind};
-use crate::model::{self, Engine, FEATURE_DIM, NUM_CLASSES};
+use crate::model::{self, Engine, ModelOutput, NUM_CLASSES};
 use crate::mood::{self, MoodMode, MoodVector, Weights};
 use crate::output::{
     self, ErrorsWriter, ImageRecord, ImagesWriter, MANIFEST_FILE, RecommendationRecord, RecommendationsWriter, Severity,
@@ -169,7 +169,7 @@ pub fn run(
     };
     let catalog_errors = errors.counts().0;
 
-    let batch = settings.batch_size.max(1);
+    let batch = settings.batch_size.clamp(1, engine.max_batch());
     let workers = settings.decode_threads.max(1);
     let (job_tx, job_rx) = bounded::<Job>(batch * 2 + workers);
     let (dec_tx, dec_rx) = bounded::<Decoded>(batch * 2);
@@ -205,9 +205,12 @@ pub fn run(
             s.spawn(move || decode_worker(limits, job_rx, dec_tx, free_rx, out_tx));
         }
         drop((job_rx, dec_tx, free_rx));
+        let (ready_tx, ready_rx) = bounded::<Ready>(1);
+        let (spare_tx, spare_rx) = bounded::<ModelOutput>(engine.depth() + 2);
+        s.spawn(move || model_stage(engine, batch, dec_rx, free_tx, ready_tx, spare_rx));
         {
             let out_tx = out_tx.clone();
-            s.spawn(move || model_stage(engine, recommend, batch, dec_rx, free_tx, out_tx));
+            s.spawn(move || match_stage(recommend, ready_rx, spare_tx, out_tx));
         }
         drop(out_tx);
         // On error `out_rx` is dropped inside `sink`, so every stage unwinds.
@@ -318,78 +321,154 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// An image between decode and the sink, its crop already handed to the engine.
+struct Pending {
+    seq: u64,
+    source: ImageSource,
+    info: DecodedInfo,
+}
+
+/// A batch the engine has finished (or failed).
+struct Ready {
+    items: Vec<Pending>,
+    output: Result<ModelOutput>,
+}
+
+/// Gathers decoded crops into batches and keeps the engine busy: with an
+/// engine of depth 2 (the GPU), batch i+1 is gathered and queued while
+/// batch i computes. Crop slots go back to the decoders as soon as their
+/// bytes are copied into the batch.
 fn model_stage(
     engine: &dyn Engine,
-    recommend: Option<&Recommend>,
     batch: usize,
     decoded: Receiver<Decoded>,
     free: Sender<Vec<u8>>,
+    ready: Sender<Ready>,
+    spare: Receiver<ModelOutput>,
+) {
+    let depth = engine.depth().max(1);
+    let mut crops = vec![0u8; batch * CROP_BYTES];
+    let mut in_flight: VecDeque<Vec<Pending>> = VecDeque::with_capacity(depth);
+    let mut done = false;
+    let finish = |items: Vec<Pending>| {
+        let mut out = spare.try_recv().unwrap_or_default();
+        let output = engine.finish(&mut out).map(|()| out);
+        ready.send(Ready { items, output }).is_ok()
+    };
+    while !done || !in_flight.is_empty() {
+        let mut items: Vec<Pending> = Vec::with_capacity(batch);
+        if !done {
+            // Block for input only when the engine has nothing to finish.
+            let first = if in_flight.is_empty() {
+                decoded.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                decoded.recv_timeout(BATCH_WAIT)
+            };
+            let deadline = Instant::now() + BATCH_WAIT;
+            let mut next = first;
+            loop {
+                match next {
+                    Ok(Decoded { seq, source, info, crop }) => {
+                        let i = items.len();
+                        crops[i * CROP_BYTES..(i + 1) * CROP_BYTES].copy_from_slice(&crop);
+                        let _ = free.send(crop);
+                        items.push(Pending { seq, source, info });
+                    }
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        done = true;
+                        break;
+                    }
+                }
+                if items.len() == batch {
+                    break;
+                }
+                next = decoded.recv_deadline(deadline);
+            }
+        }
+        if (items.is_empty() || in_flight.len() >= depth)
+            && let Some(oldest) = in_flight.pop_front()
+            && !finish(oldest)
+        {
+            return;
+        }
+        if items.is_empty() {
+            continue;
+        }
+        match engine.start(&crops[..items.len() * CROP_BYTES], items.len()) {
+            Ok(()) => in_flight.push_back(items),
+            Err(e) => {
+                if ready.send(Ready { items, output: Err(e) }).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Turns finished batches into analyses: top labels, the mood, and with a
+/// catalog the playlists (one matcher call a batch).
+fn match_stage(
+    recommend: Option<&Recommend>,
+    ready: Receiver<Ready>,
+    spare: Sender<ModelOutput>,
     out: Sender<(u64, Outcome)>,
 ) {
-    let mut crops = vec![0u8; batch * CROP_BYTES];
-    let mut features = vec![0.0f32; batch * FEATURE_DIM];
-    let mut logits = vec![0.0f32; batch * NUM_CLASSES];
-    let mut items: Vec<Decoded> = Vec::with_capacity(batch);
-    loop {
-        items.clear();
-        match decoded.recv() {
-            Ok(d) => items.push(d),
-            Err(_) => return,
-        }
-        let deadline = Instant::now() + BATCH_WAIT;
-        while items.len() < batch {
-            match decoded.recv_deadline(deadline) {
-                Ok(d) => items.push(d),
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        let n = items.len();
-        for (i, d) in items.iter().enumerate() {
-            crops[i * CROP_BYTES..(i + 1) * CROP_BYTES].copy_from_slice(&d.crop);
-        }
-        let result = engine.forward(&crops[..n * CROP_BYTES], n, &mut features, &mut logits);
-        let mut analyses: Vec<Option<Analysis>> = Vec::with_capacity(n);
-        if result.is_ok() {
-            for (i, d) in items.iter().enumerate() {
-                let probs = &mut logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
-                model::softmax(probs);
-                let top = model::top_k(probs, TOP_K_LABELS).into_iter().map(|c| (c, probs[c])).collect();
-                let mood = mood::image_mood(probs, &d.info.colour);
-                analyses.push(Some(Analysis { info: d.info.clone(), top, mood, playlist: Vec::new() }));
-            }
-        }
-        let matched = match (recommend, &result) {
-            (Some(r), Ok(())) => match_batch(r, &mut analyses),
-            _ => Ok(()),
-        };
-        for (i, d) in items.drain(..).enumerate() {
-            let Decoded { seq, source, crop, .. } = d;
-            let _ = free.send(crop);
-            let outcome = match (&result, &matched, analyses.get_mut(i).and_then(Option::take)) {
-                (Ok(()), Ok(()), Some(analysis)) => Outcome::Analysed { source, analysis: Box::new(analysis) },
-                (Err(e), _, _) | (_, Err(e), _) => {
-                    let failure = Failure { stage: Stage::Model, reason: format!("failed on this batch: {e}") };
-                    let path = source.path.to_string_lossy().into_owned();
-                    Outcome::Failed { image_id: Some(source.id), path, failure }
+    let mut probs = vec![0.0f32; NUM_CLASSES];
+    for Ready { items, output } in ready {
+        let o = match output {
+            Ok(o) => o,
+            Err(e) => {
+                if !fail_all(&out, items.into_iter().map(|d| (d.seq, d.source)), &e) {
+                    return;
                 }
-                (Ok(()), Ok(()), None) => unreachable!("every analysed image has an analysis"),
-            };
-            if out.send((seq, outcome)).is_err() {
+                continue;
+            }
+        };
+        let mut analysed: Vec<(u64, ImageSource, Analysis)> = Vec::with_capacity(items.len());
+        for (i, Pending { seq, source, info }) in items.into_iter().enumerate() {
+            probs.copy_from_slice(o.logits(i));
+            model::softmax(&mut probs);
+            let top = model::top_k(&probs, TOP_K_LABELS).into_iter().map(|c| (c, probs[c])).collect();
+            let mood = mood::image_mood_from(&o.semantic(i), &info.colour);
+            analysed.push((seq, source, Analysis { info, top, mood, playlist: Vec::new() }));
+        }
+        let _ = spare.try_send(o);
+        if let Some(r) = recommend
+            && let Err(e) = match_batch(r, &mut analysed)
+        {
+            if !fail_all(&out, analysed.into_iter().map(|(seq, source, _)| (seq, source)), &e) {
+                return;
+            }
+            continue;
+        }
+        for (seq, source, analysis) in analysed {
+            if out.send((seq, Outcome::Analysed { source, analysis: Box::new(analysis) })).is_err() {
                 return;
             }
         }
     }
 }
 
+/// Reports every image of a batch the model or the matcher failed on.
+fn fail_all(out: &Sender<(u64, Outcome)>, images: impl Iterator<Item = (u64, ImageSource)>, e: &Error) -> bool {
+    for (seq, source) in images {
+        let failure = Failure { stage: Stage::Model, reason: format!("failed on this batch: {e}") };
+        if !send_failure(out, seq, source, failure) {
+            return false;
+        }
+    }
+    true
+}
+
 /// Top candidates for the whole batch in one matcher call, then a playlist each.
-fn match_batch(r: &Recommend, analyses: &mut [Option<Analysis>]) -> Result<()> {
-    let queries: Vec<mood::SimVector> = analyses
+fn match_batch(r: &Recommend, analysed: &mut [(u64, ImageSource, Analysis)]) -> Result<()> {
+    let queries: Vec<mood::SimVector> = analysed
         .iter()
-        .flatten()
-        .map(|a| mood::sim_vector(&r.mode.apply(&a.mood), mood::Groups::ALL, &r.weights, false))
+        .map(|(_, _, a)| mood::sim_vector(&r.mode.apply(&a.mood), mood::Groups::ALL, &r.weights, false))
         .collect();
     let hits = r.matcher.top_k(&queries, r.playlist.candidates())?;
-    for ((a, q), h) in analyses.iter_mut().flatten().zip(&queries).zip(&hits) {
+    for (((_, _, a), q), h) in analysed.iter_mut().zip(&queries).zip(&hits) {
         let target = r.mode.apply(&a.mood);
         a.playlist = playlist::build(q, &target, &a.info.colour, h, r.catalog, &r.playlist);
     }

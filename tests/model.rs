@@ -2,37 +2,10 @@
 //! both against golden logits computed by `models/golden.py` (numpy, float64,
 //! straight from the original checkpoint with batch norm unfolded).
 
+mod common;
+
+use common::{golden, rel_err};
 use pixtape::model::{self, FEATURE_DIM, INPUT_SIZE, MobileNetV2, NUM_CLASSES, cpu::CpuEngine, reference};
-use safetensors::SafeTensors;
-
-const GOLDEN: &[u8] = include_bytes!("../models/golden/mobilenet_v2_golden.safetensors");
-
-/// max |a - b| / max |b|: the tolerance unit used for logits.
-fn rel_err(a: &[f32], b: &[f32]) -> f32 {
-    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs())) / scale
-}
-
-fn golden() -> Vec<(String, Vec<u8>, Vec<f32>)> {
-    let st = SafeTensors::deserialize(GOLDEN).unwrap();
-    let mut names: Vec<String> =
-        st.names().iter().filter_map(|n| n.strip_suffix(".input").map(str::to_string)).collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|name| {
-            let input = st.tensor(&format!("{name}.input")).unwrap().data().to_vec();
-            let logits = st
-                .tensor(&format!("{name}.logits"))
-                .unwrap()
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                .collect();
-            (name, input, logits)
-        })
-        .collect()
-}
 
 #[test]
 fn fast_engine_matches_golden_logits() {

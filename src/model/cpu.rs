@@ -2,9 +2,9 @@
 //! path the CPU benchmarks race.
 //!
 //! Layout is NHWC so that a 1x1 convolution is one matrix product
-//! `[pixels x C_in] x [C_in x C_out]` (done by the `gemm` crate, which picks
-//! AVX2/AVX-512 kernels at run time) and a depthwise 3x3 reads channels
-//! contiguously, so it vectorises across channels. Each image of a batch runs
+//! `[pixels x C_in] x [C_in x C_out]` (the packed kernel in `matmul.rs`) and
+//! a depthwise 3x3 reads channels contiguously, so it vectorises across
+//! channels. Each image of a batch runs
 //! on one core with its own reusable workspace: for a 224x224 input the
 //! largest activation is 4.8 MB, so one image's whole working set stays in the
 //! last-level cache, which is where this engine gets its speed, and no buffer
@@ -64,6 +64,7 @@ pub struct CpuEngine {
     classifier: PackedWeights,
     workspace_len: usize,
     workspaces: Mutex<Vec<Workspace>>,
+    queued: Mutex<Queued>,
 }
 
 const STEM_OUT: usize = 32;
@@ -128,6 +129,7 @@ impl CpuEngine {
             classifier: PackedWeights::new(FEATURE_DIM, NUM_CLASSES, &classifier_weight, &model.classifier_bias),
             workspace_len,
             workspaces: Mutex::new(Vec::new()),
+            queued: Mutex::new(Queued::default()),
         }
     }
 
@@ -395,14 +397,50 @@ unsafe fn depthwise_avx2(win: &Window, d: &Depthwise, out: &mut [f32]) {
     }
 }
 
+/// A batch `start`ed but not yet run: the CPU engine runs it in `finish`,
+/// on the caller's thread, so `start` only keeps a copy of the crops.
+#[derive(Default)]
+struct Queued {
+    crops: Vec<u8>,
+    n: Option<usize>,
+    probs: Vec<f32>,
+}
+
 impl super::Engine for CpuEngine {
     fn describe(&self) -> String {
         let isa = if cfg!(target_arch = "x86_64") && avx2_fma() { "AVX2+FMA" } else { "portable" };
         format!("cpu ({} threads, {isa} kernels)", rayon::current_num_threads())
     }
 
-    fn forward(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) -> crate::Result<()> {
-        CpuEngine::forward(self, crops, n, features, logits);
+    fn max_batch(&self) -> usize {
+        usize::MAX
+    }
+
+    fn start(&self, crops: &[u8], n: usize) -> crate::Result<()> {
+        let mut q = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        if q.n.is_some() {
+            return Err(crate::Error::Config("cpu engine: start called twice without finish".into()));
+        }
+        let len = n * INPUT_SIZE * INPUT_SIZE * 3;
+        q.crops.clear();
+        q.crops.extend_from_slice(&crops[..len]);
+        q.n = Some(n);
+        Ok(())
+    }
+
+    fn finish(&self, out: &mut super::ModelOutput) -> crate::Result<()> {
+        let mut q = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        let Queued { crops, n, probs } = &mut *q;
+        let n = n.take().ok_or_else(|| crate::Error::Config("cpu engine: finish without start".into()))?;
+        out.resize(n);
+        CpuEngine::forward(self, crops, n, &mut out.features, &mut out.logits);
+        for i in 0..n {
+            probs.clear();
+            probs.extend_from_slice(out.logits(i));
+            super::softmax(probs);
+            let d = crate::mood::NUM_DIMS;
+            out.semantic[i * d..(i + 1) * d].copy_from_slice(&crate::mood::semantic(probs));
+        }
         Ok(())
     }
 }

@@ -4,9 +4,11 @@
 //! read from `models/mobilenet_v2.safetensors` (embedded in the binary, so a
 //! copied executable needs nothing beside it), the ImageNet class names and
 //! the input normalisation. `reference` is the plain forward pass every other
-//! path is checked against; `cpu` is the fast CPU engine.
+//! path is checked against; `cpu` is the fast CPU engine and `gpu` the WGSL
+//! one.
 
 pub mod cpu;
+pub mod gpu;
 pub mod matmul;
 pub mod reference;
 
@@ -26,14 +28,63 @@ pub const NUM_CLASSES: usize = 1000;
 pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
 
+/// What the network yields for a batch of `n` images.
+#[derive(Clone, Debug, Default)]
+pub struct ModelOutput {
+    pub n: usize,
+    /// `n x 1280` pooled features.
+    pub features: Vec<f32>,
+    /// `n x 1000` logits.
+    pub logits: Vec<f32>,
+    /// `n x mood::NUM_DIMS`: the semantic part of each image's mood
+    /// (`mood::semantic` of the softmax of its logits).
+    pub semantic: Vec<f32>,
+}
+
+impl ModelOutput {
+    /// Sizes the buffers for `n` images, reusing their memory.
+    pub fn resize(&mut self, n: usize) {
+        self.n = n;
+        self.features.resize(n * FEATURE_DIM, 0.0);
+        self.logits.resize(n * NUM_CLASSES, 0.0);
+        self.semantic.resize(n * crate::mood::NUM_DIMS, 0.0);
+    }
+
+    pub fn logits(&self, i: usize) -> &[f32] {
+        &self.logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES]
+    }
+
+    pub fn semantic(&self, i: usize) -> crate::mood::MoodVector {
+        let d = crate::mood::NUM_DIMS;
+        std::array::from_fn(|j| self.semantic[i * d + j])
+    }
+}
+
 /// Something that runs MobileNetV2 on batches of crops: the CPU engine, or
 /// the GPU engine when one is available.
+///
+/// A batch is `start`ed and later `finish`ed, in order. An engine that runs
+/// asynchronously (the GPU) returns from `start` once the work is queued and
+/// accepts `depth()` batches in flight, so the caller gathers and uploads
+/// batch i+1 while batch i computes.
 pub trait Engine: Send + Sync {
     /// Which backend and device, for the manifest and the log.
     fn describe(&self) -> String;
-    /// Runs `n` crops (`n x 224 x 224 x 3` RGB u8) and writes pooled features
-    /// (`n x 1280`) and logits (`n x 1000`).
-    fn forward(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) -> Result<()>;
+    /// Largest `n` that `start` accepts.
+    fn max_batch(&self) -> usize;
+    /// Batches that may be started before the oldest is finished.
+    fn depth(&self) -> usize {
+        1
+    }
+    /// Queues `n` crops (`n x 224 x 224 x 3` RGB u8).
+    fn start(&self, crops: &[u8], n: usize) -> Result<()>;
+    /// Waits for the oldest started batch and writes its outputs.
+    fn finish(&self, out: &mut ModelOutput) -> Result<()>;
+    /// One batch, start to finish.
+    fn forward(&self, crops: &[u8], n: usize, out: &mut ModelOutput) -> Result<()> {
+        self.start(crops, n)?;
+        self.finish(out)
+    }
 }
 
 /// Name under which the model appears in outputs and manifests.

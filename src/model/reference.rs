@@ -102,3 +102,31 @@ pub fn forward(model: &MobileNetV2, input: &[f32]) -> (Vec<f32>, Vec<f32>) {
     debug_assert_eq!(logits.len(), NUM_CLASSES);
     (features, logits)
 }
+
+/// NHWC `images x side x side x c` as one CHW tensor per image.
+pub fn nhwc_to_chw(x: &[f32], images: usize, side: usize, c: usize) -> Vec<Chw> {
+    (0..images)
+        .map(|i| {
+            let img = &x[i * side * side * c..(i + 1) * side * side * c];
+            let mut data = vec![0.0; c * side * side];
+            for (p, px) in img.chunks_exact(c).enumerate() {
+                for (ch, v) in px.iter().enumerate() {
+                    data[ch * side * side + p] = *v;
+                }
+            }
+            Chw { c, h: side, w: side, data }
+        })
+        .collect()
+}
+
+/// CHW tensors back to one NHWC buffer.
+pub fn chw_to_nhwc(images: &[Chw]) -> Vec<f32> {
+    let mut out = Vec::new();
+    for t in images {
+        let plane = t.h * t.w;
+        for p in 0..plane {
+            out.extend((0..t.c).map(|ch| t.data[ch * plane + p]));
+        }
+    }
+    out
+}

@@ -73,3 +73,81 @@ pub fn png_solid(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
 }
+
+/// The device GPU tests run on, opened once per test binary. Without an
+/// adapter the tests skip with the reason printed, unless
+/// `PIXTAPE_REQUIRE_GPU=1` (CI sets it) turns that into a failure.
+pub fn gpu() -> Option<&'static pixtape::gpu::Gpu> {
+    use std::sync::OnceLock;
+    static GPU: OnceLock<Result<pixtape::gpu::Gpu, String>> = OnceLock::new();
+    let opened = GPU.get_or_init(|| {
+        pixtape::gpu::select(pixtape::gpu::DeviceChoice::Gpu)
+            .map_err(|e| e.to_string())
+            .and_then(|s| s.gpu.ok_or_else(|| "no adapter".to_string()))
+    });
+    match opened {
+        Ok(gpu) => Some(gpu),
+        Err(e) if std::env::var("PIXTAPE_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
+            panic!("PIXTAPE_REQUIRE_GPU=1 but no GPU adapter: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping a GPU test: {e}");
+            None
+        }
+    }
+}
+
+/// xorshift64: seeded, reproducible test data.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Uniform in [-1, 1).
+    pub fn f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+    pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.f32() * scale).collect()
+    }
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| (self.next_u64() >> 56) as u8).collect()
+    }
+}
+
+/// max |a - b| / max |b|: the relative tolerance unit of kernel tests.
+pub fn rel_err(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);
+    a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+}
+
+const GOLDEN: &[u8] = include_bytes!("../../models/golden/mobilenet_v2_golden.safetensors");
+
+/// (name, 224x224 RGB crop, logits) of each photo in the golden file made by
+/// `models/golden.py` (numpy, float64, straight from the checkpoint).
+pub fn golden() -> Vec<(String, Vec<u8>, Vec<f32>)> {
+    use safetensors::SafeTensors;
+    let st = SafeTensors::deserialize(GOLDEN).unwrap();
+    let mut names: Vec<String> =
+        st.names().iter().filter_map(|n| n.strip_suffix(".input").map(str::to_string)).collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let input = st.tensor(&format!("{name}.input")).unwrap().data().to_vec();
+            let logits = st
+                .tensor(&format!("{name}.logits"))
+                .unwrap()
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect();
+            (name, input, logits)
+        })
+        .collect()
+}

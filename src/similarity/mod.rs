@@ -8,7 +8,10 @@
 //! rare lanes that beat it. Tracks are split into chunks that run in
 //! parallel with their own heaps, merged at the end; memory is the catalog
 //! plus `k` hits per image per chunk, whatever the catalog's size.
-//! `top_k_reference` is the plain version: score everything, sort.
+//! `top_k_reference` is the plain version: score everything, sort. The GPU
+//! matcher (`gpu`) runs the same scan as one fused WGSL kernel.
+
+pub mod gpu;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -17,8 +20,10 @@ use rayon::prelude::*;
 
 use crate::mood::{SIM_DIMS, SimVector};
 
-const LANES: usize = 16;
-const PANEL: usize = SIM_DIMS * LANES;
+/// Tracks per panel of the track matrix.
+pub const LANES: usize = 16;
+/// Floats per panel.
+pub const PANEL: usize = SIM_DIMS * LANES;
 /// Images per register block.
 const QB: usize = 6;
 /// Panels per parallel chunk (65,536 tracks).
