@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use pixtape::catalog::{CatalogOptions, columns, features::VaRange};
 use pixtape::decode::DecodeLimits;
+use pixtape::gpu::DeviceChoice;
 use pixtape::mood::{MoodMode, Weights};
 use pixtape::pipeline::AnalyzeSettings;
 use pixtape::playlist::PlaylistSettings;
@@ -157,9 +158,18 @@ pub struct InspectArgs {
 
 #[derive(Args, Debug)]
 pub struct CommonArgs {
-    /// Images per model batch.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub batch_size: u32,
+    /// Where the model and the matching run: `auto` uses a hardware GPU
+    /// when there is one (through Vulkan, Metal or DX12) and the CPU
+    /// otherwise; `gpu` insists on a GPU adapter, software ones included;
+    /// `cpu` never looks. WGPU_BACKEND and WGPU_ADAPTER_NAME pick the
+    /// backend and the adapter.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
+    pub device: String,
+
+    /// Images per model batch (default: 32 on the CPU; on a GPU 128, or
+    /// fewer where the adapter's binding limit says so).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch_size: Option<u32>,
 
     /// Worker threads for decoding and for the CPU model (default: all cores).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -175,6 +185,14 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
+    pub fn device(&self) -> DeviceChoice {
+        match self.device.as_str() {
+            "gpu" => DeviceChoice::Gpu,
+            "cpu" => DeviceChoice::Cpu,
+            _ => DeviceChoice::Auto,
+        }
+    }
+
     pub fn threads(&self) -> usize {
         self.threads.map(|t| t as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
@@ -190,13 +208,14 @@ impl AnalyzeArgs {
             Some(p) => p.clone(),
             None => bundled_photos()?,
         };
-        Ok(AnalyzeSettings {
-            images,
-            out: self.out.clone(),
-            batch_size: self.common.batch_size as usize,
-            decode_threads: self.common.threads(),
-            limits: self.common.limits(),
-        })
+        let mut settings = AnalyzeSettings::new(images, self.out.clone());
+        if let Some(b) = self.common.batch_size {
+            settings.batch_size = b as usize;
+        }
+        settings.decode_threads = self.common.threads();
+        settings.limits = self.common.limits();
+        settings.device_requested = self.common.device().as_str();
+        Ok(settings)
     }
 }
 

@@ -10,9 +10,10 @@ use clap::Parser;
 
 use cli::{CatalogCommand, Cli, Command};
 use pixtape::catalog::{self, Catalog};
-use pixtape::model::{MobileNetV2, cpu::CpuEngine};
+use pixtape::gpu::{self, Gpu};
+use pixtape::model::{Engine, MobileNetV2, cpu::CpuEngine, gpu::GpuEngine};
 use pixtape::pipeline::{self, Recommend};
-use pixtape::similarity::CpuMatcher;
+use pixtape::similarity::{CpuMatcher, Matcher, gpu::GpuMatcher};
 
 fn main() -> ExitCode {
     match run() {
@@ -28,37 +29,45 @@ fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Analyze(args) => {
-            let settings = args.settings()?;
+            let mut settings = args.settings()?;
+            let quiet = args.common.quiet;
             init_threads(args.common.threads())?;
-            let engine = CpuEngine::new(&MobileNetV2::embedded()?);
-            let bar = progress::Bar::new(args.common.quiet);
-            let summary = pipeline::analyze(&settings, &engine, &bar)?;
+            let device = open_device(&args.common, quiet)?;
+            let net = MobileNetV2::embedded()?;
+            let engine = engine(device.gpu.as_ref(), &net)?;
+            fit_batch(&mut settings, &args.common, engine.as_ref(), &device, quiet);
+            let bar = progress::Bar::new(quiet);
+            let summary = pipeline::analyze(&settings, engine.as_ref(), &bar)?;
             bar.finish();
-            if !args.common.quiet {
+            if !quiet {
                 eprintln!("{}", progress::summary_line(&summary));
             }
             Ok(exit_code(&summary))
         }
         Command::Recommend(args) => {
-            let settings = args.analyze.settings()?;
+            let mut settings = args.analyze.settings()?;
             let quiet = args.analyze.common.quiet;
             init_threads(args.analyze.common.threads())?;
+            let device = open_device(&args.analyze.common, quiet)?;
             let options = args.catalog.options()?;
             let catalog = catalog::load(&options)?;
             if !quiet {
                 eprintln!("{}", progress::catalog_line(&catalog));
             }
-            let engine = CpuEngine::new(&MobileNetV2::embedded()?);
-            let matcher = CpuMatcher { tracks: &catalog.matrix };
+            let net = MobileNetV2::embedded()?;
+            let engine = engine(device.gpu.as_ref(), &net)?;
+            fit_batch(&mut settings, &args.analyze.common, engine.as_ref(), &device, quiet);
+            let playlist = args.playlist.settings()?;
+            let matcher = matcher(device.gpu.as_ref(), &catalog, playlist.candidates(), quiet)?;
             let recommend = Recommend {
                 catalog: &catalog,
-                matcher: &matcher,
+                matcher: matcher.as_ref(),
                 mode: args.playlist.mode(),
                 weights: options.weights,
-                playlist: args.playlist.settings()?,
+                playlist,
             };
             let bar = progress::Bar::new(quiet);
-            let summary = pipeline::run(&settings, &engine, Some(&recommend), &bar)?;
+            let summary = pipeline::run(&settings, engine.as_ref(), Some(&recommend), &bar)?;
             bar.finish();
             if !quiet {
                 eprintln!("{}", progress::summary_line(&summary));
@@ -68,24 +77,32 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Inspect(args) => {
             init_threads(args.common.threads())?;
-            let engine = CpuEngine::new(&MobileNetV2::embedded()?);
+            let device = open_device(&args.common, true)?;
+            let net = MobileNetV2::embedded()?;
+            let engine = engine(device.gpu.as_ref(), &net)?;
             let catalog: Option<Catalog> = match &args.catalog {
                 Some(path) => Some(catalog::load(&catalog::CatalogOptions::new(path))?),
                 None => None,
             };
-            let matcher = catalog.as_ref().map(|c| CpuMatcher { tracks: &c.matrix });
+            let playlist = args.playlist.settings()?;
+            let matcher = match &catalog {
+                Some(c) => Some(matcher(device.gpu.as_ref(), c, playlist.candidates(), true)?),
+                None => None,
+            };
             let recommend = match (&catalog, &matcher) {
                 (Some(c), Some(m)) => Some(Recommend {
                     catalog: c,
-                    matcher: m,
+                    matcher: m.as_ref(),
                     mode: args.playlist.mode(),
                     weights: Default::default(),
-                    playlist: args.playlist.settings()?,
+                    playlist,
                 }),
                 _ => None,
             };
-            let report = pixtape::inspect::inspect(&args.image, &engine, args.common.limits(), recommend.as_ref())?;
+            let report =
+                pixtape::inspect::inspect(&args.image, engine.as_ref(), args.common.limits(), recommend.as_ref())?;
             print!("{report}");
+            println!("device: {}", device.notice);
             Ok(ExitCode::SUCCESS)
         }
         Command::Catalog(CatalogCommand::Synth { tracks, out, seed }) => {
@@ -96,12 +113,74 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Catalog(CatalogCommand::Check { catalog: args }) => {
             let catalog = catalog::load(&args.options()?)?;
             println!("{}", serde_json::to_string_pretty(&catalog.report)?);
+            // Rows go to stderr, so that stdout stays one JSON document.
             for issue in catalog.issues.iter().take(20) {
-                println!("{}: {}: {}", issue.locator, if issue.is_error { "error" } else { "warning" }, issue.reason);
+                eprintln!("{}: {}: {}", issue.locator, if issue.is_error { "error" } else { "warning" }, issue.reason);
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Opens what `--device` asks for and says what came of it.
+fn open_device(common: &cli::CommonArgs, quiet: bool) -> anyhow::Result<gpu::Selection> {
+    let selection = gpu::select(common.device())?;
+    if !quiet {
+        eprintln!("pixtape: {}", selection.notice);
+    }
+    Ok(selection)
+}
+
+/// The model engine for the selected device.
+fn engine<'g>(gpu: Option<&'g Gpu>, net: &MobileNetV2) -> anyhow::Result<Box<dyn Engine + 'g>> {
+    Ok(match gpu {
+        Some(gpu) => Box::new(GpuEngine::new(gpu, net)?),
+        None => Box::new(CpuEngine::new(net)),
+    })
+}
+
+/// The matcher for the selected device. A `k` beyond what the GPU kernel
+/// holds in workgroup memory (long playlists) is matched on the CPU.
+fn matcher<'a>(
+    gpu: Option<&'a Gpu>,
+    catalog: &'a Catalog,
+    k: usize,
+    quiet: bool,
+) -> anyhow::Result<Box<dyn Matcher + 'a>> {
+    if let Some(gpu) = gpu {
+        let m = GpuMatcher::new(gpu, &catalog.matrix)?;
+        if k <= m.max_k() {
+            return Ok(Box::new(m));
+        }
+        if !quiet {
+            eprintln!(
+                "pixtape: {k} candidates per playlist exceed the GPU top-k's {} on this adapter; matching on the CPU",
+                m.max_k()
+            );
+        }
+    }
+    Ok(Box::new(CpuMatcher { tracks: &catalog.matrix }))
+}
+
+/// The batch size: the user's, or the device's default, within what the
+/// engine takes.
+fn fit_batch(
+    settings: &mut pipeline::AnalyzeSettings,
+    common: &cli::CommonArgs,
+    engine: &dyn Engine,
+    device: &gpu::Selection,
+    quiet: bool,
+) {
+    let wanted = match common.batch_size {
+        Some(b) => b as usize,
+        None if device.gpu.is_some() => 128,
+        None => 32,
+    };
+    settings.batch_size = wanted.min(engine.max_batch());
+    if common.batch_size.is_some() && settings.batch_size < wanted && !quiet {
+        eprintln!("pixtape: batches of {} images, the most this adapter's binding limits allow", settings.batch_size);
+    }
+    settings.device_notice = device.notice.clone();
 }
 
 fn exit_code(summary: &pipeline::RunSummary) -> ExitCode {

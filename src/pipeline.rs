@@ -46,9 +46,13 @@ pub const TOP_K_LABELS: usize = 5;
 pub struct AnalyzeSettings {
     pub images: PathBuf,
     pub out: PathBuf,
+    /// Images per model batch; clamped to what the engine takes.
     pub batch_size: usize,
     pub decode_threads: usize,
     pub limits: DecodeLimits,
+    /// `--device` as asked (`auto`, `gpu`, `cpu`), and what came of it.
+    pub device_requested: &'static str,
+    pub device_notice: String,
 }
 
 impl AnalyzeSettings {
@@ -60,6 +64,8 @@ impl AnalyzeSettings {
             batch_size: 32,
             decode_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             limits: DecodeLimits::default(),
+            device_requested: "cpu",
+            device_notice: String::new(),
         }
     }
 }
@@ -555,6 +561,7 @@ struct Manifest<'a> {
     input: InputInfo<'a>,
     model: ModelInfo<'a>,
     engine: &'a str,
+    device: DeviceInfo<'a>,
     parameters: Parameters,
     counts: &'a Counts,
     outputs: Outputs<'a>,
@@ -587,6 +594,14 @@ struct WeightsInfo {
 struct MoodSpaceInfo {
     dimensions: Vec<&'static str>,
     groups: Vec<(&'static str, Vec<&'static str>)>,
+}
+
+#[derive(Serialize)]
+struct DeviceInfo<'a> {
+    /// `--device` as asked.
+    requested: &'a str,
+    /// What came of it, as printed at start.
+    notice: &'a str,
 }
 
 #[derive(Serialize)]
@@ -642,6 +657,7 @@ fn write_manifest(
             preprocessing: "EXIF orientation; resize short side to 256 (bilinear, antialiased); centre crop 224; ImageNet mean/std",
         },
         engine: &summary.engine,
+        device: DeviceInfo { requested: settings.device_requested, notice: &settings.device_notice },
         parameters: Parameters {
             batch_size: settings.batch_size,
             decode_threads: settings.decode_threads,

@@ -15,11 +15,9 @@ use pixtape::pipeline::{self, AnalyzeSettings, Silent};
 
 fn settings(images: &Path, out: &Path) -> AnalyzeSettings {
     AnalyzeSettings {
-        images: images.to_path_buf(),
-        out: out.to_path_buf(),
         batch_size: 4,
         decode_threads: 2,
-        limits: DecodeLimits::default(),
+        ..AnalyzeSettings::new(images.to_path_buf(), out.to_path_buf())
     }
 }
 

@@ -7,18 +7,12 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt16Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, ListArray, StructArray};
 use common::{photos_dir, read_parquet, strings};
-use pixtape::decode::DecodeLimits;
 use pixtape::model::{MobileNetV2, cpu::CpuEngine};
 use pixtape::pipeline::{self, AnalyzeSettings, Silent};
 
 fn run(out: &std::path::Path) -> pipeline::RunSummary {
-    let settings = AnalyzeSettings {
-        images: photos_dir(),
-        out: out.to_path_buf(),
-        batch_size: 3,
-        decode_threads: 2,
-        limits: DecodeLimits::default(),
-    };
+    let settings =
+        AnalyzeSettings { batch_size: 3, decode_threads: 2, ..AnalyzeSettings::new(photos_dir(), out.to_path_buf()) };
     let engine = CpuEngine::new(&MobileNetV2::embedded().unwrap());
     pipeline::analyze(&settings, &engine, &Silent).unwrap()
 }
@@ -174,13 +168,8 @@ fn manifests_of_paths_csv_and_parquet_work() {
         (csv, vec!["kitty".to_string(), photos.join("rocket.jpg").display().to_string()]),
     ] {
         let out = dir.path().join(format!("out-{}", manifest.extension().unwrap().to_string_lossy()));
-        let settings = AnalyzeSettings {
-            images: manifest,
-            out: out.clone(),
-            batch_size: 2,
-            decode_threads: 1,
-            limits: DecodeLimits::default(),
-        };
+        let settings =
+            AnalyzeSettings { batch_size: 2, decode_threads: 1, ..AnalyzeSettings::new(manifest, out.clone()) };
         pipeline::analyze(&settings, &engine, &Silent).unwrap();
         let b = read_parquet(&out.join("images.parquet"));
         let ids: Vec<String> = strings(&b, "image_id").into_iter().flatten().collect();
@@ -192,13 +181,7 @@ fn manifests_of_paths_csv_and_parquet_work() {
     let copy = dir.path().join("again.parquet");
     std::fs::copy(&pq, &copy).unwrap();
     let out = dir.path().join("out-pq");
-    let settings = AnalyzeSettings {
-        images: copy,
-        out: out.clone(),
-        batch_size: 2,
-        decode_threads: 1,
-        limits: DecodeLimits::default(),
-    };
+    let settings = AnalyzeSettings { batch_size: 2, decode_threads: 1, ..AnalyzeSettings::new(copy, out.clone()) };
     pipeline::analyze(&settings, &engine, &Silent).unwrap();
     let ids: Vec<String> =
         strings(&read_parquet(&out.join("images.parquet")), "image_id").into_iter().flatten().collect();

@@ -88,11 +88,13 @@ pub fn select(choice: DeviceChoice) -> Result<Selection> {
         None => {
             let why = no_adapter_reason(&adapters, named.as_deref());
             if choice == DeviceChoice::Gpu {
-                Err(Error::Gpu(format!(
-                    "--device gpu: {why}. Install a Vulkan driver (Debian/Ubuntu: `apt-get install \
-                     mesa-vulkan-drivers libvulkan1`, or your GPU vendor's driver), check `vulkaninfo \
-                     --summary`, or run with --device cpu"
-                )))
+                let hint = if named.is_some() || !adapters.is_empty() {
+                    "change or unset WGPU_ADAPTER_NAME"
+                } else {
+                    "install a Vulkan driver (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers libvulkan1`, \
+                     or your GPU vendor's driver) and check `vulkaninfo --summary`"
+                };
+                Err(Error::Gpu(format!("--device gpu: {why}; {hint}, or run with --device cpu")))
             } else {
                 Ok(Selection { gpu: None, notice: format!("{why}; running on the CPU") })
             }
