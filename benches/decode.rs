@@ -3,6 +3,9 @@
 //!
 //! `cargo bench --bench decode`; the Pillow peer is
 //! `python3 benches/peers/pillow_decode.py` (decode + resize + crop).
+//! `colour_measures_only` times the colour and light measures alone on a
+//! 341x256 frame (what a 640x480 photo becomes), to tell how much of the
+//! stage they are: the share decides whether they would pay on the GPU.
 
 use std::path::PathBuf;
 
@@ -54,6 +57,13 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+    group.finish();
+
+    let (w, h) = (341, 256);
+    let frame: Vec<u8> = (0..w * h * 3).map(|i| ((i * 7919) % 251) as u8).collect();
+    let mut group = c.benchmark_group("colour_341x256");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("colour_measures_only", |b| b.iter(|| pixtape::colour::analyse(&frame, w, h)));
     group.finish();
 }
 

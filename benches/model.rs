@@ -1,12 +1,19 @@
-//! MobileNetV2 throughput: the fast CPU engine per batch (images/s, and
-//! GFLOP/s counting a multiply-add as two operations), with the plain
-//! reference forward pass as the baseline it is checked against.
+//! MobileNetV2 throughput per batch: the fast CPU engine and, when wgpu finds
+//! an adapter, the GPU engine, in the same run (images/s, and GFLOP/s
+//! counting a multiply-add as two operations), with the plain reference
+//! forward pass as the baseline both are checked against.
 //!
 //! `cargo bench --bench model`; compare with the onnxruntime peer
-//! `python3 benches/peers/ort_mobilenet.py` run right after.
+//! `python3 benches/peers/ort_mobilenet.py` run right after. GPU timings
+//! include the upload of the crops and the read-back of the outputs: each
+//! batch ends with a wait for the device. `PIXTAPE_PEAK_GFLOPS` (the device's
+//! FP32 peak) adds the fraction of it reached. On a software adapter
+//! (lavapipe) the GPU figures check function, not performance.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pixtape::model::{FEATURE_DIM, INPUT_SIZE, MobileNetV2, NUM_CLASSES, cpu::CpuEngine, reference};
+use pixtape::gpu::{self, DeviceChoice};
+use pixtape::model::gpu::GpuEngine;
+use pixtape::model::{Engine, INPUT_SIZE, MobileNetV2, ModelOutput, cpu::CpuEngine, reference};
 
 fn crops(n: usize) -> Vec<u8> {
     let mut s = 0x2545f4914f6cdd1du64;
@@ -20,32 +27,78 @@ fn crops(n: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Median seconds per call of `f` over `reps` calls, after one warm-up.
+fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+fn report(name: &str, batch: usize, secs: f64, flop_per_image: f64) {
+    let gflops = flop_per_image * batch as f64 / secs / 1e9;
+    let peak = std::env::var("PIXTAPE_PEAK_GFLOPS").ok().and_then(|p| p.parse::<f64>().ok());
+    let of_peak = peak.map_or(String::new(), |p| format!(", {:.1}% of {p:.0} GFLOP/s peak", 100.0 * gflops / p));
+    eprintln!("{name} batch {batch}: {:.1} images/s, {gflops:.1} GFLOP/s{of_peak} (median)", batch as f64 / secs);
+}
+
 fn bench(c: &mut Criterion) {
     let net = MobileNetV2::embedded().unwrap();
-    let engine = CpuEngine::new(&net);
     let flop = 2.0 * net.macs_per_image() as f64;
+    let cpu = CpuEngine::new(&net);
+    let selection = gpu::select(DeviceChoice::Gpu);
+    let device = match &selection {
+        Ok(s) => s.gpu.as_ref(),
+        Err(e) => {
+            eprintln!("no GPU engine in this run: {e}");
+            None
+        }
+    };
+    let gpu_engine = device.map(|g| GpuEngine::new(g, &net).unwrap());
+    if let Some(g) = device {
+        eprintln!("GPU: {}", g.describe());
+    }
     let mut group = c.benchmark_group("mobilenet_v2");
     group.sample_size(10);
-    for batch in [1usize, 8, 32] {
+    let mut out = ModelOutput::default();
+    for batch in [1usize, 8, 32, 128] {
         let input = crops(batch);
-        let mut features = vec![0.0; batch * FEATURE_DIM];
-        let mut logits = vec![0.0; batch * NUM_CLASSES];
         group.throughput(Throughput::Elements(batch as u64));
-        group.bench_function(format!("cpu_engine/batch{batch}"), |b| {
-            b.iter(|| engine.forward(&input, batch, &mut features, &mut logits))
-        });
-        // A direct figure in the units the README quotes.
-        let t = std::time::Instant::now();
-        let reps = (64 / batch).max(2);
-        for _ in 0..reps {
-            engine.forward(&input, batch, &mut features, &mut logits);
+        if batch <= 32 {
+            group.bench_function(format!("cpu_engine/batch{batch}"), |b| {
+                b.iter(|| Engine::forward(&cpu, &input, batch, &mut out).unwrap())
+            });
+            let secs = median_secs((64 / batch).max(3), || Engine::forward(&cpu, &input, batch, &mut out).unwrap());
+            report("cpu_engine", batch, secs, flop);
         }
-        let secs = t.elapsed().as_secs_f64() / reps as f64;
-        eprintln!(
-            "cpu_engine batch {batch}: {:.1} images/s, {:.1} GFLOP/s",
-            batch as f64 / secs,
-            flop * batch as f64 / secs / 1e9
-        );
+        if let Some(engine) = &gpu_engine {
+            let b = batch.min(engine.max_batch());
+            if b < batch && batch > 32 {
+                continue;
+            }
+            group.throughput(Throughput::Elements(b as u64));
+            group.bench_function(format!("gpu_engine/batch{b}"), |bn| {
+                bn.iter(|| engine.forward(&input, b, &mut out).unwrap())
+            });
+            let secs = median_secs(5, || engine.forward(&input, b, &mut out).unwrap());
+            report("gpu_engine", b, secs, flop);
+            // Two batches in flight, as the pipeline runs it.
+            let secs = median_secs(3, || {
+                engine.start(&input, b).unwrap();
+                for _ in 0..3 {
+                    engine.start(&input, b).unwrap();
+                    engine.finish(&mut out).unwrap();
+                }
+                engine.finish(&mut out).unwrap();
+            }) / 4.0;
+            report("gpu_engine pipelined", b, secs, flop);
+        }
     }
     let mut chw = vec![0.0; 3 * INPUT_SIZE * INPUT_SIZE];
     pixtape::model::normalize_chw(&crops(1), &mut chw);

@@ -1,13 +1,22 @@
-//! Exact top-20 over a million tracks: queries/s and GFLOP/s of the fused
-//! CPU scan, with the brute-force reference on a smaller catalog as the
-//! baseline it is checked against.
+//! Exact top-k over a large catalog: queries/s and GFLOP/s of the fused CPU
+//! scan and, when wgpu finds an adapter, of the fused GPU kernel, in the same
+//! run; the brute-force reference on a smaller catalog is the baseline both
+//! are checked against.
 //!
-//! `cargo bench --bench similarity`; the faiss peer (IndexFlatIP, same
-//! dimension, same sizes) is `python3 benches/peers/faiss_topk.py`.
+//! `cargo bench --bench similarity`; `PIXTAPE_BENCH_TRACKS` sets the catalog
+//! size (default 1,000,000; the GPU figures also say how many binding-sized
+//! tiles it took), `PIXTAPE_BENCH_BATCHES` the query batches (default
+//! `1,32,256`), `PIXTAPE_PEAK_GFLOPS` adds the fraction of the device's
+//! peak. The faiss peer (IndexFlatIP, same dimension, same sizes) is
+//! `python3 benches/peers/faiss_topk.py`. GPU timings include uploading the
+//! queries and reading the hits back. On a software adapter (lavapipe) they
+//! check function, not performance.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use pixtape::gpu::{self, DeviceChoice};
 use pixtape::mood::{SIM_DIMS, SimVector};
-use pixtape::similarity::{TrackMatrix, top_k, top_k_reference};
+use pixtape::similarity::gpu::GpuMatcher;
+use pixtape::similarity::{Matcher, TrackMatrix, top_k, top_k_reference};
 
 fn vectors(n: usize, seed: u64) -> Vec<SimVector> {
     let mut s = seed | 1;
@@ -23,25 +32,61 @@ fn vectors(n: usize, seed: u64) -> Vec<SimVector> {
         .collect()
 }
 
+fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+fn report(name: &str, batch: usize, tracks: usize, secs: f64) {
+    let gflops = 2.0 * (SIM_DIMS * tracks * batch) as f64 / secs / 1e9;
+    let peak = std::env::var("PIXTAPE_PEAK_GFLOPS").ok().and_then(|p| p.parse::<f64>().ok());
+    let of_peak = peak.map_or(String::new(), |p| format!(", {:.1}% of peak", 100.0 * gflops / p));
+    eprintln!("{name} batch {batch}: {:.0} queries/s, {gflops:.1} GFLOP/s{of_peak} (median)", batch as f64 / secs);
+}
+
 fn bench(c: &mut Criterion) {
-    let tracks = vectors(1_000_000, 1);
+    let n: usize = std::env::var("PIXTAPE_BENCH_TRACKS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let tracks = vectors(n, 1);
     let matrix = TrackMatrix::from_vectors(&tracks);
-    let mut group = c.benchmark_group("top20_1m_tracks");
+    let selection = gpu::select(DeviceChoice::Gpu);
+    let device = match &selection {
+        Ok(s) => s.gpu.as_ref(),
+        Err(e) => {
+            eprintln!("no GPU matcher in this run: {e}");
+            None
+        }
+    };
+    let gpu_matcher = device.map(|g| GpuMatcher::new(g, &matrix).unwrap());
+    if let Some(m) = &gpu_matcher {
+        eprintln!("{}", m.describe());
+    }
+    let mut group = c.benchmark_group(format!("top20_{n}_tracks"));
     group.sample_size(10);
-    for batch in [1usize, 32, 256] {
+    let batches: Vec<usize> = std::env::var("PIXTAPE_BENCH_BATCHES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|b| b.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 32, 256]);
+    for batch in batches {
         let queries = vectors(batch, 2);
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_function(format!("fused_cpu/batch{batch}"), |b| b.iter(|| top_k(&queries, &matrix, 20)));
-        let t = std::time::Instant::now();
-        let reps = (512 / batch).max(2);
-        for _ in 0..reps {
-            std::hint::black_box(top_k(&queries, &matrix, 20));
+        report("fused_cpu", batch, n, median_secs((512 / batch).max(3), || drop(top_k(&queries, &matrix, 20))));
+        if let Some(m) = &gpu_matcher {
+            group.bench_function(format!("fused_gpu/batch{batch}"), |b| b.iter(|| m.top_k(&queries, 20).unwrap()));
+            report("fused_gpu", batch, n, median_secs(5, || drop(m.top_k(&queries, 20).unwrap())));
+            // The playlist default: 200 candidates per image.
+            report("fused_gpu k=200", batch, n, median_secs(3, || drop(m.top_k(&queries, 200).unwrap())));
         }
-        let secs = t.elapsed().as_secs_f64() / reps as f64;
-        let flop = 2.0 * (SIM_DIMS * tracks.len() * batch) as f64;
-        eprintln!("fused_cpu batch {batch}: {:.0} queries/s, {:.1} GFLOP/s", batch as f64 / secs, flop / secs / 1e9);
     }
-    let small = &tracks[..100_000];
+    let small = &tracks[..100_000.min(n)];
     let queries = vectors(8, 3);
     group.throughput(Throughput::Elements(8));
     group.bench_function("reference_sort_100k/batch8", |b| b.iter(|| top_k_reference(&queries, small, 20)));

@@ -73,10 +73,11 @@ pub fn catalog_line(c: &Catalog) -> String {
         format!("; valence/arousal scale {s}{}", if r.va_range_detected { " (detected)" } else { "" })
     });
     let mut line = format!(
-        "pixtape: catalog {}: {} tracks from {} rows ({}); columns {}{range}",
+        "pixtape: catalog {}: {} tracks from {} rows in {:.1} s ({}); columns {}{range}",
         r.path,
         r.tracks,
         r.rows,
+        r.load_seconds,
         r.sources.join(" + "),
         cols.join(", ")
     );
@@ -109,13 +110,16 @@ pub fn print_playlists(out: &Path, catalog: &Catalog) -> anyhow::Result<()> {
         (text(&images, "image_id"), text(&images, "mood_label"), f32s(&images, "valence"), f32s(&images, "arousal"));
     let (rid, title, artist, score) =
         (text(&recs, "image_id"), text(&recs, "title"), text(&recs, "artist"), f32s(&recs, "score"));
+    let track = text(&recs, "track_id");
     let ranks: Vec<u16> =
         recs.column_by_name("rank").map(|c| c.as_primitive::<UInt16Type>().values().to_vec()).unwrap_or_default();
     let _ = catalog;
     for (i, id) in ids.iter().enumerate().take(12) {
         println!("{id}: {} (valence {:+.2}, arousal {:+.2})", label[i], v[i], a[i]);
         for j in (0..rid.len()).filter(|&j| rid[j] == *id && ranks[j] <= 3) {
-            println!("  {}. {} — {}  ({:.2})", ranks[j], title[j], artist[j], score[j]);
+            // A catalog without titles (MTG-Jamendo's) is named by track id.
+            let name = if title[j].is_empty() { &track[j] } else { &title[j] };
+            println!("  {}. {} — {}  ({:.2})", ranks[j], name, artist[j], score[j]);
         }
     }
     if ids.len() > 12 {

@@ -34,12 +34,15 @@ fn gpu_and_cpu_give_the_same_playlists_for_the_bundled_default() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    // Batches of 3 on the GPU: four batches, two in flight at a time.
     let run = |device: &str| {
         let out = dir.path().join(device);
-        let o = pixtape(&["recommend", "--device", device, "--quiet", "--out", out.to_str().unwrap()], &[]);
+        let args = ["recommend", "--device", device, "--batch-size", "3", "--quiet", "--out", out.to_str().unwrap()];
+        let o = pixtape(&args, &[]);
         assert_eq!(o.status.code(), Some(0), "{device}: {}", String::from_utf8_lossy(&o.stderr));
         let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
         assert!(manifest.contains(&format!("\"engine\": \"{device} (")), "{manifest}");
+        assert!(manifest.contains("\"batch_size\": 3"), "{manifest}");
         picks(&out)
     };
     let (gpu, cpu) = (run("gpu"), run("cpu"));

@@ -110,6 +110,9 @@ pub struct CatalogReport {
     pub unknown_tags: Vec<(String, u64)>,
     /// Tracks carrying each group (affect, moods, styles, themes).
     pub group_coverage: Vec<(String, u64)>,
+    /// Wall time of reading the catalog (both passes and hashing); a run's
+    /// own `wall_seconds` starts after it.
+    pub load_seconds: f64,
 }
 
 /// Tracks in the mood space.
@@ -213,6 +216,7 @@ fn number(cell: &Cell) -> std::result::Result<Option<f64>, String> {
 
 /// Loads a catalog into the mood space.
 pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
+    let started = std::time::Instant::now();
     let path = &opts.path;
     let file = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -393,7 +397,9 @@ pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
         unknown_tag_uses: unknown_uses,
         unknown_tags: unknown,
         group_coverage: mood::GROUPS.iter().zip(coverage).map(|(g, n)| (g.name().to_string(), n)).collect(),
+        load_seconds: 0.0,
     };
+    cat.report.load_seconds = started.elapsed().as_secs_f64();
     Ok(cat)
 }
 
