@@ -176,9 +176,17 @@ impl Decoder {
             return Err(Failure::decode("empty file (0 bytes)"));
         }
         let sniffed = image::guess_format(bytes).ok();
+        // Every supported format starts with a signature, so content that
+        // matches none is not an image of the kind its name claims.
         let format = match (sniffed, ext_format) {
             (Some(f), _) => f,
-            (None, Some(f)) => f,
+            (None, Some(f)) => {
+                return Err(Failure::decode(format!(
+                    "not a {} file: the content matches no image format (starts with {})",
+                    format_name(f).unwrap_or(f.extensions_str()[0]),
+                    magic(bytes)
+                )));
+            }
             (None, None) => {
                 return Err(Failure::decode(format!("unrecognised file format (starts with {})", magic(bytes))));
             }
