@@ -10,6 +10,9 @@
 //! FP32 peak) adds the fraction of it reached. On a software adapter
 //! (lavapipe) the GPU figures check function, not performance.
 
+mod common;
+
+use common::median_secs;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pixtape::gpu::{self, DeviceChoice};
 use pixtape::model::gpu::GpuEngine;
@@ -25,27 +28,6 @@ fn crops(n: usize) -> Vec<u8> {
             (s >> 56) as u8
         })
         .collect()
-}
-
-/// Median seconds per call of `f` over `reps` calls, after one warm-up.
-fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..reps)
-        .map(|_| {
-            let start = std::time::Instant::now();
-            f();
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
-}
-
-fn report(name: &str, batch: usize, secs: f64, flop_per_image: f64) {
-    let gflops = flop_per_image * batch as f64 / secs / 1e9;
-    let peak = std::env::var("PIXTAPE_PEAK_GFLOPS").ok().and_then(|p| p.parse::<f64>().ok());
-    let of_peak = peak.map_or(String::new(), |p| format!(", {:.1}% of {p:.0} GFLOP/s peak", 100.0 * gflops / p));
-    eprintln!("{name} batch {batch}: {:.1} images/s, {gflops:.1} GFLOP/s{of_peak} (median)", batch as f64 / secs);
 }
 
 fn bench(c: &mut Criterion) {
@@ -75,7 +57,7 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| Engine::forward(&cpu, &input, batch, &mut out).unwrap())
             });
             let secs = median_secs((64 / batch).max(3), || Engine::forward(&cpu, &input, batch, &mut out).unwrap());
-            report("cpu_engine", batch, secs, flop);
+            common::report("cpu_engine", "images", batch, secs, flop);
         }
         if let Some(engine) = &gpu_engine {
             let b = batch.min(engine.max_batch());
@@ -87,7 +69,7 @@ fn bench(c: &mut Criterion) {
                 bn.iter(|| engine.forward(&input, b, &mut out).unwrap())
             });
             let secs = median_secs(5, || engine.forward(&input, b, &mut out).unwrap());
-            report("gpu_engine", b, secs, flop);
+            common::report("gpu_engine", "images", b, secs, flop);
             // Two batches in flight, as the pipeline runs it.
             let secs = median_secs(3, || {
                 engine.start(&input, b).unwrap();
@@ -97,7 +79,7 @@ fn bench(c: &mut Criterion) {
                 }
                 engine.finish(&mut out).unwrap();
             }) / 4.0;
-            report("gpu_engine pipelined", b, secs, flop);
+            common::report("gpu_engine pipelined", "images", b, secs, flop);
         }
     }
     let mut chw = vec![0.0; 3 * INPUT_SIZE * INPUT_SIZE];

@@ -12,6 +12,9 @@
 //! queries and reading the hits back. On a software adapter (lavapipe) they
 //! check function, not performance.
 
+mod common;
+
+use common::median_secs;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pixtape::gpu::{self, DeviceChoice};
 use pixtape::mood::{SIM_DIMS, SimVector};
@@ -32,26 +35,6 @@ fn vectors(n: usize, seed: u64) -> Vec<SimVector> {
         .collect()
 }
 
-fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..reps)
-        .map(|_| {
-            let start = std::time::Instant::now();
-            f();
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
-}
-
-fn report(name: &str, batch: usize, tracks: usize, secs: f64) {
-    let gflops = 2.0 * (SIM_DIMS * tracks * batch) as f64 / secs / 1e9;
-    let peak = std::env::var("PIXTAPE_PEAK_GFLOPS").ok().and_then(|p| p.parse::<f64>().ok());
-    let of_peak = peak.map_or(String::new(), |p| format!(", {:.1}% of peak", 100.0 * gflops / p));
-    eprintln!("{name} batch {batch}: {:.0} queries/s, {gflops:.1} GFLOP/s{of_peak} (median)", batch as f64 / secs);
-}
-
 fn bench(c: &mut Criterion) {
     let n: usize = std::env::var("PIXTAPE_BENCH_TRACKS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let tracks = vectors(n, 1);
@@ -68,6 +51,8 @@ fn bench(c: &mut Criterion) {
     if let Some(m) = &gpu_matcher {
         eprintln!("{}", m.describe());
     }
+    let flop = 2.0 * (SIM_DIMS * n) as f64;
+    let report = |name: &str, batch: usize, secs: f64| common::report(name, "queries", batch, secs, flop);
     let mut group = c.benchmark_group(format!("top20_{n}_tracks"));
     group.sample_size(10);
     let batches: Vec<usize> = std::env::var("PIXTAPE_BENCH_BATCHES")
@@ -78,12 +63,12 @@ fn bench(c: &mut Criterion) {
         let queries = vectors(batch, 2);
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_function(format!("fused_cpu/batch{batch}"), |b| b.iter(|| top_k(&queries, &matrix, 20)));
-        report("fused_cpu", batch, n, median_secs((512 / batch).max(3), || drop(top_k(&queries, &matrix, 20))));
+        report("fused_cpu", batch, median_secs((512 / batch).max(3), || drop(top_k(&queries, &matrix, 20))));
         if let Some(m) = &gpu_matcher {
             group.bench_function(format!("fused_gpu/batch{batch}"), |b| b.iter(|| m.top_k(&queries, 20).unwrap()));
-            report("fused_gpu", batch, n, median_secs(5, || drop(m.top_k(&queries, 20).unwrap())));
+            report("fused_gpu", batch, median_secs(5, || drop(m.top_k(&queries, 20).unwrap())));
             // The playlist default: 200 candidates per image.
-            report("fused_gpu k=200", batch, n, median_secs(3, || drop(m.top_k(&queries, 200).unwrap())));
+            report("fused_gpu k=200", batch, median_secs(3, || drop(m.top_k(&queries, 200).unwrap())));
         }
     }
     let small = &tracks[..100_000.min(n)];
