@@ -42,7 +42,7 @@ fn bench(c: &mut Criterion) {
             None
         }
     };
-    let gpu_engine = device.map(|g| GpuEngine::new(g, &net).unwrap());
+    let gpu_engine = device.map(|g| GpuEngine::new(g, &net, 128).unwrap());
     if let Some(g) = device {
         eprintln!("GPU: {}", g.describe());
     }

@@ -33,9 +33,7 @@ fn run() -> anyhow::Result<ExitCode> {
             let quiet = args.common.quiet;
             init_threads(args.common.threads())?;
             let device = open_device(&args.common, quiet)?;
-            let net = MobileNetV2::embedded()?;
-            let engine = engine(device.gpu.as_ref(), &net)?;
-            fit_batch(&mut settings, &args.common, engine.as_ref(), &device, quiet);
+            let engine = run_engine(&device, &mut settings, &args.common)?;
             let bar = progress::Bar::new(quiet);
             let summary = pipeline::analyze(&settings, engine.as_ref(), &bar)?;
             bar.finish();
@@ -54,9 +52,7 @@ fn run() -> anyhow::Result<ExitCode> {
             if !quiet {
                 eprintln!("{}", progress::catalog_line(&catalog));
             }
-            let net = MobileNetV2::embedded()?;
-            let engine = engine(device.gpu.as_ref(), &net)?;
-            fit_batch(&mut settings, &args.analyze.common, engine.as_ref(), &device, quiet);
+            let engine = run_engine(&device, &mut settings, &args.analyze.common)?;
             let playlist = args.playlist.settings()?;
             let matcher = matcher(device.gpu.as_ref(), &catalog, playlist.candidates(), quiet)?;
             let recommend = Recommend {
@@ -78,8 +74,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => {
             init_threads(args.common.threads())?;
             let device = open_device(&args.common, true)?;
-            let net = MobileNetV2::embedded()?;
-            let engine = engine(device.gpu.as_ref(), &net)?;
+            let engine = engine(device.gpu.as_ref(), 1)?;
             let catalog: Option<Catalog> = match &args.catalog {
                 Some(path) => Some(catalog::load(&catalog::CatalogOptions::new(path))?),
                 None => None,
@@ -131,12 +126,33 @@ fn open_device(common: &cli::CommonArgs, quiet: bool) -> anyhow::Result<gpu::Sel
     Ok(selection)
 }
 
-/// The model engine for the selected device.
-fn engine<'g>(gpu: Option<&'g Gpu>, net: &MobileNetV2) -> anyhow::Result<Box<dyn Engine + 'g>> {
+/// The model engine for the selected device, for batches of up to `batch`.
+/// Engines keep the weights in their own layouts, so the parsed model (14
+/// MB) is dropped as soon as the engine exists.
+fn engine<'g>(gpu: Option<&'g Gpu>, batch: usize) -> anyhow::Result<Box<dyn Engine + 'g>> {
+    let net = MobileNetV2::embedded()?;
     Ok(match gpu {
-        Some(gpu) => Box::new(GpuEngine::new(gpu, net)?),
-        None => Box::new(CpuEngine::new(net)),
+        Some(gpu) => Box::new(GpuEngine::new(gpu, &net, batch)?),
+        None => Box::new(CpuEngine::new(&net)),
     })
+}
+
+/// The engine of a run, with the run's batch size settled: the user's, or
+/// 32 on the CPU and 128 on a GPU, within what the engine takes.
+fn run_engine<'g>(
+    device: &'g gpu::Selection,
+    settings: &mut pipeline::AnalyzeSettings,
+    common: &cli::CommonArgs,
+) -> anyhow::Result<Box<dyn Engine + 'g>> {
+    let gpu = device.gpu.as_ref();
+    let wanted = common.batch_size.map_or(if gpu.is_some() { 128 } else { 32 }, |b| b as usize);
+    let engine = engine(gpu, wanted)?;
+    settings.batch_size = wanted.min(engine.max_batch());
+    settings.device_notice = device.notice.clone();
+    if settings.batch_size < wanted && !common.quiet {
+        eprintln!("pixtape: batches of {} images, the most this adapter's binding limits allow", settings.batch_size);
+    }
+    Ok(engine)
 }
 
 /// The matcher for the selected device. A `k` beyond what the GPU kernel
@@ -160,27 +176,6 @@ fn matcher<'a>(
         }
     }
     Ok(Box::new(CpuMatcher { tracks: &catalog.matrix }))
-}
-
-/// The batch size: the user's, or the device's default, within what the
-/// engine takes.
-fn fit_batch(
-    settings: &mut pipeline::AnalyzeSettings,
-    common: &cli::CommonArgs,
-    engine: &dyn Engine,
-    device: &gpu::Selection,
-    quiet: bool,
-) {
-    let wanted = match common.batch_size {
-        Some(b) => b as usize,
-        None if device.gpu.is_some() => 128,
-        None => 32,
-    };
-    settings.batch_size = wanted.min(engine.max_batch());
-    if common.batch_size.is_some() && settings.batch_size < wanted && !quiet {
-        eprintln!("pixtape: batches of {} images, the most this adapter's binding limits allow", settings.batch_size);
-    }
-    settings.device_notice = device.notice.clone();
 }
 
 fn exit_code(summary: &pipeline::RunSummary) -> ExitCode {

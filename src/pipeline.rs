@@ -342,8 +342,8 @@ struct Ready {
 
 /// Gathers decoded crops into batches and keeps the engine busy: with an
 /// engine of depth 2 (the GPU), batch i+1 is gathered and queued while
-/// batch i computes. Crop slots go back to the decoders as soon as their
-/// bytes are copied into the batch.
+/// batch i computes. Crop slots go back to the decoders once their batch
+/// has started.
 fn model_stage(
     engine: &dyn Engine,
     batch: usize,
@@ -355,6 +355,7 @@ fn model_stage(
     let depth = engine.depth().max(1);
     let mut crops = vec![0u8; batch * CROP_BYTES];
     let mut in_flight: VecDeque<Vec<Pending>> = VecDeque::with_capacity(depth);
+    let mut slots: Vec<Vec<u8>> = Vec::with_capacity(batch);
     let mut done = false;
     let finish = |items: Vec<Pending>| {
         let mut out = spare.try_recv().unwrap_or_default();
@@ -362,22 +363,28 @@ fn model_stage(
         ready.send(Ready { items, output }).is_ok()
     };
     while !done || !in_flight.is_empty() {
+        // A full engine finishes its oldest batch before taking another.
+        if in_flight.len() >= depth
+            && let Some(oldest) = in_flight.pop_front()
+            && !finish(oldest)
+        {
+            return;
+        }
         let mut items: Vec<Pending> = Vec::with_capacity(batch);
         if !done {
             // Block for input only when the engine has nothing to finish.
-            let first = if in_flight.is_empty() {
+            let mut next = if in_flight.is_empty() {
                 decoded.recv().map_err(|_| RecvTimeoutError::Disconnected)
             } else {
                 decoded.recv_timeout(BATCH_WAIT)
             };
             let deadline = Instant::now() + BATCH_WAIT;
-            let mut next = first;
             loop {
                 match next {
                     Ok(Decoded { seq, source, info, crop }) => {
                         let i = items.len();
                         crops[i * CROP_BYTES..(i + 1) * CROP_BYTES].copy_from_slice(&crop);
-                        let _ = free.send(crop);
+                        slots.push(crop);
                         items.push(Pending { seq, source, info });
                     }
                     Err(RecvTimeoutError::Timeout) => break,
@@ -392,16 +399,22 @@ fn model_stage(
                 next = decoded.recv_deadline(deadline);
             }
         }
-        if (items.is_empty() || in_flight.len() >= depth)
-            && let Some(oldest) = in_flight.pop_front()
-            && !finish(oldest)
-        {
-            return;
-        }
         if items.is_empty() {
+            // No input for now (or none left): finish what is in flight.
+            if let Some(oldest) = in_flight.pop_front()
+                && !finish(oldest)
+            {
+                return;
+            }
             continue;
         }
-        match engine.start(&crops[..items.len() * CROP_BYTES], items.len()) {
+        let started = engine.start(&crops[..items.len() * CROP_BYTES], items.len());
+        // The slots go back only now: decoders that run ahead while a CPU
+        // forward pass holds every core only slow it down.
+        for slot in slots.drain(..) {
+            let _ = free.send(slot);
+        }
+        match started {
             Ok(()) => in_flight.push_back(items),
             Err(e) => {
                 if ready.send(Ready { items, output: Err(e) }).is_err() {

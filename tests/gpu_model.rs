@@ -18,7 +18,7 @@ const CROP: usize = INPUT_SIZE * INPUT_SIZE * 3;
 fn gpu_engine_matches_golden_logits_and_the_cpu_engine() {
     let Some(gpu) = gpu() else { return };
     let net = MobileNetV2::embedded().unwrap();
-    let engine = GpuEngine::new(gpu, &net).unwrap();
+    let engine = GpuEngine::new(gpu, &net, 32).unwrap();
     let cases = golden();
     let crops: Vec<u8> = cases.iter().flat_map(|c| c.1.iter().copied()).collect();
     let n = cases.len();
@@ -43,7 +43,7 @@ fn gpu_engine_matches_golden_logits_and_the_cpu_engine() {
 fn batches_in_flight_come_back_in_order_and_unchanged() {
     let Some(gpu) = gpu() else { return };
     let net = MobileNetV2::embedded().unwrap();
-    let engine = GpuEngine::new(gpu, &net).unwrap();
+    let engine = GpuEngine::new(gpu, &net, 32).unwrap();
     assert_eq!(engine.depth(), 2);
     let mut rng = Rng(31);
     // Batches of different sizes (the uniform blocks change between them),
@@ -79,7 +79,7 @@ fn batches_in_flight_come_back_in_order_and_unchanged() {
 fn oversized_batches_and_unbalanced_calls_are_errors_not_panics() {
     let Some(gpu) = gpu() else { return };
     let net = MobileNetV2::embedded().unwrap();
-    let engine = GpuEngine::new(gpu, &net).unwrap();
+    let engine = GpuEngine::new(gpu, &net, 32).unwrap();
     let max = engine.max_batch();
     assert!(max >= 1);
     let crops = vec![0u8; CROP];

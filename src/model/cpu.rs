@@ -397,12 +397,11 @@ unsafe fn depthwise_avx2(win: &Window, d: &Depthwise, out: &mut [f32]) {
     }
 }
 
-/// A batch `start`ed but not yet run: the CPU engine runs it in `finish`,
-/// on the caller's thread, so `start` only keeps a copy of the crops.
+/// The outputs of the batch `start` ran, until `finish` hands them over.
 #[derive(Default)]
 struct Queued {
-    crops: Vec<u8>,
-    n: Option<usize>,
+    out: super::ModelOutput,
+    full: bool,
     probs: Vec<f32>,
 }
 
@@ -416,31 +415,35 @@ impl super::Engine for CpuEngine {
         usize::MAX
     }
 
+    /// Runs the batch at once, on the caller's thread: the CPU has no
+    /// queue to overlap with.
     fn start(&self, crops: &[u8], n: usize) -> crate::Result<()> {
         let mut q = self.queued.lock().unwrap_or_else(|p| p.into_inner());
-        if q.n.is_some() {
+        if q.full {
             return Err(crate::Error::Config("cpu engine: start called twice without finish".into()));
         }
-        let len = n * INPUT_SIZE * INPUT_SIZE * 3;
-        q.crops.clear();
-        q.crops.extend_from_slice(&crops[..len]);
-        q.n = Some(n);
+        let Queued { out, full, probs } = &mut *q;
+        out.resize(n);
+        CpuEngine::forward(self, crops, n, &mut out.features, &mut out.logits);
+        let d = crate::mood::NUM_DIMS;
+        for i in 0..n {
+            probs.clear();
+            probs.extend_from_slice(out.logits(i));
+            super::softmax(probs);
+            out.semantic[i * d..(i + 1) * d].copy_from_slice(&crate::mood::semantic(probs));
+        }
+        *full = true;
         Ok(())
     }
 
     fn finish(&self, out: &mut super::ModelOutput) -> crate::Result<()> {
         let mut q = self.queued.lock().unwrap_or_else(|p| p.into_inner());
-        let Queued { crops, n, probs } = &mut *q;
-        let n = n.take().ok_or_else(|| crate::Error::Config("cpu engine: finish without start".into()))?;
-        out.resize(n);
-        CpuEngine::forward(self, crops, n, &mut out.features, &mut out.logits);
-        for i in 0..n {
-            probs.clear();
-            probs.extend_from_slice(out.logits(i));
-            super::softmax(probs);
-            let d = crate::mood::NUM_DIMS;
-            out.semantic[i * d..(i + 1) * d].copy_from_slice(&crate::mood::semantic(probs));
+        if !q.full {
+            return Err(crate::Error::Config("cpu engine: finish without start".into()));
         }
+        // Hand the buffers over; the caller's old ones serve the next batch.
+        std::mem::swap(out, &mut q.out);
+        q.full = false;
         Ok(())
     }
 }

@@ -26,7 +26,8 @@ use crate::gpu::{self, Gpu, shaders};
 use crate::mood::{self, NUM_DIMS};
 
 const CROP_BYTES: usize = INPUT_SIZE * INPUT_SIZE * 3;
-/// Largest batch one submission takes; beyond it only memory grows.
+/// Largest batch one submission takes; beyond it only memory grows (about
+/// 10 MB of activations an image).
 const MAX_BATCH: usize = 256;
 const STEM_OUT: usize = 32;
 const STEM_SIDE: usize = INPUT_SIZE / 2;
@@ -405,6 +406,8 @@ struct State {
     next_readback: usize,
 }
 
+/// MobileNetV2 on one device. Weights and activations need no fields of
+/// their own: the bind groups that use them keep them alive.
 pub struct GpuEngine<'g> {
     gpu: &'g Gpu,
     kernels: Kernels,
@@ -420,7 +423,6 @@ pub struct GpuEngine<'g> {
     readback: [wgpu::Buffer; 2],
     max_batch: usize,
     state: Mutex<State>,
-    // Weight buffers stay alive through the bind groups that use them.
 }
 
 /// Bytes of the readback sections for `b` images.
@@ -429,7 +431,10 @@ fn sections(b: usize) -> [u64; 3] {
 }
 
 impl<'g> GpuEngine<'g> {
-    pub fn new(gpu: &'g Gpu, model: &MobileNetV2) -> Result<Self> {
+    /// Uploads `model` and sizes the buffers for batches of up to `batch`
+    /// images, or fewer where the adapter's storage-binding limit says so
+    /// (`max_batch` tells).
+    pub fn new(gpu: &'g Gpu, model: &MobileNetV2, batch: usize) -> Result<Self> {
         let kernels = Kernels::new(gpu)?;
         let plan = plan(model);
         // Per-image floats of each activation buffer, over all layers.
@@ -439,7 +444,7 @@ impl<'g> GpuEngine<'g> {
             *slot = (*slot).max(step.out_len);
         }
         let largest = per_image.iter().max().copied().unwrap_or(1).max(CROP_BYTES / 4) as u64 * 4;
-        let max_batch = ((gpu.max_binding() / largest) as usize).min(MAX_BATCH);
+        let max_batch = ((gpu.max_binding() / largest) as usize).min(MAX_BATCH).min(batch.max(1));
         if max_batch == 0 {
             return Err(Error::Gpu(format!(
                 "{}: a storage binding of at most {} bytes cannot hold one image's activations ({largest} bytes)",
@@ -533,11 +538,6 @@ impl<'g> GpuEngine<'g> {
             max_batch,
             state: Mutex::new(State { params_for: 0, in_flight: VecDeque::new(), next_readback: 0 }),
         })
-    }
-
-    /// The compiled kernels (for one-off runs).
-    pub fn kernels(&self) -> &Kernels {
-        &self.kernels
     }
 
     fn write_params(&self, n: usize) {
