@@ -93,22 +93,28 @@ fn reset(lid: u32, groups: u32) {
 }
 
 // Sorts the lists of the first `groups` images if any holds more than
-// `room` candidates (0 at the end: any), then updates the thresholds.
+// `room` candidates (0 at the end: any), then updates the thresholds. Only
+// the first `span` slots are sorted, the smallest power of two that holds
+// the best k and every candidate: slots beyond hold entries that already
+// lost to the k-th best, and may stay where they are.
 fn settle(lid: u32, groups: u32, room: u32) {
     if lid == 0u {
-        var need = 0u;
+        var most = 0u;
         for (var q = 0u; q < groups; q++) {
-            if atomicLoad(&count[q]) > room {
-                need = 1u;
-            }
+            most = max(most, atomicLoad(&count[q]));
         }
-        flag = need;
+        flag = select(0u, most, most > room);
     }
-    if workgroupUniformLoad(&flag) == 0u {
+    let most = workgroupUniformLoad(&flag);
+    if most == 0u {
         return;
     }
-    let half = LIST / 2u;
-    for (var size = 2u; size <= LIST; size <<= 1u) {
+    var span = 2u;
+    while span < p.k + most {
+        span <<= 1u;
+    }
+    let half = span / 2u;
+    for (var size = 2u; size <= span; size <<= 1u) {
         for (var stride = size >> 1u; stride > 0u; stride >>= 1u) {
             for (var i = lid; i < groups * half; i += WG) {
                 let q = i / half;
