@@ -2,9 +2,10 @@
 //! many images a run covers.
 //!
 //! ```text
-//! ingest ──jobs──▶ decode workers ──decoded──▶ model ──outcomes──▶ sink
-//!  (1 thread)        (N threads)     ▲          (batches)           (Parquet,
-//!                                    └── free crop slots ◀──┘        in order)
+//! ingest ──jobs──▶ decode workers ──decoded──▶ model ──batches──▶ match ──outcomes──▶ sink
+//!  (1 thread)        (N threads)     ▲          (CPU, or GPU      (labels, mood,      (Parquet,
+//!                                    │           2 in flight)      playlists)          in order)
+//!                                    └── free crop slots ◀──┘
 //! ```
 //!
 //! Every queue is bounded and the crop buffers circulate through a fixed pool,
