@@ -188,11 +188,6 @@ impl Gpu {
         describe_info(&self.info)
     }
 
-    /// Whether this is a software rasteriser (timings are not GPU timings).
-    pub fn is_software(&self) -> bool {
-        is_software(&self.info)
-    }
-
     /// Largest buffer one storage binding may cover.
     pub fn max_binding(&self) -> u64 {
         self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
@@ -240,6 +235,25 @@ impl Gpu {
                 entry_point: Some(entry),
                 compilation_options: wgpu::PipelineCompilationOptions { constants, ..Default::default() },
                 cache: None,
+            })
+        })
+    }
+
+    /// A bind group of `(binding, resource)` pairs for group 0 of
+    /// `pipeline`'s layout (derived from its shader).
+    pub fn bind_group(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        label: &str,
+        resources: Vec<(u32, wgpu::BindingResource)>,
+    ) -> Result<wgpu::BindGroup> {
+        let entries: Vec<wgpu::BindGroupEntry> =
+            resources.into_iter().map(|(binding, resource)| wgpu::BindGroupEntry { binding, resource }).collect();
+        self.scoped(label, || {
+            self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(label),
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
             })
         })
     }
@@ -319,4 +333,14 @@ pub fn grid(threads: u64, size: u32, limits: &wgpu::Limits) -> u32 {
 /// boundary (256 on every adapter wgpu supports, but ask).
 pub fn uniform_stride(limits: &wgpu::Limits, size: usize) -> u64 {
     (size as u64).next_multiple_of(limits.min_uniform_buffer_offset_alignment as u64)
+}
+
+/// The `index`th uniform block of `size` bytes in a buffer of blocks
+/// `stride` bytes apart.
+pub fn uniform_slot(buffer: &wgpu::Buffer, index: usize, stride: u64, size: u64) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer,
+        offset: index as u64 * stride,
+        size: std::num::NonZeroU64::new(size),
+    })
 }

@@ -15,7 +15,6 @@
 //! batches.
 
 use std::collections::VecDeque;
-use std::num::NonZeroU64;
 use std::sync::Mutex;
 
 use bytemuck::{Pod, Zeroable};
@@ -314,26 +313,15 @@ impl Kernels {
     }
 }
 
-/// A bind group of `resources` at bindings 0, 1, 2, ... of `pipeline`'s
-/// (automatically derived) layout.
+/// A bind group of `resources` at bindings 0, 1, 2, ..., the order every
+/// model kernel declares them in.
 fn bind(
     gpu: &Gpu,
     pipeline: &wgpu::ComputePipeline,
     label: &str,
     resources: Vec<wgpu::BindingResource>,
 ) -> Result<wgpu::BindGroup> {
-    let entries: Vec<wgpu::BindGroupEntry> = resources
-        .into_iter()
-        .enumerate()
-        .map(|(i, resource)| wgpu::BindGroupEntry { binding: i as u32, resource })
-        .collect();
-    gpu.scoped(label, || {
-        gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(label),
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        })
-    })
+    gpu.bind_group(pipeline, label, (0..).zip(resources).collect())
 }
 
 /// Stem weights as the kernel reads them: `[ky][kx][c][out]`.
@@ -469,13 +457,7 @@ impl<'g> GpuEngine<'g> {
         let param_stride = gpu::uniform_stride(&gpu.limits, 48);
         let ops_len = plan.len() + 4;
         let params = gpu.buffer("params", param_stride * ops_len as u64, U::UNIFORM | U::COPY_DST)?;
-        let uniform = |i: usize| {
-            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &params,
-                offset: i as u64 * param_stride,
-                size: NonZeroU64::new(param_stride),
-            })
-        };
+        let uniform = |i: usize| gpu::uniform_slot(&params, i, param_stride, param_stride);
         let mut ops = Vec::with_capacity(ops_len);
         for (i, step) in plan.iter().enumerate() {
             let dst = acts[step.dst as usize].as_entire_binding();

@@ -12,8 +12,7 @@
 //! workgroup memory: each keeps a list of at least k + 256 entries.
 
 use std::collections::HashMap;
-use std::num::NonZeroU64;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytemuck::{Pod, Zeroable};
 
@@ -85,7 +84,7 @@ pub struct GpuMatcher<'g> {
     slice: usize,
     slices: usize,
     param_stride: u64,
-    kernels: Mutex<HashMap<usize, std::sync::Arc<Kernels>>>,
+    kernels: Mutex<HashMap<usize, Arc<Kernels>>>,
     bound: Mutex<Option<Bound>>,
 }
 
@@ -110,6 +109,9 @@ impl<'g> GpuMatcher<'g> {
             return Err(Error::Gpu(format!("a storage binding of {tile_bytes} bytes cannot hold one track panel")));
         }
         let n = tracks.len();
+        if u32::try_from(n).is_err() {
+            return Err(Error::Gpu(format!("{n} tracks: the GPU matcher indexes tracks with 32 bits")));
+        }
         let slice = n.div_ceil(TARGET_SLICES).max(MIN_SLICE).next_multiple_of(PASS);
         let panels = tracks.panels();
         let mut tiles = Vec::new();
@@ -121,9 +123,6 @@ impl<'g> GpuMatcher<'g> {
             let buffer = gpu.storage(&format!("tracks {i}"), chunk)?;
             tiles.push(Tile { buffer, first_track, tracks: count, first_slice, slices });
             first_slice += slices;
-        }
-        if u32::try_from(n).is_err() {
-            return Err(Error::Gpu(format!("{n} tracks: the GPU matcher indexes tracks with 32 bits")));
         }
         Ok(GpuMatcher {
             gpu,
@@ -137,16 +136,21 @@ impl<'g> GpuMatcher<'g> {
         })
     }
 
+    /// Images one scan workgroup can hold with `list` slots each, within
+    /// the adapter's workgroup memory (0: not even one).
+    fn group_size(&self, list: usize) -> usize {
+        let limit = self.gpu.limits.max_compute_workgroup_storage_size as usize;
+        // 4 bytes for the workgroup's merge flag.
+        (limit.saturating_sub(4) / group_bytes(list)).min(MAX_QG)
+    }
+
     /// Largest k the adapter's workgroup memory allows.
     pub fn max_k(&self) -> usize {
-        let limit = self.gpu.limits.max_compute_workgroup_storage_size as usize;
         let mut list = (PASS + 1).next_power_of_two();
-        let mut best = 0;
-        while group_bytes(list) + 4 <= limit {
-            best = list - PASS;
+        while self.group_size(list * 2) > 0 {
             list *= 2;
         }
-        best
+        if self.group_size(list) > 0 { list - PASS } else { 0 }
     }
 
     /// Tiles the catalog is stored in.
@@ -154,13 +158,13 @@ impl<'g> GpuMatcher<'g> {
         self.tiles.len()
     }
 
-    fn kernels(&self, k: usize) -> Result<std::sync::Arc<Kernels>> {
+    fn kernels(&self, k: usize) -> Result<Arc<Kernels>> {
         let list = (k + PASS).next_power_of_two();
-        let limit = self.gpu.limits.max_compute_workgroup_storage_size as usize;
-        let group = ((limit.saturating_sub(4)) / group_bytes(list)).min(MAX_QG);
+        let group = self.group_size(list);
         if group == 0 {
             return Err(Error::Gpu(format!(
-                "top-{k}: the adapter's {limit} bytes of workgroup memory allow k up to {} on the GPU",
+                "top-{k}: the adapter's {} bytes of workgroup memory allow k up to {} on the GPU",
+                self.gpu.limits.max_compute_workgroup_storage_size,
                 self.max_k()
             )));
         }
@@ -171,7 +175,7 @@ impl<'g> GpuMatcher<'g> {
         let overrides = |g: usize| {
             [("QG", g as f64), ("LIST", list as f64), ("SLOTS", (g * list) as f64), ("QVECS", (g * 10) as f64)]
         };
-        let kernels = std::sync::Arc::new(Kernels {
+        let kernels = Arc::new(Kernels {
             list,
             group,
             scan: self.gpu.pipeline(&shaders::TOPK, "scan", &overrides(group))?,
@@ -197,30 +201,13 @@ impl<'g> GpuMatcher<'g> {
         let readback = gpu.readback("best readback", (queries * k * 8) as u64)?;
         let params =
             gpu.buffer("topk params", self.param_stride * (self.tiles.len() + 1) as u64, U::UNIFORM | U::COPY_DST)?;
-        let uniform = |i: usize| {
-            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &params,
-                offset: i as u64 * self.param_stride,
-                size: NonZeroU64::new(std::mem::size_of::<Params>() as u64),
-            })
-        };
-        let group = |pipeline: &wgpu::ComputePipeline, label: &str, entries: Vec<(u32, wgpu::BindingResource)>| {
-            let entries: Vec<wgpu::BindGroupEntry> =
-                entries.into_iter().map(|(binding, resource)| wgpu::BindGroupEntry { binding, resource }).collect();
-            gpu.scoped(label, || {
-                gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some(label),
-                    layout: &pipeline.get_bind_group_layout(0),
-                    entries: &entries,
-                })
-            })
-        };
+        let uniform = |i: usize| gpu::uniform_slot(&params, i, self.param_stride, std::mem::size_of::<Params>() as u64);
         let scan = self
             .tiles
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                group(
+                gpu.bind_group(
                     &kernels.scan,
                     "topk scan",
                     vec![
@@ -232,7 +219,7 @@ impl<'g> GpuMatcher<'g> {
                 )
             })
             .collect::<Result<_>>()?;
-        let merge = group(
+        let merge = gpu.bind_group(
             &kernels.merge,
             "topk merge",
             vec![(0, uniform(self.tiles.len())), (3, lists.as_entire_binding()), (4, best.as_entire_binding())],
