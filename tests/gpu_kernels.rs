@@ -10,9 +10,11 @@
 mod common;
 
 use common::{Rng, gpu, rel_err};
-use pixtape::model::gpu::{Epilogue, Kernels, depthwise_weights, matmul_weights, stem_weights};
+use pixtape::model::gpu::{Epilogue, Kernels};
 use pixtape::model::reference::{self, Chw, chw_to_nhwc, nhwc_to_chw};
-use pixtape::model::{Conv, INPUT_SIZE, MEAN, NUM_CLASSES, STD, softmax};
+use pixtape::model::{
+    Conv, INPUT_SIZE, MEAN, NUM_CLASSES, STD, depthwise_weights, matmul_weights, softmax, stem_weights,
+};
 use pixtape::mood;
 
 const TOLERANCE: f32 = 1e-5;

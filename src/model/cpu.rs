@@ -16,19 +16,14 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use super::matmul::{Epilogue, PackedWeights, matmul};
-use super::{FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, NUM_CLASSES, STD};
+use super::{
+    FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, NUM_CLASSES, STD, depthwise_weights, matmul_weights, stem_weights,
+};
 use crate::model::Conv;
 
 /// 1x1 convolution as packed `[in x out]` weights.
 fn pointwise(conv: &Conv) -> PackedWeights {
-    let (cin, cout) = (conv.in_ch, conv.out_ch);
-    let mut weight = vec![0.0; cin * cout];
-    for o in 0..cout {
-        for i in 0..cin {
-            weight[i * cout + o] = conv.weight[o * cin + i];
-        }
-    }
-    PackedWeights::new(cin, cout, &weight, &conv.bias)
+    PackedWeights::new(conv.in_ch, conv.out_ch, &matmul_weights(&conv.weight, conv.out_ch), &conv.bias)
 }
 
 /// Depthwise 3x3 with weights as `[tap][channel]`.
@@ -74,17 +69,6 @@ const STEM_K: usize = 27;
 impl CpuEngine {
     pub fn new(model: &MobileNetV2) -> Self {
         let stem = &model.stem;
-        let mut stem_weight = vec![0.0; STEM_K * STEM_OUT];
-        for o in 0..STEM_OUT {
-            for c in 0..3 {
-                for ky in 0..3 {
-                    for kx in 0..3 {
-                        stem_weight[((ky * 3 + kx) * 3 + c) * STEM_OUT + o] =
-                            stem.weight[((o * 3 + c) * 3 + ky) * 3 + kx];
-                    }
-                }
-            }
-        }
         let mut lut = [[0.0; 256]; 3];
         for (c, table) in lut.iter_mut().enumerate() {
             for (v, slot) in table.iter_mut().enumerate() {
@@ -100,29 +84,23 @@ impl CpuEngine {
                 workspace_len = workspace_len.max(side * side * b.hidden());
                 side = side.div_ceil(b.stride());
                 let dw = &b.depthwise;
-                let mut weight = vec![0.0; 9 * dw.out_ch];
-                for c in 0..dw.out_ch {
-                    for tap in 0..9 {
-                        weight[tap * dw.out_ch + c] = dw.weight[c * 9 + tap];
-                    }
-                }
                 CpuBlock {
                     expand: b.expand.as_ref().map(pointwise),
-                    depthwise: Depthwise { channels: dw.out_ch, stride: dw.stride, weight, bias: dw.bias.clone() },
+                    depthwise: Depthwise {
+                        channels: dw.out_ch,
+                        stride: dw.stride,
+                        weight: depthwise_weights(dw),
+                        bias: dw.bias.clone(),
+                    },
                     project: pointwise(&b.project),
                     residual: b.residual,
                 }
             })
             .collect();
-        let mut classifier_weight = vec![0.0; FEATURE_DIM * NUM_CLASSES];
-        for o in 0..NUM_CLASSES {
-            for i in 0..FEATURE_DIM {
-                classifier_weight[i * NUM_CLASSES + o] = model.classifier_weight[o * FEATURE_DIM + i];
-            }
-        }
+        let classifier_weight = matmul_weights(&model.classifier_weight, NUM_CLASSES);
         workspace_len = workspace_len.max(side * side * FEATURE_DIM);
         CpuEngine {
-            stem: PackedWeights::new(STEM_K, STEM_OUT, &stem_weight, &stem.bias),
+            stem: PackedWeights::new(STEM_K, STEM_OUT, &stem_weights(stem), &stem.bias),
             lut,
             blocks,
             head: pointwise(&model.head),

@@ -19,7 +19,10 @@ use std::sync::Mutex;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Conv, Engine, FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, ModelOutput, NUM_CLASSES, STD};
+use super::{
+    Engine, FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, ModelOutput, NUM_CLASSES, STD, depthwise_weights,
+    matmul_weights, stem_weights,
+};
 use crate::error::{Error, Result};
 use crate::gpu::{self, Gpu, shaders};
 use crate::mood::{self, NUM_DIMS};
@@ -322,43 +325,6 @@ fn bind(
     resources: Vec<wgpu::BindingResource>,
 ) -> Result<wgpu::BindGroup> {
     gpu.bind_group(pipeline, label, (0..).zip(resources).collect())
-}
-
-/// Stem weights as the kernel reads them: `[ky][kx][c][out]`.
-pub fn stem_weights(stem: &Conv) -> Vec<f32> {
-    let mut w = vec![0.0; 27 * STEM_OUT];
-    for o in 0..STEM_OUT {
-        for c in 0..3 {
-            for tap in 0..9 {
-                w[(tap * 3 + c) * STEM_OUT + o] = stem.weight[(o * 3 + c) * 9 + tap];
-            }
-        }
-    }
-    w
-}
-
-/// A 1x1 convolution's (or the classifier's) `[out][in]` weights as `[in][out]`.
-pub fn matmul_weights(weight: &[f32], outputs: usize) -> Vec<f32> {
-    let inputs = weight.len() / outputs;
-    let mut w = vec![0.0; weight.len()];
-    for o in 0..outputs {
-        for i in 0..inputs {
-            w[i * outputs + o] = weight[o * inputs + i];
-        }
-    }
-    w
-}
-
-/// Depthwise `[channel][tap]` weights as `[tap][channel]`.
-pub fn depthwise_weights(conv: &Conv) -> Vec<f32> {
-    let c = conv.out_ch;
-    let mut w = vec![0.0; 9 * c];
-    for ch in 0..c {
-        for tap in 0..9 {
-            w[tap * c + ch] = conv.weight[ch * 9 + tap];
-        }
-    }
-    w
 }
 
 fn class_table() -> Vec<f32> {

@@ -246,6 +246,48 @@ fn tensor(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
     Ok(view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }
 
+/// Stem weights `[ky][kx][c][out]` (from OIHW), so that one input pixel's
+/// 27 normalised values times this `[27 x 32]` matrix is one output pixel.
+/// The layout both fast engines read.
+pub fn stem_weights(stem: &Conv) -> Vec<f32> {
+    let (cin, taps) = (stem.in_ch, stem.kernel * stem.kernel);
+    let mut w = vec![0.0; taps * cin * stem.out_ch];
+    for o in 0..stem.out_ch {
+        for c in 0..cin {
+            for tap in 0..taps {
+                w[(tap * cin + c) * stem.out_ch + o] = stem.weight[(o * cin + c) * taps + tap];
+            }
+        }
+    }
+    w
+}
+
+/// A 1x1 convolution's (or the classifier's) `[out][in]` weights as
+/// `[in][out]`, so that NHWC activations times them is the layer.
+pub fn matmul_weights(weight: &[f32], outputs: usize) -> Vec<f32> {
+    let inputs = weight.len() / outputs;
+    let mut w = vec![0.0; weight.len()];
+    for o in 0..outputs {
+        for i in 0..inputs {
+            w[i * outputs + o] = weight[o * inputs + i];
+        }
+    }
+    w
+}
+
+/// Depthwise `[channel][tap]` weights as `[tap][channel]`, so that one tap
+/// reads every channel contiguously.
+pub fn depthwise_weights(conv: &Conv) -> Vec<f32> {
+    let c = conv.out_ch;
+    let mut w = vec![0.0; 9 * c];
+    for ch in 0..c {
+        for tap in 0..9 {
+            w[tap * c + ch] = conv.weight[ch * 9 + tap];
+        }
+    }
+    w
+}
+
 /// Normalise one HWC u8 crop into CHW f32, as torchvision's ToTensor+Normalize.
 pub fn normalize_chw(crop: &[u8], out: &mut [f32]) {
     let plane = INPUT_SIZE * INPUT_SIZE;
