@@ -10,7 +10,8 @@
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pixtape::decode::{CROP_BYTES, DecodeLimits, Decoder};
+use pixtape::decode::{DecodeLimits, Decoder};
+use pixtape::model::CROP_BYTES;
 use rayon::prelude::*;
 
 /// The bundled photos re-encoded at 640x480, the size the README quotes.

@@ -14,8 +14,7 @@ mod common;
 
 use common::median_secs;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pixtape::gpu::{self, DeviceChoice};
-use pixtape::model::gpu::GpuEngine;
+use pixtape::backend::{Backend, DeviceChoice};
 use pixtape::model::{Engine, INPUT_SIZE, MobileNetV2, ModelOutput, cpu::CpuEngine, reference};
 
 fn crops(n: usize) -> Vec<u8> {
@@ -34,18 +33,15 @@ fn bench(c: &mut Criterion) {
     let net = MobileNetV2::embedded().unwrap();
     let flop = 2.0 * net.macs_per_image() as f64;
     let cpu = CpuEngine::new(&net);
-    let selection = gpu::select(DeviceChoice::Gpu);
-    let device = match &selection {
-        Ok(s) => s.gpu.as_ref(),
-        Err(e) => {
-            eprintln!("no GPU engine in this run: {e}");
-            None
-        }
-    };
-    let gpu_engine = device.map(|g| GpuEngine::new(g, &net, 128).unwrap());
-    if let Some(g) = device {
-        eprintln!("GPU: {}", g.describe());
+    let backend = Backend::open(DeviceChoice::Gpu)
+        .inspect_err(|e| eprintln!("no GPU engine in this run: {e}"))
+        .ok()
+        .filter(|b| b.gpu().is_some());
+    let gpu_model = backend.as_ref().map(|b| b.model(None).unwrap());
+    if let Some(b) = &backend {
+        eprintln!("{}", b.report().notice);
     }
+    let gpu_engine = gpu_model.as_ref().map(|m| m.engine.as_ref());
     let mut group = c.benchmark_group("mobilenet_v2");
     group.sample_size(10);
     let mut out = ModelOutput::default();
@@ -59,7 +55,7 @@ fn bench(c: &mut Criterion) {
             let secs = median_secs((64 / batch).max(3), || Engine::forward(&cpu, &input, batch, &mut out).unwrap());
             common::report("cpu_engine", "images", batch, secs, flop);
         }
-        if let Some(engine) = &gpu_engine {
+        if let Some(engine) = gpu_engine {
             let b = batch.min(engine.max_batch());
             if b < batch && batch > 32 {
                 continue;

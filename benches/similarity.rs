@@ -16,10 +16,9 @@ mod common;
 
 use common::median_secs;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pixtape::gpu::{self, DeviceChoice};
+use pixtape::backend::{Backend, DeviceChoice};
 use pixtape::mood::{SIM_DIMS, SimVector};
-use pixtape::similarity::gpu::GpuMatcher;
-use pixtape::similarity::{Matcher, TrackMatrix, top_k, top_k_reference};
+use pixtape::similarity::{TrackMatrix, top_k, top_k_reference};
 
 fn vectors(n: usize, seed: u64) -> Vec<SimVector> {
     let mut s = seed | 1;
@@ -39,15 +38,12 @@ fn bench(c: &mut Criterion) {
     let n: usize = std::env::var("PIXTAPE_BENCH_TRACKS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let tracks = vectors(n, 1);
     let matrix = TrackMatrix::from_vectors(&tracks);
-    let selection = gpu::select(DeviceChoice::Gpu);
-    let device = match &selection {
-        Ok(s) => s.gpu.as_ref(),
-        Err(e) => {
-            eprintln!("no GPU matcher in this run: {e}");
-            None
-        }
-    };
-    let gpu_matcher = device.map(|g| GpuMatcher::new(g, &matrix).unwrap());
+    let backend = Backend::open(DeviceChoice::Gpu)
+        .inspect_err(|e| eprintln!("no GPU matcher in this run: {e}"))
+        .ok()
+        .filter(|b| b.gpu().is_some());
+    // k = 200 is the playlist default; the GPU kernel holds it on every adapter.
+    let gpu_matcher = backend.as_ref().map(|b| b.matcher(&matrix, 200).unwrap().0);
     if let Some(m) = &gpu_matcher {
         eprintln!("{}", m.describe());
     }

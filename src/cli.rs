@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use pixtape::catalog::{CatalogOptions, columns, features::VaRange};
+use pixtape::backend::DeviceChoice;
+use pixtape::catalog::{CatalogOptions, columns::Role, features::VaRange};
 use pixtape::decode::DecodeLimits;
-use pixtape::gpu::DeviceChoice;
 use pixtape::mood::{MoodMode, Weights};
 use pixtape::pipeline::AnalyzeSettings;
 use pixtape::playlist::PlaylistSettings;
@@ -186,11 +186,18 @@ pub struct CommonArgs {
 
 impl CommonArgs {
     pub fn device(&self) -> DeviceChoice {
-        match self.device.as_str() {
-            "gpu" => DeviceChoice::Gpu,
-            "cpu" => DeviceChoice::Cpu,
-            _ => DeviceChoice::Auto,
-        }
+        DeviceChoice::parse(&self.device).unwrap_or(DeviceChoice::Auto)
+    }
+
+    /// The batch size asked for, if any; the backend settles the rest.
+    pub fn batch(&self) -> Option<usize> {
+        self.batch_size.map(|b| b as usize)
+    }
+
+    /// Sizes the global thread pool (decode workers and the CPU model).
+    pub fn init_threads(&self) -> anyhow::Result<()> {
+        rayon::ThreadPoolBuilder::new().num_threads(self.threads()).build_global()?;
+        Ok(())
     }
 
     pub fn threads(&self) -> usize {
@@ -209,12 +216,8 @@ impl AnalyzeArgs {
             None => bundled_photos()?,
         };
         let mut settings = AnalyzeSettings::new(images, self.out.clone());
-        if let Some(b) = self.common.batch_size {
-            settings.batch_size = b as usize;
-        }
         settings.decode_threads = self.common.threads();
         settings.limits = self.common.limits();
-        settings.device_requested = self.common.device().as_str();
         Ok(settings)
     }
 }
@@ -233,7 +236,7 @@ impl CatalogArgs {
         };
         let mut o = CatalogOptions::new(path);
         if let Some(spec) = &self.catalog_columns {
-            o.overrides = columns::parse_overrides(spec)?;
+            o.overrides = parse_columns(spec)?;
         }
         o.va_range = self.va_range.as_deref().and_then(VaRange::parse);
         o.delimiter = match self.catalog_delimiter.as_deref() {
@@ -249,7 +252,8 @@ impl CatalogArgs {
     }
 }
 
-fn parse_weights(spec: &str) -> anyhow::Result<Weights> {
+/// `--weights affect=0.35,moods=0.30,...`: groups not named keep their default.
+pub fn parse_weights(spec: &str) -> anyhow::Result<Weights> {
     let mut w = Weights::default();
     for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
         let (k, v) = part.split_once('=').ok_or_else(|| anyhow::anyhow!("--weights: `{part}` is not group=weight"))?;
@@ -263,8 +267,38 @@ fn parse_weights(spec: &str) -> anyhow::Result<Weights> {
             other => anyhow::bail!("--weights: unknown group `{other}` (affect, moods, styles, themes)"),
         }
     }
-    anyhow::ensure!(w.affect + w.moods + w.styles + w.themes > 0.0, "--weights: at least one weight must be positive");
+    w.check().map_err(|e| anyhow::anyhow!("--weights: {e}"))?;
     Ok(w)
+}
+
+/// `--catalog-columns id=col,title=col,tags=col1+col2,...`
+pub fn parse_columns(spec: &str) -> anyhow::Result<Vec<(Role, Vec<String>)>> {
+    let roles = || Role::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ");
+    spec.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|part| {
+            let (role, cols) = part
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--catalog-columns: `{part}` is not role=column (roles: {})", roles()))?;
+            let role = Role::parse(role.trim())
+                .ok_or_else(|| anyhow::anyhow!("--catalog-columns: unknown role `{role}` (roles: {})", roles()))?;
+            Ok((role, cols.split('+').map(|c| c.trim().to_string()).collect()))
+        })
+        .collect()
+}
+
+/// The flag behind a library setting, for error messages.
+pub fn flag_of(setting: &str) -> Option<&'static str> {
+    Some(match setting {
+        "device" => "--device",
+        "weights" => "--weights",
+        "columns" => "--catalog-columns",
+        "va_range" => "--va-range",
+        "delimiter" => "--catalog-delimiter",
+        "catalog" => "--catalog",
+        "batch_size" => "--batch-size",
+        _ => return None,
+    })
 }
 
 impl PlaylistArgs {

@@ -3,49 +3,36 @@
 use std::fmt;
 use std::path::Path;
 
-use crate::decode::{CROP_BYTES, DecodeLimits, DecodedInfo, Decoder, Failure};
-use crate::error::{Error, Result};
-use crate::model::{self, Engine, ModelOutput};
-use crate::mood::{self, Group, MoodVector};
-use crate::pipeline::{Recommend, TOP_K_LABELS};
-use crate::playlist::{self, Pick};
+use crate::analysis::Analysis;
+use crate::backend::Model;
+use crate::decode::{DecodeLimits, Decoder};
+use crate::error::{Error, Failure, Result};
+use crate::model::{CROP_BYTES, ModelOutput};
+use crate::mood::{self, Group};
+use crate::playlist::Pick;
+use crate::recommend::Recommender;
 
 pub struct Inspection {
     pub path: String,
-    pub info: DecodedInfo,
-    /// (label, probability), most probable first.
-    pub labels: Vec<(&'static str, f32)>,
-    pub mood: MoodVector,
+    pub analysis: Analysis,
     /// With a catalog: the playlist, each pick with its track's identity.
     pub playlist: Vec<(Pick, String)>,
     pub mode: &'static str,
 }
 
-/// Decodes and classifies one image, and builds its playlist when given a catalog.
-pub fn inspect(
-    path: &Path,
-    engine: &dyn Engine,
-    limits: DecodeLimits,
-    recommend: Option<&Recommend>,
-) -> Result<Inspection> {
+/// Decodes and classifies one image, and builds its playlist when given a recommender.
+pub fn inspect(path: &Path, model: &Model, limits: DecodeLimits, recommend: Option<&Recommender>) -> Result<Inspection> {
     let mut crop = vec![0u8; CROP_BYTES];
     let info = Decoder::new(limits)
         .decode_file(path, &mut crop)
         .map_err(|Failure { stage, reason }| Error::input(path, format!("{} failed: {reason}", stage.as_str())))?;
     let mut out = ModelOutput::default();
-    engine.forward(&crop, 1, &mut out)?;
-    let mut probs = out.logits(0).to_vec();
-    model::softmax(&mut probs);
-    let classes = model::class_names();
-    let labels = model::top_k(&probs, TOP_K_LABELS).into_iter().map(|c| (classes[c], probs[c])).collect();
-    let mood = mood::image_mood_from(&out.semantic(0), &info.colour);
+    model.engine.forward(&crop, 1, &mut out)?;
+    let analysis = Analysis::new(info, &out, 0, &mut Vec::new());
     let mut picks = Vec::new();
     if let Some(r) = recommend {
-        let target = r.mode.apply(&mood);
-        let q = mood::sim_vector(&target, mood::Groups::ALL, &r.weights, false);
-        let hits = r.matcher.top_k(&[q], r.playlist.candidates())?;
-        for pick in playlist::build(&q, &target, &info.colour, &hits[0], r.catalog, &r.playlist) {
-            let t = r.catalog.track(pick.track as usize);
+        for pick in r.playlist(&analysis.mood, &analysis.info.colour)? {
+            let t = r.catalog().track(pick.track as usize);
             let who = match (t.title.is_empty(), t.artist.is_empty()) {
                 (false, false) => format!("{} — {}", t.title, t.artist),
                 (false, true) => t.title.to_string(),
@@ -55,13 +42,13 @@ pub fn inspect(
             picks.push((pick, who));
         }
     }
-    let mode = recommend.map_or("match", |r| r.mode.as_str());
-    Ok(Inspection { path: path.display().to_string(), info, labels, mood, playlist: picks, mode })
+    let mode = recommend.map_or("match", |r| r.mode().as_str());
+    Ok(Inspection { path: path.display().to_string(), analysis, playlist: picks, mode })
 }
 
 impl fmt::Display for Inspection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let i = &self.info;
+        let i = &self.analysis.info;
         let c = &i.colour;
         writeln!(f, "{}", self.path)?;
         writeln!(f, "  {} x {} {}, {:.1} KB", i.width, i.height, i.format, i.file_bytes as f64 / 1024.0)?;
@@ -69,7 +56,7 @@ impl fmt::Display for Inspection {
             writeln!(f, "  warning: {w}")?;
         }
         writeln!(f, "\n  what the model sees (ImageNet-1k)")?;
-        for (label, p) in &self.labels {
+        for (_, label, p) in self.analysis.labels() {
             writeln!(f, "    {:>5.1}%  {label}", p * 100.0)?;
         }
         writeln!(f, "\n  colour and light")?;
@@ -87,7 +74,7 @@ impl fmt::Display for Inspection {
             write!(f, " {} {:>3.0}%", p.hex(), p.share * 100.0)?;
         }
         writeln!(f)?;
-        let m = &self.mood;
+        let m = &self.analysis.mood;
         writeln!(f, "\n  mood")?;
         writeln!(f, "    valence {:+.2}  arousal {:+.2}  ({})", m[0], m[1], mood::top_mood(m))?;
         for g in [Group::Moods, Group::Styles, Group::Themes] {

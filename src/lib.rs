@@ -2,11 +2,15 @@
 //!
 //! The pipeline's stages each live in one module, named after what flows
 //! through it: `ingest` (which images), `decode` (pixels), `colour` (light and
-//! colour measures), `model` (MobileNetV2), `mood` (the mood space),
-//! `catalog` (tracks), `similarity` (top-k), `playlist`, `output` (Parquet and
-//! the run manifest), joined by `pipeline`. `gpu` is the device they share
+//! colour measures), `model` (MobileNetV2), `analysis` (labels and mood of one
+//! image), `mood` (the mood space), `catalog` (tracks), `similarity` (top-k),
+//! `playlist`, `output` (Parquet tables) and `manifest`, joined by `pipeline`.
+//! `recommend` is the one home of "analysis to playlist"; `backend` decides
+//! where the model and the matcher run, and `gpu` is the device they share
 //! when the WGSL kernels run.
 
+pub mod analysis;
+pub mod backend;
 pub mod catalog;
 pub mod colour;
 pub mod decode;
@@ -14,11 +18,13 @@ pub mod error;
 pub mod gpu;
 pub mod ingest;
 pub mod inspect;
+pub mod manifest;
 pub mod model;
 pub mod mood;
 pub mod output;
 pub mod pipeline;
 pub mod playlist;
+pub mod recommend;
 pub mod similarity;
 
-pub use error::{Error, Result};
+pub use error::{Error, Failure, Result, Stage};

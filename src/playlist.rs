@@ -66,7 +66,7 @@ pub fn build(
     catalog: &Catalog,
     s: &PlaylistSettings,
 ) -> Vec<Pick> {
-    let vectors: Vec<SimVector> = candidates.iter().map(|h| catalog.matrix.vector(h.track as usize)).collect();
+    let vectors: Vec<SimVector> = candidates.iter().map(|h| catalog.matrix().vector(h.track as usize)).collect();
     let norms: Vec<f32> = vectors.iter().map(norm).collect();
     let mut chosen: Vec<usize> = Vec::with_capacity(s.length);
     let mut max_sim = vec![f32::NEG_INFINITY; candidates.len()];

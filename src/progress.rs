@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use std::path::Path;
 
@@ -12,7 +12,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt16Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pixtape::catalog::Catalog;
-use pixtape::pipeline::{self, Progress, RunSummary};
+use pixtape::output::{IMAGES_FILE, RECOMMENDATIONS_FILE};
+use pixtape::pipeline::{Progress, RunSummary};
 
 pub struct Bar {
     bar: ProgressBar,
@@ -23,9 +24,14 @@ impl Bar {
     pub fn new(quiet: bool) -> Self {
         let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
         let bar = ProgressBar::with_draw_target(None, target);
+        // indicatif's own `{per_sec}` prints `100.5301/s`; people read rates
+        // as whole numbers with their unit.
         let style = ProgressStyle::with_template(
-            "{spinner} {bar:30} {human_pos}/{human_len} images  {per_sec:.1}  ETA {eta}  {msg}",
+            "{spinner} {bar:30} {human_pos}/{human_len} images  {rate}  ETA {eta}  {msg}",
         )
+        .map(|s| s.with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&rate(state.per_sec(), "images"));
+        }))
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_message("errors: 0");
@@ -51,13 +57,25 @@ impl Progress for Bar {
     }
 }
 
+/// A rate as people read one: `100 images/s`, `2.4 images/s`, `0.31 images/s`.
+pub fn rate(per_sec: f64, unit: &str) -> String {
+    let digits = if per_sec >= 10.0 || per_sec == 0.0 {
+        0
+    } else if per_sec >= 1.0 {
+        1
+    } else {
+        2
+    };
+    format!("{per_sec:.digits$} {unit}/s")
+}
+
 pub fn summary_line(s: &RunSummary) -> String {
     let c = &s.counts;
     format!(
-        "pixtape: analysed {} images in {:.1} s ({:.1} images/s) on {}; {} errors, {} warnings{}; wrote {}",
+        "analysed {} images in {:.1} s ({}) on {}; {} errors, {} warnings{}; wrote {}",
         c.images,
         s.wall_seconds,
-        c.images as f64 / s.wall_seconds.max(1e-9),
+        rate(c.images as f64 / s.wall_seconds.max(1e-9), "images"),
         s.engine,
         c.errors,
         c.warnings,
@@ -73,7 +91,7 @@ pub fn catalog_line(c: &Catalog) -> String {
         format!("; valence/arousal scale {s}{}", if r.va_range_detected { " (detected)" } else { "" })
     });
     let mut line = format!(
-        "pixtape: catalog {}: {} tracks from {} rows in {:.1} s ({}); columns {}{range}",
+        "catalog {}: {} tracks from {} rows in {:.1} s ({}); columns {}{range}",
         r.path,
         r.tracks,
         r.rows,
@@ -95,9 +113,9 @@ pub fn catalog_line(c: &Catalog) -> String {
 }
 
 /// The first playlists of a run, read back from its tables, for a person.
-pub fn print_playlists(out: &Path, catalog: &Catalog) -> anyhow::Result<()> {
-    let images = read(&out.join("images.parquet"))?;
-    let recs = read(&out.join(pipeline::RECOMMENDATIONS_FILE))?;
+pub fn print_playlists(out: &Path) -> anyhow::Result<()> {
+    let images = read(&out.join(IMAGES_FILE))?;
+    let recs = read(&out.join(RECOMMENDATIONS_FILE))?;
     let text = |b: &RecordBatch, c: &str| -> Vec<String> {
         b.column_by_name(c)
             .map(|a| a.as_string::<i32>().iter().map(|v| v.unwrap_or("").to_string()).collect())
@@ -113,7 +131,6 @@ pub fn print_playlists(out: &Path, catalog: &Catalog) -> anyhow::Result<()> {
     let track = text(&recs, "track_id");
     let ranks: Vec<u16> =
         recs.column_by_name("rank").map(|c| c.as_primitive::<UInt16Type>().values().to_vec()).unwrap_or_default();
-    let _ = catalog;
     for (i, id) in ids.iter().enumerate().take(12) {
         println!("{id}: {} (valence {:+.2}, arousal {:+.2})", label[i], v[i], a[i]);
         for j in (0..rid.len()).filter(|&j| rid[j] == *id && ranks[j] <= 3) {
@@ -126,7 +143,7 @@ pub fn print_playlists(out: &Path, catalog: &Catalog) -> anyhow::Result<()> {
         println!(
             "… {} more images; all playlists are in {}",
             ids.len() - 12,
-            out.join(pipeline::RECOMMENDATIONS_FILE).display()
+            out.join(RECOMMENDATIONS_FILE).display()
         );
     }
     Ok(())

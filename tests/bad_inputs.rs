@@ -9,20 +9,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{photo, png_claiming, png_solid, read_parquet, strings};
-use pixtape::decode::{CROP_BYTES, DecodeLimits, Decoder};
-use pixtape::model::{MobileNetV2, cpu::CpuEngine};
+use pixtape::backend::Backend;
+use pixtape::decode::{DecodeLimits, Decoder};
+use pixtape::model::CROP_BYTES;
 use pixtape::pipeline::{self, AnalyzeSettings, Silent};
 
 fn settings(images: &Path, out: &Path) -> AnalyzeSettings {
-    AnalyzeSettings {
-        batch_size: 4,
-        decode_threads: 2,
-        ..AnalyzeSettings::new(images.to_path_buf(), out.to_path_buf())
-    }
+    AnalyzeSettings { decode_threads: 2, ..AnalyzeSettings::new(images.to_path_buf(), out.to_path_buf()) }
 }
 
 /// Decodes one in-memory file the way the pipeline would.
-fn decode(bytes: &[u8], name: &str) -> Result<pixtape::decode::DecodedInfo, pixtape::decode::Failure> {
+fn decode(bytes: &[u8], name: &str) -> Result<pixtape::decode::DecodedInfo, pixtape::Failure> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
@@ -173,8 +170,8 @@ fn mixed_folder_writes_every_good_image_and_one_error_per_bad_file() {
     let root = tempfile::tempdir().unwrap();
     let (dir, bad) = mixed_folder(root.path());
     let out = root.path().join("out");
-    let engine = CpuEngine::new(&MobileNetV2::embedded().unwrap());
-    let summary = pipeline::analyze(&settings(&dir, &out), &engine, &Silent).unwrap();
+    let backend = Backend::cpu();
+    let summary = pipeline::analyze(&settings(&dir, &out), &backend.model(Some(4)).unwrap(), &Silent).unwrap();
 
     let images = read_parquet(&out.join("images.parquet"));
     let ids: Vec<String> = strings(&images, "image_id").into_iter().flatten().collect();

@@ -57,7 +57,7 @@ fn every_format_gives_the_same_tracks() {
         assert_eq!(c.len(), 3, "{}", p.display());
         for i in 0..3 {
             assert_eq!(c.track(i), reference.track(i), "{}", p.display());
-            assert_eq!(c.matrix.vector(i), reference.matrix.vector(i), "{}", p.display());
+            assert_eq!(c.matrix().vector(i), reference.matrix().vector(i), "{}", p.display());
         }
     }
     assert_eq!(reference.track(1).title, "Loud Two");
@@ -136,7 +136,7 @@ fn tags_map_through_the_vocabulary_in_every_spelling() {
     assert!(c.report.unknown_tags.iter().any(|(t, n)| t == "drum & bass" && *n == 1), "{:?}", c.report.unknown_tags);
     assert!(c.issues.iter().any(|i| i.locator.ends_with(":5") && !i.is_error));
     // Track a leans calm and acoustic; b energetic and night; c hip-hop and urban.
-    let v = |i: usize, d: &str| c.matrix.vector(i)[mood::dim(d).unwrap()];
+    let v = |i: usize, d: &str| c.matrix().vector(i)[mood::dim(d).unwrap()];
     assert!(v(0, "calm") > v(0, "energetic"));
     assert!(v(0, "acoustic") > 0.0 && v(0, "folk") > 0.0);
     assert!(v(1, "energetic") > v(1, "calm"));
@@ -160,9 +160,9 @@ fn mtg_jamendo_trailing_tag_columns() {
     assert!(c.report.columns.iter().any(|(r, col)| r == "tags" && col == "trailing columns"));
     assert_eq!(c.report.known_tag_uses, 4);
     assert_eq!(c.track(0).artist, "artist_1");
-    let v = c.matrix.vector(0);
+    let v = c.matrix().vector(0);
     assert!(v[mood::dim("ambient").unwrap()] > 0.0 && v[mood::dim("calm").unwrap()] > 0.0);
-    assert!(c.matrix.vector(1)[mood::dim("electronic").unwrap()] > 0.0);
+    assert!(c.matrix().vector(1)[mood::dim("electronic").unwrap()] > 0.0);
     assert!(c.track(0).descriptor.contains("relaxing"));
 }
 
@@ -182,7 +182,7 @@ fn audio_features_and_embeddings_are_mood_sources() {
     for role in ["id", "title", "artist", "valence", "energy", "tempo", "acousticness"] {
         assert!(names.contains(&role), "{role} not detected: {names:?}");
     }
-    let d = |i: usize, n: &str| c.matrix.vector(i)[mood::dim(n).unwrap()];
+    let d = |i: usize, n: &str| c.matrix().vector(i)[mood::dim(n).unwrap()];
     assert!(d(0, "acoustic") > d(1, "acoustic"));
     assert!(d(1, "electronic") > d(0, "electronic"));
     assert!(d(1, "arousal") > d(0, "arousal"));
@@ -301,6 +301,6 @@ fn synthetic_catalogs_are_realistic_and_reproducible() {
     // Every style family is represented.
     for style in ["ambient", "classical", "electronic", "hiphop", "rock", "jazz", "folk"] {
         let d = mood::dim(style).unwrap();
-        assert!((0..a.len()).any(|i| a.matrix.vector(i)[d] > 0.1), "no {style} track");
+        assert!((0..a.len()).any(|i| a.matrix().vector(i)[d] > 0.1), "no {style} track");
     }
 }

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use image::metadata::Orientation;
-use pixtape::decode::{self, CROP_BYTES, DecodeLimits, Decoder};
+use pixtape::decode::{self, DecodeLimits, Decoder};
+use pixtape::model::CROP_BYTES;
 use safetensors::SafeTensors;
 
 const GOLDEN: &[u8] = include_bytes!("../models/golden/mobilenet_v2_golden.safetensors");

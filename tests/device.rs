@@ -92,5 +92,22 @@ fn cpu_never_looks_for_an_adapter() {
     let out = dir.path().join("run");
     let o = pixtape(&["analyze", "--device", "cpu", "--out", out.to_str().unwrap()], &NO_DRIVER);
     assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("running on the CPU (--device cpu)"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("running on the CPU, as asked"));
+}
+
+/// Mesa's driver probe prints `XDG_RUNTIME_DIR is invalid or not set` on a
+/// machine without a desktop session; pixtape's default path stays quiet.
+#[test]
+fn the_driver_probe_is_quiet_without_a_desktop_session() {
+    let o = Command::new(env!("CARGO_BIN_EXE_pixtape"))
+        .args(["inspect", "assets/photos/coffee.jpg"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
 }

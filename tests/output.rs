@@ -7,14 +7,13 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt16Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, ListArray, StructArray};
 use common::{photos_dir, read_parquet, strings};
-use pixtape::model::{MobileNetV2, cpu::CpuEngine};
+use pixtape::backend::Backend;
 use pixtape::pipeline::{self, AnalyzeSettings, Silent};
 
 fn run(out: &std::path::Path) -> pipeline::RunSummary {
-    let settings =
-        AnalyzeSettings { batch_size: 3, decode_threads: 2, ..AnalyzeSettings::new(photos_dir(), out.to_path_buf()) };
-    let engine = CpuEngine::new(&MobileNetV2::embedded().unwrap());
-    pipeline::analyze(&settings, &engine, &Silent).unwrap()
+    let settings = AnalyzeSettings { decode_threads: 2, ..AnalyzeSettings::new(photos_dir(), out.to_path_buf()) };
+    let backend = Backend::cpu();
+    pipeline::analyze(&settings, &backend.model(Some(3)).unwrap(), &Silent).unwrap()
 }
 
 fn f32s(batch: &arrow_array::RecordBatch, name: &str) -> Vec<f32> {
@@ -162,15 +161,15 @@ fn manifests_of_paths_csv_and_parquet_work() {
         format!("id,path\nkitty,{}\n,{}\n", photos.join("cat.jpg").display(), photos.join("rocket.jpg").display()),
     )
     .unwrap();
-    let engine = CpuEngine::new(&MobileNetV2::embedded().unwrap());
+    let backend = Backend::cpu();
+    let model = backend.model(Some(2)).unwrap();
     for (manifest, want) in [
         (list, vec![photos.join("cat.jpg").display().to_string(), photos.join("coffee.jpg").display().to_string()]),
         (csv, vec!["kitty".to_string(), photos.join("rocket.jpg").display().to_string()]),
     ] {
         let out = dir.path().join(format!("out-{}", manifest.extension().unwrap().to_string_lossy()));
-        let settings =
-            AnalyzeSettings { batch_size: 2, decode_threads: 1, ..AnalyzeSettings::new(manifest, out.clone()) };
-        pipeline::analyze(&settings, &engine, &Silent).unwrap();
+        let settings = AnalyzeSettings { decode_threads: 1, ..AnalyzeSettings::new(manifest, out.clone()) };
+        pipeline::analyze(&settings, &model, &Silent).unwrap();
         let b = read_parquet(&out.join("images.parquet"));
         let ids: Vec<String> = strings(&b, "image_id").into_iter().flatten().collect();
         assert_eq!(ids, want);
@@ -181,8 +180,8 @@ fn manifests_of_paths_csv_and_parquet_work() {
     let copy = dir.path().join("again.parquet");
     std::fs::copy(&pq, &copy).unwrap();
     let out = dir.path().join("out-pq");
-    let settings = AnalyzeSettings { batch_size: 2, decode_threads: 1, ..AnalyzeSettings::new(copy, out.clone()) };
-    pipeline::analyze(&settings, &engine, &Silent).unwrap();
+    let settings = AnalyzeSettings { decode_threads: 1, ..AnalyzeSettings::new(copy, out.clone()) };
+    pipeline::analyze(&settings, &model, &Silent).unwrap();
     let ids: Vec<String> =
         strings(&read_parquet(&out.join("images.parquet")), "image_id").into_iter().flatten().collect();
     assert_eq!(ids[0], "kitty");

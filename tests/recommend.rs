@@ -7,14 +7,16 @@ use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt16Type};
-use common::{photos_dir, read_parquet, strings};
+use common::{Rng, photos_dir, read_parquet, strings};
+use pixtape::backend::Backend;
 use pixtape::catalog::{self, Catalog, CatalogOptions};
-use pixtape::decode::{CROP_BYTES, DecodeLimits, Decoder};
-use pixtape::model::{self, MobileNetV2, NUM_CLASSES, cpu::CpuEngine};
+use pixtape::decode::{DecodeLimits, Decoder};
+use pixtape::analysis::Analysis;
+use pixtape::model::{CROP_BYTES, ModelOutput};
 use pixtape::mood::{self, MoodMode, MoodVector, Weights};
-use pixtape::pipeline::{self, AnalyzeSettings, Recommend, Silent};
+use pixtape::pipeline::{self, AnalyzeSettings, Silent};
 use pixtape::playlist::{self, PlaylistSettings};
-use pixtape::similarity::CpuMatcher;
+use pixtape::recommend::Recommender;
 
 /// A test catalog of clear-cut tracks, six per family.
 fn test_catalog(dir: &Path) -> Catalog {
@@ -42,26 +44,23 @@ fn test_catalog(dir: &Path) -> Catalog {
     catalog::load(&CatalogOptions::new(path)).unwrap()
 }
 
+/// One bundled photo analysed as the pipeline does it.
 fn analyse(name: &str) -> (MoodVector, pixtape::colour::ColourFeatures) {
-    let engine = CpuEngine::new(&MobileNetV2::embedded().unwrap());
+    let backend = Backend::cpu();
+    let model = backend.model(Some(1)).unwrap();
     let mut crop = vec![0u8; CROP_BYTES];
     let info = Decoder::new(DecodeLimits::default()).decode_file(&photos_dir().join(name), &mut crop).unwrap();
-    let mut features = vec![0.0; model::FEATURE_DIM];
-    let mut logits = vec![0.0; NUM_CLASSES];
-    engine.forward(&crop, 1, &mut features, &mut logits);
-    model::softmax(&mut logits);
-    (mood::image_mood(&logits, &info.colour), info.colour)
+    let mut out = ModelOutput::default();
+    model.engine.forward(&crop, 1, &mut out).unwrap();
+    let a = Analysis::new(info, &out, 0, &mut Vec::new());
+    (a.mood, a.info.colour)
 }
 
 fn playlist_for(name: &str, cat: &Catalog, mode: MoodMode, settings: &PlaylistSettings) -> Vec<String> {
     let (m, colour) = analyse(name);
-    let target = mode.apply(&m);
-    let q = mood::sim_vector(&target, mood::Groups::ALL, &Weights::default(), false);
-    let hits = pixtape::similarity::top_k(&[q], &cat.matrix, settings.candidates());
-    playlist::build(&q, &target, &colour, &hits[0], cat, settings)
-        .iter()
-        .map(|p| cat.track(p.track as usize).id.to_string())
-        .collect()
+    let backend = Backend::cpu();
+    let r = Recommender::new(&backend, cat, mode, *settings).unwrap();
+    r.playlist(&m, &colour).unwrap().iter().map(|p| cat.track(p.track as usize).id.to_string()).collect()
 }
 
 fn family(id: &str) -> &str {
@@ -153,8 +152,10 @@ fn playlists_respect_the_artist_cap_and_diversify() {
     assert_eq!(artists.len(), n, "one track per artist: {capped:?}");
     // λ = 1 is pure relevance: the playlist is the top of the ranking.
     let (m, colour) = analyse("sunset_bay.jpg");
-    let q = mood::sim_vector(&m, mood::Groups::ALL, &Weights::default(), false);
-    let hits = pixtape::similarity::top_k(&[q], &cat.matrix, 200);
+    let backend = Backend::cpu();
+    let r = Recommender::new(&backend, &cat, MoodMode::Match, PlaylistSettings::default()).unwrap();
+    let q = r.query(&m).vector;
+    let hits = pixtape::similarity::top_k(&[q], cat.matrix(), 200);
     let pure = playlist::build(
         &q,
         &m,
@@ -196,18 +197,12 @@ fn cat_index(cat: &Catalog, id: &str) -> usize {
 fn recommend_writes_every_table_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let cat = test_catalog(dir.path());
-    let matcher = CpuMatcher { tracks: &cat.matrix };
-    let rec = Recommend {
-        catalog: &cat,
-        matcher: &matcher,
-        mode: MoodMode::Match,
-        weights: Weights::default(),
-        playlist: PlaylistSettings { length: 4, ..Default::default() },
-    };
+    let backend = Backend::cpu();
+    let rec =
+        Recommender::new(&backend, &cat, MoodMode::Match, PlaylistSettings { length: 4, ..Default::default() }).unwrap();
     let out = dir.path().join("out");
-    let settings = AnalyzeSettings { batch_size: 4, ..AnalyzeSettings::new(photos_dir(), &out) };
-    let engine = CpuEngine::new(&MobileNetV2::embedded().unwrap());
-    let summary = pipeline::run(&settings, &engine, Some(&rec), &Silent).unwrap();
+    let settings = AnalyzeSettings::new(photos_dir(), &out);
+    let summary = pipeline::run(&settings, &backend.model(Some(4)).unwrap(), Some(&rec), &Silent).unwrap();
     assert_eq!(summary.counts.recommendations, 40);
 
     let r = read_parquet(&out.join("recommendations.parquet"));
@@ -247,6 +242,8 @@ fn recommend_writes_every_table_and_column() {
     assert_eq!(c["sha256"].as_str().unwrap().len(), 64);
     assert!(c["columns"].as_array().unwrap().iter().any(|p| p[0] == "tags"));
     assert_eq!(manifest["recommend"]["mood_mode"], "match");
+    let affect = manifest["recommend"]["weights"]["affect"].as_f64().unwrap();
+    assert!((affect - Weights::default().affect as f64).abs() < 1e-6, "{affect}");
     assert_eq!(manifest["mood_space"]["dimensions"].as_array().unwrap().len(), mood::NUM_DIMS);
     assert_eq!(manifest["outputs"]["recommendations"], "recommendations.parquet");
 }
@@ -272,4 +269,113 @@ fn derived_tables_match_the_mood_space() {
     for name in mood::DIM_NAMES.iter().skip(2) {
         assert!(py.contains(&format!("\"{name}\":")), "{name} missing from models/mood_space.py");
     }
+}
+
+#[test]
+fn queries_take_their_weights_from_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("families.csv");
+    test_catalog(dir.path());
+    let w = Weights { affect: 0.1, moods: 0.6, styles: 0.05, themes: 0.25 };
+    let cat = catalog::load(&CatalogOptions { weights: w, ..CatalogOptions::new(&path) }).unwrap();
+    assert_eq!(cat.weights(), w);
+    let backend = Backend::cpu();
+    let r = Recommender::new(&backend, &cat, MoodMode::Uplift, PlaylistSettings::default()).unwrap();
+    // The recommender has no weights of its own: the query is built with the
+    // very weights the track vectors were.
+    assert_eq!(r.weights(), w);
+    let (m, _) = analyse("coffee.jpg");
+    let target = MoodMode::Uplift.apply(&m);
+    assert_eq!(r.query(&m).vector, mood::sim_vector(&target, mood::Groups::ALL, &w, false));
+    assert_ne!(r.query(&m).vector, mood::sim_vector(&target, mood::Groups::ALL, &Weights::default(), false));
+    // Weights that cannot weigh anything are refused when the catalog loads.
+    let zero = Weights { affect: 0.0, moods: 0.0, styles: 0.0, themes: 0.0 };
+    let err = catalog::load(&CatalogOptions { weights: zero, ..CatalogOptions::new(&path) }).unwrap_err();
+    assert!(err.to_string().starts_with("weights:"), "{err}");
+}
+
+/// cos(a, b), 0 when either is all zeros.
+fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let (na, nb) = (a.iter().map(|x| x * x).sum::<f64>().sqrt(), b.iter().map(|x| x * x).sum::<f64>().sqrt());
+    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na * nb) }
+}
+
+/// The README's similarity, written from its definition and nothing of the
+/// library's: Σ_g W_g · cos(q_g, t_g) / Σ_g W_g, affect compared as
+/// (valence, arousal, 0.5).
+fn weighted_group_cosine(image: &[f32], track: &[f32], w: [f64; 4]) -> f64 {
+    let groups = [0..2, 2..14, 14..27, 27..37];
+    let mut total = 0.0;
+    for (g, r) in groups.iter().enumerate() {
+        let mut q: Vec<f64> = image[r.clone()].iter().map(|&x| x as f64).collect();
+        let mut t: Vec<f64> = track[r.clone()].iter().map(|&x| x as f64).collect();
+        if g == 0 {
+            q.push(0.5);
+            t.push(0.5);
+        }
+        total += w[g] * cosine(&q, &t);
+    }
+    total / w.iter().sum::<f64>()
+}
+
+#[test]
+fn scores_equal_an_independent_weighted_cosine_with_non_default_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(71);
+    let mut csv = String::from("track_id,title,artist,embedding\n");
+    let mut embeddings = std::collections::HashMap::new();
+    for i in 0..300 {
+        let e: Vec<f32> = (0..mood::NUM_DIMS).map(|d| if d < 2 { rng.f32() } else { (rng.f32() + 1.0) / 2.0 }).collect();
+        let text: Vec<String> = e.iter().map(|x| format!("{x}")).collect();
+        csv += &format!("t{i},Track {i},Artist {},{}\n", i % 50, text.join("|"));
+        embeddings.insert(format!("t{i}"), e);
+    }
+    let cat = dir.path().join("embedded.csv");
+    std::fs::write(&cat, csv).unwrap();
+    let out = dir.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pixtape"))
+        .args(["recommend", "--device", "cpu", "--quiet", "--top-k", "8", "--per-artist", "0"])
+        .args(["--weights", "affect=0.05,moods=0.15,styles=0.6,themes=0.2"])
+        .arg("--catalog")
+        .arg(&cat)
+        .arg("--out")
+        .arg(&out)
+        .arg("--images")
+        .arg(photos_dir())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let images = read_parquet(&out.join("images.parquet"));
+    let ids = strings(&images, "image_id");
+    let vectors = images.column_by_name("mood_vector").unwrap().as_list::<i32>().clone();
+    let mood_of: std::collections::HashMap<String, Vec<f32>> = (0..images.num_rows())
+        .map(|i| (ids[i].clone().unwrap(), vectors.value(i).as_primitive::<Float32Type>().values().to_vec()))
+        .collect();
+    let recs = read_parquet(&out.join("recommendations.parquet"));
+    assert_eq!(recs.num_rows(), 8 * mood_of.len());
+    let (rid, tid) = (strings(&recs, "image_id"), strings(&recs, "track_id"));
+    let scores = recs.column_by_name("score").unwrap().as_primitive::<Float32Type>().values().to_vec();
+    let w = [0.05, 0.15, 0.6, 0.2];
+    let mut worst = 0.0f64;
+    for i in 0..recs.num_rows() {
+        let image = &mood_of[rid[i].as_deref().unwrap()];
+        let track = &embeddings[tid[i].as_deref().unwrap()];
+        let want = weighted_group_cosine(image, track, w);
+        worst = worst.max((scores[i] as f64 - want).abs());
+    }
+    // f32 vectors normalised once, against an f64 computation: 1e-5 absolute
+    // on scores in [-1, 1]. The default weights would be off by ~1e-2.
+    assert!(worst < 1e-5, "largest score error {worst}");
+    let wrong = (0..recs.num_rows())
+        .map(|i| {
+            let image = &mood_of[rid[i].as_deref().unwrap()];
+            let want = weighted_group_cosine(image, &embeddings[tid[i].as_deref().unwrap()], [0.35, 0.30, 0.20, 0.15]);
+            (scores[i] as f64 - want).abs()
+        })
+        .fold(0.0, f64::max);
+    assert!(wrong > 1e-3, "the test cannot tell the weights apart ({wrong})");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert!((manifest["recommend"]["weights"]["styles"].as_f64().unwrap() - 0.6).abs() < 1e-6);
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::mood::{self, Groups, SimVector, Weights};
+use crate::mood::{self, Groups, MoodVector, Weights};
 use crate::similarity::TrackMatrix;
 use columns::{Columns, Role};
 use features::{AudioFeatures, Evidence, VaRange};
@@ -122,8 +122,11 @@ pub struct Catalog {
     titles: StringColumn,
     artists: StringColumn,
     descriptors: StringColumn,
+    /// The group weights every track vector was built with; queries take
+    /// theirs from here, so the two sides cannot disagree.
+    weights: Weights,
     /// One similarity vector per track (see `mood::sim_vector`), in panels.
-    pub matrix: TrackMatrix,
+    matrix: TrackMatrix,
     pub groups: Vec<Groups>,
     pub report: CatalogReport,
     pub issues: Vec<CatalogIssue>,
@@ -140,6 +143,21 @@ pub struct TrackRef<'a> {
 }
 
 impl Catalog {
+    /// An empty catalog whose track vectors are weighted by `weights`.
+    pub fn new(weights: Weights) -> Self {
+        Catalog { weights, ..Catalog::default() }
+    }
+
+    /// The similarity's group weights, for tracks and queries alike.
+    pub fn weights(&self) -> Weights {
+        self.weights
+    }
+
+    /// The tracks' similarity vectors, built with `weights()`.
+    pub fn matrix(&self) -> &TrackMatrix {
+        &self.matrix
+    }
+
     pub fn len(&self) -> usize {
         self.matrix.len()
     }
@@ -155,13 +173,14 @@ impl Catalog {
         }
     }
 
-    /// Adds a track directly (tests, the synthetic generator's checks).
-    pub fn push(&mut self, track: TrackRef, vector: SimVector, groups: Groups) {
+    /// Adds a track of mood `mood`, carrying the mood groups `groups`.
+    /// Its similarity vector is built here, with the catalog's weights.
+    pub fn push(&mut self, track: TrackRef, mood: &MoodVector, groups: Groups) {
         self.ids.push(track.id);
         self.titles.push(track.title);
         self.artists.push(track.artist);
         self.descriptors.push(track.descriptor);
-        self.matrix.push(&vector);
+        self.matrix.push(&mood::sim_vector(mood, groups, &self.weights, true));
         self.groups.push(groups);
     }
 
@@ -217,6 +236,7 @@ fn number(cell: &Cell) -> std::result::Result<Option<f64>, String> {
 /// Loads a catalog into the mood space.
 pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
     let started = std::time::Instant::now();
+    opts.weights.check()?;
     let path = &opts.path;
     let file = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -300,7 +320,7 @@ pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
     };
 
     // Pass 2: tracks.
-    let mut cat = Catalog::default();
+    let mut cat = Catalog::new(opts.weights);
     let mut seen: HashSet<String> = HashSet::new();
     let mut unknown: HashMap<String, u64> = HashMap::new();
     let (mut rows, mut rejected, mut dupes, mut moodless, mut known_uses, mut unknown_uses) =
@@ -352,10 +372,9 @@ pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
         seen.insert(id.clone());
         let text = |role| cols.get(role).and_then(|c| cells[c].text()).unwrap_or_default();
         let descriptor = describe(&evidence);
-        let sim = mood::sim_vector(&vector, groups, &opts.weights, true);
         cat.push(
             TrackRef { id: &id, title: &text(Role::Title), artist: &text(Role::Artist), descriptor: &descriptor },
-            sim,
+            &vector,
             groups,
         );
         true

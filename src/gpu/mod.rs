@@ -2,18 +2,13 @@
 //! real limits, and a few buffer helpers. Created once per run and passed by
 //! reference; kernels never open devices of their own.
 //!
-//! Which adapter: `WGPU_BACKEND` (for example `vulkan`) narrows the backends
-//! and `WGPU_ADAPTER_NAME` picks an adapter by a case-insensitive part of its
-//! name, as in wgpu's own tools. Otherwise the best hardware adapter wins:
-//! discrete, then integrated, then virtual. Software rasterisers (Mesa's
-//! llvmpipe/lavapipe, WARP, SwiftShader) run the real shaders but far slower
-//! than the CPU engine, so `--device auto` passes them over and only
-//! `--device gpu` (or naming one in `WGPU_ADAPTER_NAME`) uses them.
+//! Which adapter a run uses is the backend's policy (`crate::backend`);
+//! this module only lists adapters and opens the one it is given.
 //!
 //! wgpu reports validation errors through a callback that panics by default.
 //! Setup runs inside error scopes, and the device's uncaptured-error handler
 //! records anything else, so every failure reaches the caller as
-//! `Error::Gpu`, never as a panic.
+//! `Error::Gpu` or `Error::Device`, never as a panic.
 
 pub mod shaders;
 
@@ -22,27 +17,6 @@ use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
-
-/// Where the model and the matcher run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeviceChoice {
-    /// A hardware GPU when there is one, else the CPU.
-    Auto,
-    /// A GPU adapter (software ones included), or an error.
-    Gpu,
-    /// The CPU engine.
-    Cpu,
-}
-
-impl DeviceChoice {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceChoice::Auto => "auto",
-            DeviceChoice::Gpu => "gpu",
-            DeviceChoice::Cpu => "cpu",
-        }
-    }
-}
 
 /// An open device and what it can do.
 pub struct Gpu {
@@ -55,55 +29,8 @@ pub struct Gpu {
     uncaptured: Arc<Mutex<Vec<String>>>,
 }
 
-/// The outcome of `select`: a GPU or none, and a line for the user.
-pub struct Selection {
-    pub gpu: Option<Gpu>,
-    pub notice: String,
-}
-
-/// Opens the device `choice` asks for. `Cpu` opens nothing; `Auto` falls
-/// back to the CPU with a notice saying why; `Gpu` fails with a message that
-/// says what was looked for and how to get a driver.
-pub fn select(choice: DeviceChoice) -> Result<Selection> {
-    if choice == DeviceChoice::Cpu {
-        return Ok(Selection { gpu: None, notice: "running on the CPU (--device cpu)".into() });
-    }
-    let adapters = enumerate();
-    let named = std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.is_empty());
-    let candidates: Vec<&wgpu::Adapter> = match &named {
-        Some(name) => {
-            let name = name.to_lowercase();
-            adapters.iter().filter(|a| a.get_info().name.to_lowercase().contains(&name)).collect()
-        }
-        // An explicit name is the user's call; otherwise `auto` wants real hardware.
-        None => adapters.iter().filter(|a| choice == DeviceChoice::Gpu || !is_software(&a.get_info())).collect(),
-    };
-    let best = candidates.into_iter().max_by_key(|a| rank(a.get_info().device_type));
-    match best {
-        Some(adapter) => {
-            let gpu = Gpu::open(adapter)?;
-            let notice = format!("running on the GPU: {}", gpu.describe());
-            Ok(Selection { gpu: Some(gpu), notice })
-        }
-        None => {
-            let why = no_adapter_reason(&adapters, named.as_deref());
-            if choice == DeviceChoice::Gpu {
-                let hint = if named.is_some() || !adapters.is_empty() {
-                    "change or unset WGPU_ADAPTER_NAME"
-                } else {
-                    "install a Vulkan driver (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers libvulkan1`, \
-                     or your GPU vendor's driver) and check `vulkaninfo --summary`"
-                };
-                Err(Error::Gpu(format!("--device gpu: {why}; {hint}, or run with --device cpu")))
-            } else {
-                Ok(Selection { gpu: None, notice: format!("{why}; running on the CPU") })
-            }
-        }
-    }
-}
-
 /// Every adapter the enabled backends (narrowed by `WGPU_BACKEND`) offer.
-fn enumerate() -> Vec<wgpu::Adapter> {
+pub fn adapters() -> Vec<wgpu::Adapter> {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
         .into_iter()
@@ -111,40 +38,8 @@ fn enumerate() -> Vec<wgpu::Adapter> {
         .collect()
 }
 
-fn is_software(info: &wgpu::AdapterInfo) -> bool {
-    info.device_type == wgpu::DeviceType::Cpu
-}
-
-fn rank(t: wgpu::DeviceType) -> u8 {
-    match t {
-        wgpu::DeviceType::DiscreteGpu => 4,
-        wgpu::DeviceType::IntegratedGpu => 3,
-        wgpu::DeviceType::VirtualGpu => 2,
-        wgpu::DeviceType::Other => 1,
-        wgpu::DeviceType::Cpu => 0,
-    }
-}
-
-fn no_adapter_reason(adapters: &[wgpu::Adapter], named: Option<&str>) -> String {
-    let backends = match std::env::var("WGPU_BACKEND") {
-        Ok(b) if !b.is_empty() => format!("WGPU_BACKEND={b}"),
-        _ => "Vulkan, Metal and DX12".to_string(),
-    };
-    let found: Vec<String> = adapters.iter().map(|a| describe_info(&a.get_info())).collect();
-    match (named, found.is_empty()) {
-        (_, true) => format!("no GPU adapter found (looked for {backends} adapters with compute shaders)"),
-        (Some(name), false) => {
-            format!("no adapter's name contains WGPU_ADAPTER_NAME={name:?} (found: {})", found.join("; "))
-        }
-        (None, false) => format!(
-            "no hardware GPU found, only {} (a software renderer, slower than the CPU engine; \
-             --device gpu uses it anyway)",
-            found.join("; ")
-        ),
-    }
-}
-
-fn describe_info(info: &wgpu::AdapterInfo) -> String {
+/// An adapter in one line: name, backend, kind and driver.
+pub fn describe_info(info: &wgpu::AdapterInfo) -> String {
     let kind = match info.device_type {
         wgpu::DeviceType::DiscreteGpu => "discrete GPU",
         wgpu::DeviceType::IntegratedGpu => "integrated GPU",
@@ -157,7 +52,8 @@ fn describe_info(info: &wgpu::AdapterInfo) -> String {
 }
 
 impl Gpu {
-    fn open(adapter: &wgpu::Adapter) -> Result<Gpu> {
+    /// Opens `adapter` with every limit it has.
+    pub fn open(adapter: &wgpu::Adapter) -> Result<Gpu> {
         let info = adapter.get_info();
         // Every limit the adapter really has (binding sizes, workgroup
         // storage): the kernels size their batches and tiles from these.
@@ -170,7 +66,7 @@ impl Gpu {
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         }))
-        .map_err(|e| Error::Gpu(format!("{}: cannot open the device: {e}", describe_info(&info))))?;
+        .map_err(|e| Error::device(format!("{}: cannot open the device", describe_info(&info)), e))?;
         let uncaptured = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&uncaptured);
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -194,7 +90,7 @@ impl Gpu {
     }
 
     /// Runs `f` (pipeline or buffer creation) and turns any validation or
-    /// out-of-memory error it raises into `Error::Gpu`.
+    /// out-of-memory error it raises into `Error::Device`.
     pub fn scoped<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -202,7 +98,7 @@ impl Gpu {
         let v = pollster::block_on(validation.pop());
         let o = pollster::block_on(oom.pop());
         match v.or(o) {
-            Some(e) => Err(Error::Gpu(format!("{what}: {e}"))),
+            Some(e) => Err(Error::device(what, e)),
             None => Ok(value),
         }
     }
@@ -310,11 +206,11 @@ impl Gpu {
         });
         self.device
             .poll(wgpu::PollType::Wait { submission_index: Some(submission), timeout: None })
-            .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
+            .map_err(|e| Error::device("waiting for the GPU", e))?;
         let mapped = rx.recv().map_err(|_| Error::Gpu("buffer mapping was dropped".into()))?;
-        mapped.map_err(|e| Error::Gpu(format!("reading results back: {e}")))?;
+        mapped.map_err(|e| Error::device("reading results back", e))?;
         let result = {
-            let view = slice.get_mapped_range().map_err(|e| Error::Gpu(format!("reading results back: {e}")))?;
+            let view = slice.get_mapped_range().map_err(|e| Error::device("reading results back", e))?;
             read(&view)
         };
         buffer.unmap();

@@ -21,6 +21,8 @@ use crate::error::{Error, Result};
 
 /// Side of the square crop the network sees.
 pub const INPUT_SIZE: usize = 224;
+/// Bytes of one crop as the engines take it: 224 x 224 RGB.
+pub const CROP_BYTES: usize = INPUT_SIZE * INPUT_SIZE * 3;
 /// Channels of the pooled feature vector before the classifier.
 pub const FEATURE_DIM: usize = 1280;
 pub const NUM_CLASSES: usize = 1000;

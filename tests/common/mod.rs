@@ -78,15 +78,21 @@ pub fn png_solid(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
 /// adapter the tests skip with the reason printed, unless
 /// `PIXTAPE_REQUIRE_GPU=1` (CI sets it) turns that into a failure.
 pub fn gpu() -> Option<&'static pixtape::gpu::Gpu> {
+    gpu_backend().and_then(|b| b.gpu())
+}
+
+/// The GPU backend (model and matcher on the adapter), as `gpu()` opens it.
+pub fn gpu_backend() -> Option<&'static pixtape::backend::Backend> {
+    use pixtape::backend::{Backend, DeviceChoice};
     use std::sync::OnceLock;
-    static GPU: OnceLock<Result<pixtape::gpu::Gpu, String>> = OnceLock::new();
+    static GPU: OnceLock<Result<Backend, String>> = OnceLock::new();
     let opened = GPU.get_or_init(|| {
-        pixtape::gpu::select(pixtape::gpu::DeviceChoice::Gpu)
+        Backend::open(DeviceChoice::Gpu)
             .map_err(|e| e.to_string())
-            .and_then(|s| s.gpu.ok_or_else(|| "no adapter".to_string()))
+            .and_then(|b| if b.gpu().is_some() { Ok(b) } else { Err("no adapter".to_string()) })
     });
     match opened {
-        Ok(gpu) => Some(gpu),
+        Ok(backend) => Some(backend),
         Err(e) if std::env::var("PIXTAPE_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
             panic!("PIXTAPE_REQUIRE_GPU=1 but no GPU adapter: {e}")
         }

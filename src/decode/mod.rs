@@ -20,16 +20,20 @@ use image::metadata::Orientation;
 use image::{ColorType, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::colour::{self, ColourFeatures};
-use crate::model::INPUT_SIZE;
+use crate::error::{Failure, Stage};
+use crate::model::CROP_BYTES;
+
+mod frame;
+
+pub use frame::{centre_crop, orient, resize_plan};
+use frame::to_rgb8;
 
 /// Short side after the first resize (torchvision `Resize(256)`).
 pub const RESIZE_SHORT: usize = 256;
-/// Bytes of one crop: 224 x 224 RGB.
-pub const CROP_BYTES: usize = INPUT_SIZE * INPUT_SIZE * 3;
 /// The resized frame keeps at most this long:short ratio (the centre square,
 /// all the model sees, is unaffected), so a 100000x10 strip cannot turn into
 /// a multi-gigabyte resize.
-const MAX_ASPECT: usize = 4;
+pub(super) const MAX_ASPECT: usize = 4;
 /// Buffers grown past this by one huge image are released afterwards, so a
 /// single 100-megapixel photo does not pin its memory for the rest of a run.
 const KEEP_BYTES: usize = 48 << 20;
@@ -49,44 +53,12 @@ impl Default for DecodeLimits {
     }
 }
 
-/// Which step an input failed in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage {
-    /// Finding or naming the input.
-    Ingest,
-    /// Reading the file's bytes.
-    Read,
-    /// Turning bytes into pixels.
-    Decode,
-    /// Running the model or the matcher on the image's batch.
-    Model,
+fn read_failure(reason: impl Into<String>) -> Failure {
+    Failure::new(Stage::Read, reason)
 }
 
-impl Stage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Ingest => "ingest",
-            Stage::Read => "read",
-            Stage::Decode => "decode",
-            Stage::Model => "model",
-        }
-    }
-}
-
-/// Why one image could not be analysed; becomes a row of the errors table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
-    pub stage: Stage,
-    pub reason: String,
-}
-
-impl Failure {
-    fn read(reason: impl Into<String>) -> Self {
-        Failure { stage: Stage::Read, reason: reason.into() }
-    }
-    fn decode(reason: impl Into<String>) -> Self {
-        Failure { stage: Stage::Decode, reason: reason.into() }
-    }
+fn decode_failure(reason: impl Into<String>) -> Failure {
+    Failure::new(Stage::Decode, reason)
 }
 
 /// What decoding learnt about one image besides its crop.
@@ -140,26 +112,26 @@ impl Decoder {
     }
 
     fn read_file(&mut self, path: &Path) -> Result<(), Failure> {
-        let meta = std::fs::metadata(path).map_err(|e| Failure::read(io_reason(&e)))?;
+        let meta = std::fs::metadata(path).map_err(|e| read_failure(io_reason(&e)))?;
         if meta.is_dir() {
-            return Err(Failure::read("is a directory, not a file"));
+            return Err(read_failure("is a directory, not a file"));
         }
         if meta.len() > self.limits.max_file_bytes {
-            return Err(Failure::read(format!(
+            return Err(read_failure(format!(
                 "file is {} MB, over the {} MB limit",
                 meta.len() >> 20,
                 self.limits.max_file_bytes >> 20
             )));
         }
-        let mut f = File::open(path).map_err(|e| Failure::read(io_reason(&e)))?;
+        let mut f = File::open(path).map_err(|e| read_failure(io_reason(&e)))?;
         self.file.clear();
         // `take` guards against a file that grows while we read it.
         f.by_ref()
             .take(self.limits.max_file_bytes + 1)
             .read_to_end(&mut self.file)
-            .map_err(|e| Failure::read(io_reason(&e)))?;
+            .map_err(|e| read_failure(io_reason(&e)))?;
         if self.file.len() as u64 > self.limits.max_file_bytes {
-            return Err(Failure::read("file grew past the size limit while being read"));
+            return Err(read_failure("file grew past the size limit while being read"));
         }
         Ok(())
     }
@@ -173,7 +145,7 @@ impl Decoder {
     ) -> Result<DecodedInfo, Failure> {
         assert_eq!(crop.len(), CROP_BYTES);
         if bytes.is_empty() {
-            return Err(Failure::decode("empty file (0 bytes)"));
+            return Err(decode_failure("empty file (0 bytes)"));
         }
         let sniffed = image::guess_format(bytes).ok();
         // Every supported format starts with a signature, so content that
@@ -181,18 +153,18 @@ impl Decoder {
         let format = match (sniffed, ext_format) {
             (Some(f), _) => f,
             (None, Some(f)) => {
-                return Err(Failure::decode(format!(
+                return Err(decode_failure(format!(
                     "not a {} file: the content matches no image format (starts with {})",
                     format_name(f).unwrap_or(f.extensions_str()[0]),
                     magic(bytes)
                 )));
             }
             (None, None) => {
-                return Err(Failure::decode(format!("unrecognised file format (starts with {})", magic(bytes))));
+                return Err(decode_failure(format!("unrecognised file format (starts with {})", magic(bytes))));
             }
         };
         let name = format_name(format).ok_or_else(|| {
-            Failure::decode(format!(
+            decode_failure(format!(
                 "{} images are not supported (jpeg, png, webp, bmp, gif and tiff are)",
                 format.extensions_str()[0]
             ))
@@ -219,7 +191,7 @@ impl Decoder {
         let mut limits = image::Limits::default();
         limits.max_alloc = Some(self.limits.max_pixels.saturating_mul(8).max(64 << 20));
         reader.limits(limits);
-        let mut decoder = reader.into_decoder().map_err(|e| Failure::decode(decode_reason(name, &e)))?;
+        let mut decoder = reader.into_decoder().map_err(|e| decode_failure(decode_reason(name, &e)))?;
         let (w, h) = decoder.dimensions();
         self.check_size(w as u64, h as u64)?;
         let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
@@ -227,10 +199,10 @@ impl Decoder {
         let total = decoder.total_bytes() as usize;
         self.raw.clear();
         self.raw.resize(total, 0);
-        decoder.read_image(&mut self.raw).map_err(|e| Failure::decode(decode_reason(name, &e)))?;
+        decoder.read_image(&mut self.raw).map_err(|e| decode_failure(decode_reason(name, &e)))?;
         let (w, h) = (w as usize, h as usize);
         if color != ColorType::Rgb8 {
-            to_rgb8(&self.raw, color, w * h, &mut self.rgb).map_err(Failure::decode)?;
+            to_rgb8(&self.raw, color, w * h, &mut self.rgb).map_err(decode_failure)?;
             std::mem::swap(&mut self.raw, &mut self.rgb);
         }
         self.finish(w, h, orientation, name, bytes.len() as u64, warning, crop)
@@ -248,14 +220,14 @@ impl Decoder {
             Err(JpegError::Damaged(e)) => e,
         };
         if jpeg_is_complete(bytes) == Some(false) {
-            return Err(Failure::decode(format!("truncated jpeg data (no end-of-image marker): {strict_err}")));
+            return Err(decode_failure(format!("truncated jpeg data (no end-of-image marker): {strict_err}")));
         }
         match self.jpeg_pass(bytes, false) {
             Ok((w, h, o)) => {
                 Ok((w, h, o, Some(format!("damaged jpeg ({strict_err}); decoded leniently, parts may be grey"))))
             }
             Err(JpegError::Refused(f)) => Err(f),
-            Err(JpegError::Damaged(e)) => Err(Failure::decode(format!("corrupt jpeg data: {e}"))),
+            Err(JpegError::Damaged(e)) => Err(decode_failure(format!("corrupt jpeg data: {e}"))),
         }
     }
 
@@ -283,10 +255,10 @@ impl Decoder {
     fn check_size(&self, w: u64, h: u64) -> Result<(), Failure> {
         let pixels = w * h;
         if pixels == 0 {
-            return Err(Failure::decode(format!("image has no pixels ({w}x{h})")));
+            return Err(decode_failure(format!("image has no pixels ({w}x{h})")));
         }
         if pixels > self.limits.max_pixels {
-            return Err(Failure::decode(format!(
+            return Err(decode_failure(format!(
                 "image is {w}x{h} ({} megapixels), over the {} megapixel limit",
                 pixels / 1_000_000,
                 self.limits.max_pixels / 1_000_000
@@ -316,7 +288,7 @@ impl Decoder {
         let (src_box, (rw, rh)) = resize_plan(ow, oh);
         let (src_box, rw_s, rh_s) =
             if swaps { ((src_box.1, src_box.0, src_box.3, src_box.2), rh, rw) } else { (src_box, rw, rh) };
-        self.resize(w, h, src_box, rw_s, rh_s).map_err(Failure::decode)?;
+        self.resize(w, h, src_box, rw_s, rh_s).map_err(decode_failure)?;
         let frame = if orientation == Orientation::NoTransforms {
             &self.resized
         } else {
@@ -357,28 +329,6 @@ impl Decoder {
     }
 }
 
-/// Source box (left, top, width, height) and resized size for an oriented
-/// image of `w x h`: torchvision's `Resize(256)` (short side 256, long side
-/// truncated), with the long side first cropped to `MAX_ASPECT` times the short.
-pub fn resize_plan(w: usize, h: usize) -> ((f64, f64, f64, f64), (usize, usize)) {
-    let (short, long) = (w.min(h), w.max(h));
-    let kept = long.min(short * MAX_ASPECT);
-    let offset = (long - kept) as f64 / 2.0;
-    let new_long = RESIZE_SHORT * kept / short;
-    if w <= h {
-        ((0.0, offset, w as f64, kept as f64), (RESIZE_SHORT, new_long))
-    } else {
-        ((offset, 0.0, kept as f64, h as f64), (new_long, RESIZE_SHORT))
-    }
-}
-
-/// Python's `round` (half to even), which torchvision's CenterCrop uses.
-fn round_half_even(x: f64) -> usize {
-    let f = x.floor();
-    let up = x - f > 0.5 || (x - f == 0.5 && f % 2.0 != 0.0);
-    (if up { f + 1.0 } else { f }) as usize
-}
-
 enum JpegError {
     /// Refused on principle (limits); retrying leniently would not help.
     Refused(Failure),
@@ -405,76 +355,6 @@ fn jpeg_is_complete(bytes: &[u8]) -> Option<bool> {
         }
     }
     Some(false)
-}
-
-/// Copies the centre `INPUT_SIZE` square of an RGB8 frame.
-pub fn centre_crop(frame: &[u8], w: usize, h: usize, crop: &mut [u8]) {
-    let top = round_half_even((h - INPUT_SIZE) as f64 / 2.0);
-    let left = round_half_even((w - INPUT_SIZE) as f64 / 2.0);
-    for y in 0..INPUT_SIZE {
-        let src = &frame[((top + y) * w + left) * 3..][..INPUT_SIZE * 3];
-        crop[y * INPUT_SIZE * 3..][..INPUT_SIZE * 3].copy_from_slice(src);
-    }
-}
-
-/// Applies an EXIF orientation to an RGB8 image of `w x h`.
-pub fn orient(src: &[u8], w: usize, h: usize, o: Orientation, dst: &mut Vec<u8>) {
-    let swaps = matches!(
-        o,
-        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
-    );
-    let (ow, oh) = if swaps { (h, w) } else { (w, h) };
-    dst.clear();
-    dst.resize(ow * oh * 3, 0);
-    for y in 0..oh {
-        for x in 0..ow {
-            let (sx, sy) = match o {
-                Orientation::NoTransforms => (x, y),
-                Orientation::FlipHorizontal => (w - 1 - x, y),
-                Orientation::FlipVertical => (x, h - 1 - y),
-                Orientation::Rotate180 => (w - 1 - x, h - 1 - y),
-                Orientation::Rotate90 => (y, h - 1 - x),
-                Orientation::Rotate270 => (w - 1 - y, x),
-                Orientation::Rotate90FlipH => (y, x),
-                Orientation::Rotate270FlipH => (w - 1 - y, h - 1 - x),
-            };
-            let s = (sy * w + sx) * 3;
-            dst[(y * ow + x) * 3..][..3].copy_from_slice(&src[s..s + 3]);
-        }
-    }
-}
-
-/// Converts decoded pixels to RGB8 the way Pillow's `convert("RGB")` does
-/// for these modes: grey is replicated and alpha is dropped.
-fn to_rgb8(raw: &[u8], color: ColorType, pixels: usize, out: &mut Vec<u8>) -> Result<(), String> {
-    out.clear();
-    out.reserve(pixels * 3);
-    let u16_at = |i: usize| u16::from_ne_bytes([raw[2 * i], raw[2 * i + 1]]);
-    let from16 = |v: u16| ((v as u32 + 128) / 257) as u8;
-    let f32_at = |i: usize| f32::from_ne_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
-    let from_f = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-    match color {
-        ColorType::L8 => raw[..pixels].iter().for_each(|&v| out.extend_from_slice(&[v, v, v])),
-        ColorType::La8 => raw.chunks_exact(2).take(pixels).for_each(|p| out.extend_from_slice(&[p[0], p[0], p[0]])),
-        ColorType::Rgba8 => raw.chunks_exact(4).take(pixels).for_each(|p| out.extend_from_slice(&p[..3])),
-        ColorType::L16 | ColorType::La16 => {
-            let step = if color == ColorType::L16 { 1 } else { 2 };
-            (0..pixels).for_each(|i| {
-                let v = from16(u16_at(i * step));
-                out.extend_from_slice(&[v, v, v]);
-            })
-        }
-        ColorType::Rgb16 | ColorType::Rgba16 => {
-            let step = if color == ColorType::Rgb16 { 3 } else { 4 };
-            (0..pixels).for_each(|i| (0..3).for_each(|c| out.push(from16(u16_at(i * step + c)))))
-        }
-        ColorType::Rgb32F | ColorType::Rgba32F => {
-            let step = if color == ColorType::Rgb32F { 3 } else { 4 };
-            (0..pixels).for_each(|i| (0..3).for_each(|c| out.push(from_f(f32_at(i * step + c)))))
-        }
-        other => return Err(format!("unsupported pixel layout {other:?}")),
-    }
-    Ok(())
 }
 
 fn format_name(f: ImageFormat) -> Option<&'static str> {

@@ -1,0 +1,128 @@
+//! Output stage: Parquet tables and the run manifest, written so that a crash
+//! or a kill never leaves a half-written file that looks finished.
+//!
+//! Every file is written under a hidden temporary name in the output folder,
+//! flushed to disk, then renamed into place (atomic on POSIX file systems).
+//! The run manifest is removed when a run starts and written last, so a
+//! folder holds a complete, consistent run exactly when `manifest.json`
+//! exists. Tables use zstd, page statistics and row groups of
+//! `ROW_GROUP_ROWS`, so DuckDB, Polars and pyarrow can skip and parallelise.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{ArrayBuilder, ListBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+mod errors;
+mod images;
+mod recommendations;
+
+pub use errors::{ErrorsWriter, Severity, errors_schema};
+pub use images::{ImageRecord, ImagesWriter, images_schema};
+pub use recommendations::{RecommendationRecord, RecommendationsWriter, recommendations_schema};
+use crate::error::{Error, Result};
+
+pub const ROW_GROUP_ROWS: usize = 8192;
+/// Rows buffered in builders before they are handed to the Parquet writer.
+pub(super) const FLUSH_ROWS: usize = 1024;
+/// The files a run writes into its output folder, named here only.
+pub const IMAGES_FILE: &str = "images.parquet";
+pub const ERRORS_FILE: &str = "errors.parquet";
+pub const RECOMMENDATIONS_FILE: &str = "recommendations.parquet";
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// A file that appears under its final name only once it is complete.
+pub struct AtomicFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    file: Option<File>,
+}
+
+impl AtomicFile {
+    pub fn create(dest: &Path) -> Result<Self> {
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.partial"));
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        Ok(AtomicFile { tmp, dest: dest.to_path_buf(), file: Some(file) })
+    }
+
+    pub fn file(&mut self) -> &mut File {
+        self.file.as_mut().expect("AtomicFile used after commit")
+    }
+
+    fn take_file(&mut self) -> File {
+        self.file.take().expect("AtomicFile used after commit")
+    }
+
+    /// fsync, rename into place, fsync the directory.
+    pub fn commit(mut self, file: Option<File>) -> Result<()> {
+        let file = file.unwrap_or_else(|| self.take_file());
+        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
+        if let Some(dir) = self.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Make the rename itself durable; not all platforms allow opening dirs.
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `dest` atomically.
+pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = AtomicFile::create(dest)?;
+    f.file().write_all(bytes).map_err(|e| Error::io(dest, e))?;
+    f.commit(None)
+}
+
+/// One Parquet table being written.
+pub(super) struct Table {
+    schema: SchemaRef,
+    writer: ArrowWriter<File>,
+    target: AtomicFile,
+    rows: u64,
+}
+
+impl Table {
+    pub(super) fn create(dest: &Path, schema: SchemaRef) -> Result<Self> {
+        let mut target = AtomicFile::create(dest)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_created_by(format!("pixtape {}", env!("CARGO_PKG_VERSION")))
+            .build();
+        let writer = ArrowWriter::try_new(target.take_file(), schema.clone(), Some(props))
+            .map_err(|e| Error::output(dest, e))?;
+        Ok(Table { schema, writer, target, rows: 0 })
+    }
+
+    pub(super) fn write(&mut self, columns: Vec<ArrayRef>) -> Result<()> {
+        let batch =
+            RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| Error::output(&self.target.dest, e))?;
+        self.rows += batch.num_rows() as u64;
+        self.writer.write(&batch).map_err(|e| Error::output(&self.target.dest, e))
+    }
+
+    pub(super) fn finish(self) -> Result<u64> {
+        let dest = self.target.dest.clone();
+        let file = self.writer.into_inner().map_err(|e| Error::output(&dest, e))?;
+        self.target.commit(Some(file))?;
+        Ok(self.rows)
+    }
+}
+
+/// A list builder whose items are nullable `item` values, as every list column is.
+pub(super) fn list_of<T: ArrayBuilder>(values: T, item: DataType) -> ListBuilder<T> {
+    ListBuilder::new(values).with_field(Arc::new(Field::new("item", item, false)))
+}

@@ -1,0 +1,236 @@
+//! Pipeline: the stages joined by bounded queues, so memory stays flat however
+//! many images a run covers.
+//!
+//! ```text
+//! ingest ──jobs──▶ decode workers ──decoded──▶ model ──batches──▶ match ──outcomes──▶ sink
+//!  (1 thread)        (N threads)     ▲          (CPU, or GPU      (labels, mood,      (Parquet,
+//!                                    │           2 in flight)      playlists)          in order)
+//!                                    └── free crop slots ◀──┘
+//! ```
+//!
+//! Every queue is bounded and the crop buffers circulate through a fixed pool,
+//! so at most `jobs + slots` images are in flight. Each input gets a sequence
+//! number and yields exactly one outcome; the sink restores input order, so
+//! outputs are reproducible. A bad input becomes an errors-table row and the
+//! run goes on; a panic inside a codec is caught and reported the same way.
+//! If the sink fails (say, a full disk), dropping its receiver unwinds every
+//! stage: each send fails and each thread returns.
+
+mod sink;
+mod workers;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime};
+
+use crossbeam_channel::bounded;
+use serde::Serialize;
+
+use crate::analysis::Analysis;
+use crate::backend::Model;
+use crate::decode::{DecodeLimits, DecodedInfo};
+use crate::error::{Error, Failure, Result};
+use crate::ingest::{self, ImageSource, IngestItem};
+use crate::manifest;
+use crate::model::{CROP_BYTES, ModelOutput};
+use crate::output::{
+    ERRORS_FILE, ErrorsWriter, IMAGES_FILE, ImagesWriter, MANIFEST_FILE, RECOMMENDATIONS_FILE, RecommendationsWriter,
+    Severity,
+};
+use crate::playlist::Pick;
+use crate::recommend::Recommender;
+use sink::{match_stage, sink};
+use workers::{Ready, decode_worker, model_stage};
+
+/// Everything `analyze` needs besides the model; the CLI builds it, the
+/// library never sees clap.
+#[derive(Clone, Debug)]
+pub struct AnalyzeSettings {
+    pub images: PathBuf,
+    pub out: PathBuf,
+    pub decode_threads: usize,
+    pub limits: DecodeLimits,
+}
+
+impl AnalyzeSettings {
+    /// Defaults: one decode worker per core, default limits.
+    pub fn new(images: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Self {
+        AnalyzeSettings {
+            images: images.into(),
+            out: out.into(),
+            decode_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            limits: DecodeLimits::default(),
+        }
+    }
+}
+
+/// Progress reporting, implemented by the caller (the CLI draws a bar).
+pub trait Progress: Sync {
+    /// `total` inputs found so far; `complete` once ingest has finished.
+    fn discovered(&self, _total: u64, _complete: bool) {}
+    /// One input finished, analysed (`ok`) or failed.
+    fn finished_one(&self, _ok: bool) {}
+}
+
+/// Reports nothing.
+pub struct Silent;
+impl Progress for Silent {}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Counts {
+    /// Inputs the run attempted (images and rejected entries).
+    pub inputs: u64,
+    pub images: u64,
+    /// Rows of recommendations.parquet.
+    pub recommendations: u64,
+    pub errors: u64,
+    pub warnings: u64,
+    /// Files in a folder that are not images (or hidden), passed over.
+    pub skipped_files: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    pub counts: Counts,
+    pub wall_seconds: f64,
+    pub out: PathBuf,
+    pub engine: String,
+}
+
+pub(super) struct Job {
+    seq: u64,
+    item: IngestItem,
+}
+
+pub(super) struct Decoded {
+    seq: u64,
+    source: ImageSource,
+    info: DecodedInfo,
+    crop: Vec<u8>,
+}
+
+pub(super) enum Outcome {
+    Analysed { source: ImageSource, analysis: Box<Analysis>, playlist: Vec<Pick> },
+    Failed { image_id: Option<String>, path: String, failure: Failure },
+}
+
+/// Analyses every image under `settings.images`, writing `images.parquet`,
+/// `errors.parquet` and `manifest.json` into `settings.out`.
+pub fn analyze(settings: &AnalyzeSettings, model: &Model, progress: &dyn Progress) -> Result<RunSummary> {
+    run(settings, model, None, progress)
+}
+
+/// `analyze`, plus a playlist per image written to `recommendations.parquet`
+/// when `recommend` is given.
+pub fn run(
+    settings: &AnalyzeSettings,
+    model: &Model,
+    recommend: Option<&Recommender>,
+    progress: &dyn Progress,
+) -> Result<RunSummary> {
+    let engine = model.engine.as_ref();
+    let started = Instant::now();
+    let started_at = SystemTime::now();
+    let (kind, sources) = ingest::open(&settings.images)?;
+    prepare_out_dir(&settings.out)?;
+    let mut images = ImagesWriter::create(&settings.out.join(IMAGES_FILE))?;
+    let mut errors = ErrorsWriter::create(&settings.out.join(ERRORS_FILE))?;
+    let mut recs = match recommend {
+        Some(r) => {
+            for issue in &r.catalog().issues {
+                let severity = if issue.is_error { Severity::Error } else { Severity::Warning };
+                errors.push(None, &issue.locator, "catalog", severity, &issue.reason)?;
+            }
+            Some(RecommendationsWriter::create(&settings.out.join(RECOMMENDATIONS_FILE))?)
+        }
+        None => {
+            // A stale table from an earlier `recommend` run would mislead.
+            let _ = std::fs::remove_file(settings.out.join(RECOMMENDATIONS_FILE));
+            None
+        }
+    };
+    let catalog_errors = errors.counts().0;
+
+    let batch = model.batch;
+    let workers = settings.decode_threads.max(1);
+    let (job_tx, job_rx) = bounded::<Job>(batch * 2 + workers);
+    let (dec_tx, dec_rx) = bounded::<Decoded>(batch * 2);
+    let (free_tx, free_rx) = bounded::<Vec<u8>>(batch * 2 + workers);
+    let (out_tx, out_rx) = bounded::<(u64, Outcome)>(batch * 4);
+    for _ in 0..batch * 2 + workers {
+        let _ = free_tx.send(vec![0u8; CROP_BYTES]);
+    }
+    let skipped = AtomicU64::new(0);
+    let inputs = AtomicU64::new(0);
+
+    let sink_result = std::thread::scope(|s| {
+        let (skipped, inputs) = (&skipped, &inputs);
+        s.spawn(move || {
+            let mut seq = 0u64;
+            for item in sources {
+                if item == IngestItem::Skipped {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                if job_tx.send(Job { seq, item }).is_err() {
+                    return;
+                }
+                seq += 1;
+                inputs.store(seq, Ordering::Relaxed);
+                progress.discovered(seq, false);
+            }
+            progress.discovered(seq, true);
+        });
+        for _ in 0..workers {
+            let (job_rx, dec_tx, free_rx, out_tx) = (job_rx.clone(), dec_tx.clone(), free_rx.clone(), out_tx.clone());
+            let limits = settings.limits;
+            s.spawn(move || decode_worker(limits, job_rx, dec_tx, free_rx, out_tx));
+        }
+        drop((job_rx, dec_tx, free_rx));
+        let (ready_tx, ready_rx) = bounded::<Ready>(1);
+        let (spare_tx, spare_rx) = bounded::<ModelOutput>(engine.depth() + 2);
+        s.spawn(move || model_stage(engine, batch, dec_rx, free_tx, ready_tx, spare_rx));
+        {
+            let out_tx = out_tx.clone();
+            s.spawn(move || match_stage(recommend, ready_rx, spare_tx, out_tx));
+        }
+        drop(out_tx);
+        // On error `out_rx` is dropped inside `sink`, so every stage unwinds.
+        sink(out_rx, &mut images, &mut errors, recs.as_mut(), recommend, progress)
+    });
+    sink_result?;
+
+    let (error_rows, warnings) = errors.counts();
+    let counts = Counts {
+        inputs: inputs.load(Ordering::Relaxed),
+        images: images.finish()?,
+        recommendations: match recs {
+            Some(r) => r.finish()?,
+            None => 0,
+        },
+        // Catalog rows are reported, but only failed images fail a run.
+        errors: error_rows - catalog_errors,
+        warnings,
+        skipped_files: skipped.load(Ordering::Relaxed),
+    };
+    errors.finish()?;
+    let summary = RunSummary {
+        counts,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        out: settings.out.clone(),
+        engine: engine.describe(),
+    };
+    let run = manifest::Run { settings, input_kind: kind, summary: &summary, model, recommender: recommend, started_at };
+    manifest::write(&settings.out, &run)?;
+    Ok(summary)
+}
+
+/// Creates the output folder and removes a previous run's manifest, so the
+/// folder never claims completeness while this run is under way.
+pub fn prepare_out_dir(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    match std::fs::remove_file(out.join(MANIFEST_FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(out.join(MANIFEST_FILE), e)),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,147 @@
+//! The end of the pipeline: finished batches become analyses and playlists
+//! (the match stage), and outcomes are written in input order (the sink).
+
+use std::collections::BTreeMap;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::workers::{Pending, Ready, send_failure};
+use super::{Outcome, Progress};
+use crate::analysis::Analysis;
+use crate::error::{Error, Failure, Result, Stage};
+use crate::ingest::ImageSource;
+use crate::model::ModelOutput;
+use crate::output::{ErrorsWriter, ImageRecord, ImagesWriter, RecommendationRecord, RecommendationsWriter, Severity};
+use crate::playlist::Pick;
+use crate::recommend::Recommender;
+
+/// Turns finished batches into analyses (top labels and mood) and, with a
+/// recommender, playlists (one matcher call a batch).
+pub(super) fn match_stage(
+    recommend: Option<&Recommender>,
+    ready: Receiver<Ready>,
+    spare: Sender<ModelOutput>,
+    out: Sender<(u64, Outcome)>,
+) {
+    let mut probs = Vec::new();
+    for Ready { items, output } in ready {
+        let o = match output {
+            Ok(o) => o,
+            Err(e) => {
+                if !fail_all(&out, items.into_iter().map(|d| (d.seq, d.source)), Stage::Model, &e) {
+                    return;
+                }
+                continue;
+            }
+        };
+        let analysed: Vec<(u64, ImageSource, Analysis)> = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, Pending { seq, source, info })| (seq, source, Analysis::new(info, &o, i, &mut probs)))
+            .collect();
+        let _ = spare.try_send(o);
+        let mut playlists: Vec<Vec<Pick>> = Vec::new();
+        if let Some(r) = recommend {
+            let images: Vec<_> = analysed.iter().map(|(_, _, a)| (&a.mood, &a.info.colour)).collect();
+            match r.playlists(&images) {
+                Ok(p) => playlists = p,
+                Err(e) => {
+                    if !fail_all(&out, analysed.into_iter().map(|(seq, source, _)| (seq, source)), Stage::Match, &e) {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
+        let mut playlists = playlists.into_iter();
+        for (seq, source, analysis) in analysed {
+            let playlist = playlists.next().unwrap_or_default();
+            if out.send((seq, Outcome::Analysed { source, analysis: Box::new(analysis), playlist })).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Reports every image of a batch the model or the matcher failed on.
+fn fail_all(
+    out: &Sender<(u64, Outcome)>,
+    images: impl Iterator<Item = (u64, ImageSource)>,
+    stage: Stage,
+    e: &Error,
+) -> bool {
+    for (seq, source) in images {
+        if !send_failure(out, seq, source, Failure::new(stage, format!("failed on this batch: {e}"))) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Writes outcomes in input order.
+pub(super) fn sink(
+    outcomes: Receiver<(u64, Outcome)>,
+    images: &mut ImagesWriter,
+    errors: &mut ErrorsWriter,
+    mut recs: Option<&mut RecommendationsWriter>,
+    recommend: Option<&Recommender>,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let catalog = recommend.map(Recommender::catalog);
+    let mut pending: BTreeMap<u64, Outcome> = BTreeMap::new();
+    let mut next = 0u64;
+    for (seq, outcome) in outcomes {
+        pending.insert(seq, outcome);
+        while let Some(outcome) = pending.remove(&next) {
+            next += 1;
+            match outcome {
+                Outcome::Analysed { source, analysis, playlist } => {
+                    let path = source.path.to_string_lossy();
+                    let top = analysis.labels();
+                    let info = &analysis.info;
+                    images.push(&ImageRecord {
+                        image_id: &source.id,
+                        path: &path,
+                        width: info.width,
+                        height: info.height,
+                        format: info.format,
+                        file_bytes: info.file_bytes,
+                        top5: &top,
+                        colour: &info.colour,
+                        mood: &analysis.mood,
+                    })?;
+                    if let (Some(w), Some(cat)) = (recs.as_deref_mut(), catalog) {
+                        for (rank, pick) in playlist.iter().enumerate() {
+                            let t = cat.track(pick.track as usize);
+                            w.push(&RecommendationRecord {
+                                image_id: &source.id,
+                                rank: rank as u16 + 1,
+                                track_id: t.id,
+                                title: t.title,
+                                artist: t.artist,
+                                score: pick.score,
+                                contributions: &pick.contributions,
+                                explanation: &pick.explanation,
+                            })?;
+                        }
+                    }
+                    if let Some(w) = &info.warning {
+                        errors.push(Some(&source.id), &path, Stage::Decode.as_str(), Severity::Warning, w)?;
+                    }
+                    progress.finished_one(true);
+                }
+                Outcome::Failed { image_id, path, failure } => {
+                    errors.push(
+                        image_id.as_deref(),
+                        &path,
+                        failure.stage.as_str(),
+                        Severity::Error,
+                        &failure.reason,
+                    )?;
+                    progress.finished_one(false);
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! Recommend: from an image's analysis to its playlist, in one place.
+//!
+//! `Recommender` owns the chain the pipeline, `inspect`, the tests and the
+//! benches share: the image's mood, moved by the mood mode, becomes a query
+//! vector; the matcher finds its exact top candidates in the catalog; the
+//! playlist stage re-ranks them into a diverse, explained playlist.
+//!
+//! Query vectors are built with the weights the catalog's track vectors
+//! were built with (`Catalog::weights`), never with weights of their own:
+//! with two sources of weights, a caller who set one and not the other got
+//! silently wrong scores.
+
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::catalog::Catalog;
+use crate::colour::ColourFeatures;
+use crate::error::Result;
+use crate::mood::{self, MoodMode, MoodVector, SimVector, Weights};
+use crate::playlist::{self, Pick, PlaylistSettings};
+use crate::similarity::Matcher;
+
+/// A catalog, a matcher over it, a mood mode and playlist settings.
+pub struct Recommender<'a> {
+    catalog: &'a Catalog,
+    matcher: Box<dyn Matcher + 'a>,
+    mode: MoodMode,
+    playlist: PlaylistSettings,
+    notice: Option<String>,
+}
+
+/// One image's query: the mood it asks for and its similarity vector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query {
+    /// The image's mood after the mood mode.
+    pub target: MoodVector,
+    pub vector: SimVector,
+}
+
+/// What a recommender did, for the manifest.
+#[derive(Serialize)]
+pub struct RecommendReport<'a> {
+    pub catalog: &'a crate::catalog::CatalogReport,
+    pub matcher: String,
+    pub mood_mode: &'a str,
+    /// The group weights of both the track and the query vectors.
+    pub weights: Weights,
+    pub playlist_length: usize,
+    pub per_artist: usize,
+    pub relevance_lambda: f32,
+    pub candidates: usize,
+}
+
+impl<'a> Recommender<'a> {
+    /// A recommender over `catalog`, matching where `backend` runs.
+    pub fn new(backend: &'a Backend, catalog: &'a Catalog, mode: MoodMode, playlist: PlaylistSettings) -> Result<Self> {
+        let (matcher, notice) = backend.matcher(catalog.matrix(), playlist.candidates())?;
+        Ok(Recommender { catalog, matcher, mode, playlist, notice })
+    }
+
+    /// Said when the matcher is not where the backend runs (say, a `k`
+    /// too long for the GPU kernel).
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
+    pub fn catalog(&self) -> &'a Catalog {
+        self.catalog
+    }
+
+    pub fn mode(&self) -> MoodMode {
+        self.mode
+    }
+
+    pub fn settings(&self) -> &PlaylistSettings {
+        &self.playlist
+    }
+
+    /// The similarity's group weights: the catalog's.
+    pub fn weights(&self) -> Weights {
+        self.catalog.weights()
+    }
+
+    /// The query for an image of mood `mood`.
+    pub fn query(&self, mood: &MoodVector) -> Query {
+        let target = self.mode.apply(mood);
+        let vector = mood::sim_vector(&target, mood::Groups::ALL, &self.catalog.weights(), false);
+        Query { target, vector }
+    }
+
+    /// One playlist per image, from one matcher call for the whole batch.
+    pub fn playlists(&self, images: &[(&MoodVector, &ColourFeatures)]) -> Result<Vec<Vec<Pick>>> {
+        let queries: Vec<Query> = images.iter().map(|(m, _)| self.query(m)).collect();
+        let vectors: Vec<SimVector> = queries.iter().map(|q| q.vector).collect();
+        let hits = self.matcher.top_k(&vectors, self.playlist.candidates())?;
+        Ok(queries
+            .iter()
+            .zip(images)
+            .zip(&hits)
+            .map(|((q, (_, colour)), h)| {
+                playlist::build(&q.vector, &q.target, colour, h, self.catalog, &self.playlist)
+            })
+            .collect())
+    }
+
+    /// One image's playlist.
+    pub fn playlist(&self, mood: &MoodVector, colour: &ColourFeatures) -> Result<Vec<Pick>> {
+        Ok(self.playlists(&[(mood, colour)])?.pop().unwrap_or_default())
+    }
+
+    /// The settings and the catalog, as the manifest records them.
+    pub fn report(&self) -> RecommendReport<'_> {
+        RecommendReport {
+            catalog: &self.catalog.report,
+            matcher: self.matcher.describe(),
+            mood_mode: self.mode.as_str(),
+            weights: self.catalog.weights(),
+            playlist_length: self.playlist.length,
+            per_artist: self.playlist.per_artist,
+            relevance_lambda: self.playlist.relevance,
+            candidates: self.playlist.candidates(),
+        }
+    }
+}
