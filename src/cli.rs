@@ -136,6 +136,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DIR", default_value = "pixtape-out")]
     pub out: PathBuf,
 
+    /// Also write features.parquet: the model's pooled 1,280-d features per
+    /// image, which learning reads (about 5 KB an image).
+    #[arg(long)]
+    pub features: bool,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -218,6 +223,7 @@ impl AnalyzeArgs {
         let mut settings = AnalyzeSettings::new(images, self.out.clone());
         settings.decode_threads = self.common.threads();
         settings.limits = self.common.limits();
+        settings.features = self.features;
         Ok(settings)
     }
 }

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::ingest::InputKind;
 use crate::model;
 use crate::mood;
-use crate::output::{ERRORS_FILE, IMAGES_FILE, MANIFEST_FILE, RECOMMENDATIONS_FILE};
+use crate::output::{ERRORS_FILE, FEATURES_FILE, IMAGES_FILE, MANIFEST_FILE, RECOMMENDATIONS_FILE};
 use crate::pipeline::{AnalyzeSettings, RunSummary};
 use crate::recommend::{RecommendReport, Recommender};
 
@@ -82,6 +82,8 @@ struct Outputs<'a> {
     errors: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     recommendations: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    features: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -122,6 +124,7 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
             images: IMAGES_FILE,
             errors: ERRORS_FILE,
             recommendations: run.recommender.map(|_| RECOMMENDATIONS_FILE),
+            features: s.features.then_some(FEATURES_FILE),
         },
         recommend: run.recommender.map(Recommender::report),
         mood_space: MoodSpaceInfo {

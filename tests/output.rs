@@ -186,3 +186,37 @@ fn manifests_of_paths_csv_and_parquet_work() {
         strings(&read_parquet(&out.join("images.parquet")), "image_id").into_iter().flatten().collect();
     assert_eq!(ids[0], "kitty");
 }
+
+#[test]
+fn features_table_holds_each_images_pooled_features_when_asked() {
+    use pixtape::decode::{DecodeLimits, Decoder};
+    use pixtape::model::{CROP_BYTES, FEATURE_DIM, ModelOutput};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let backend = Backend::cpu();
+    let model = backend.model(Some(4)).unwrap();
+    let settings = AnalyzeSettings { features: true, ..AnalyzeSettings::new(photos_dir(), out.clone()) };
+    pipeline::analyze(&settings, &model, &Silent).unwrap();
+    let images = read_parquet(&out.join("images.parquet"));
+    let f = read_parquet(&out.join("features.parquet"));
+    assert_eq!(f.schema(), pixtape::output::features_schema());
+    assert_eq!(strings(&f, "image_id"), strings(&images, "image_id"), "same images, same order");
+    let lists = f.column_by_name("features").unwrap().as_fixed_size_list().clone();
+    let ids = strings(&f, "image_id");
+    let row = ids.iter().position(|i| i.as_deref() == Some("coffee.jpg")).unwrap();
+    let stored = lists.value(row).as_primitive::<Float32Type>().values().to_vec();
+    // The same photo through the engine alone.
+    let mut crop = vec![0u8; CROP_BYTES];
+    Decoder::new(DecodeLimits::default()).decode_file(&photos_dir().join("coffee.jpg"), &mut crop).unwrap();
+    let mut o = ModelOutput::default();
+    model.engine.forward(&crop, 1, &mut o).unwrap();
+    assert_eq!(stored.len(), FEATURE_DIM);
+    assert_eq!(stored, o.features[..FEATURE_DIM].to_vec());
+    assert!(stored.iter().any(|x| *x > 0.0));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["outputs"]["features"], "features.parquet");
+    // A later run without features leaves no stale table behind.
+    pipeline::analyze(&AnalyzeSettings::new(photos_dir(), out.clone()), &model, &Silent).unwrap();
+    assert!(!out.join("features.parquet").exists());
+}

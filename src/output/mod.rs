@@ -21,10 +21,12 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 mod errors;
+mod features;
 mod images;
 mod recommendations;
 
 pub use errors::{ErrorsWriter, Severity, errors_schema};
+pub use features::{FeaturesWriter, features_schema};
 pub use images::{ImageRecord, ImagesWriter, images_schema};
 pub use recommendations::{RecommendationRecord, RecommendationsWriter, recommendations_schema};
 use crate::error::{Error, Result};
@@ -36,6 +38,7 @@ pub(super) const FLUSH_ROWS: usize = 1024;
 pub const IMAGES_FILE: &str = "images.parquet";
 pub const ERRORS_FILE: &str = "errors.parquet";
 pub const RECOMMENDATIONS_FILE: &str = "recommendations.parquet";
+pub const FEATURES_FILE: &str = "features.parquet";
 pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// A file that appears under its final name only once it is complete.

@@ -34,12 +34,12 @@ use crate::ingest::{self, ImageSource, IngestItem};
 use crate::manifest;
 use crate::model::{CROP_BYTES, ModelOutput};
 use crate::output::{
-    ERRORS_FILE, ErrorsWriter, IMAGES_FILE, ImagesWriter, MANIFEST_FILE, RECOMMENDATIONS_FILE, RecommendationsWriter,
-    Severity,
+    ERRORS_FILE, ErrorsWriter, FEATURES_FILE, FeaturesWriter, IMAGES_FILE, ImagesWriter, MANIFEST_FILE,
+    RECOMMENDATIONS_FILE, RecommendationsWriter, Severity,
 };
 use crate::playlist::Pick;
 use crate::recommend::Recommender;
-use sink::{match_stage, sink};
+use sink::{Tables, match_stage, sink};
 use workers::{Ready, decode_worker, model_stage};
 
 /// Everything `analyze` needs besides the model; the CLI builds it, the
@@ -50,6 +50,9 @@ pub struct AnalyzeSettings {
     pub out: PathBuf,
     pub decode_threads: usize,
     pub limits: DecodeLimits,
+    /// Also write the model's pooled features (`features.parquet`), which
+    /// learning reads; off by default, as they are 5 KB an image.
+    pub features: bool,
 }
 
 impl AnalyzeSettings {
@@ -60,6 +63,7 @@ impl AnalyzeSettings {
             out: out.into(),
             decode_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             limits: DecodeLimits::default(),
+            features: false,
         }
     }
 }
@@ -110,7 +114,13 @@ pub(super) struct Decoded {
 }
 
 pub(super) enum Outcome {
-    Analysed { source: ImageSource, analysis: Box<Analysis>, playlist: Vec<Pick> },
+    Analysed {
+        source: ImageSource,
+        analysis: Box<Analysis>,
+        playlist: Vec<Pick>,
+        /// The pooled features, when the run writes them.
+        features: Vec<f32>,
+    },
     Failed { image_id: Option<String>, path: String, failure: Failure },
 }
 
@@ -133,9 +143,8 @@ pub fn run(
     let started_at = SystemTime::now();
     let (kind, sources) = ingest::open(&settings.images)?;
     prepare_out_dir(&settings.out)?;
-    let mut images = ImagesWriter::create(&settings.out.join(IMAGES_FILE))?;
     let mut errors = ErrorsWriter::create(&settings.out.join(ERRORS_FILE))?;
-    let mut recs = match recommend {
+    let recommendations = match recommend {
         Some(r) => {
             for issue in &r.catalog().issues {
                 let severity = if issue.is_error { Severity::Error } else { Severity::Warning };
@@ -143,13 +152,25 @@ pub fn run(
             }
             Some(RecommendationsWriter::create(&settings.out.join(RECOMMENDATIONS_FILE))?)
         }
-        None => {
-            // A stale table from an earlier `recommend` run would mislead.
-            let _ = std::fs::remove_file(settings.out.join(RECOMMENDATIONS_FILE));
-            None
-        }
+        None => None,
     };
-    let catalog_errors = errors.counts().0;
+    let features = match settings.features {
+        true => Some(FeaturesWriter::create(&settings.out.join(FEATURES_FILE))?),
+        false => None,
+    };
+    // A stale table from an earlier run with other options would mislead.
+    for (file, written) in [(RECOMMENDATIONS_FILE, recommendations.is_some()), (FEATURES_FILE, features.is_some())] {
+        if !written {
+            let _ = std::fs::remove_file(settings.out.join(file));
+        }
+    }
+    let mut tables = Tables {
+        images: ImagesWriter::create(&settings.out.join(IMAGES_FILE))?,
+        errors,
+        recommendations,
+        features,
+    };
+    let catalog_errors = tables.errors.counts().0;
 
     let batch = model.batch;
     let workers = settings.decode_threads.max(1);
@@ -192,28 +213,26 @@ pub fn run(
         s.spawn(move || model_stage(engine, batch, dec_rx, free_tx, ready_tx, spare_rx));
         {
             let out_tx = out_tx.clone();
-            s.spawn(move || match_stage(recommend, ready_rx, spare_tx, out_tx));
+            let keep_features = settings.features;
+            s.spawn(move || match_stage(recommend, keep_features, ready_rx, spare_tx, out_tx));
         }
         drop(out_tx);
         // On error `out_rx` is dropped inside `sink`, so every stage unwinds.
-        sink(out_rx, &mut images, &mut errors, recs.as_mut(), recommend, progress)
+        sink(out_rx, &mut tables, recommend, progress)
     });
     sink_result?;
 
-    let (error_rows, warnings) = errors.counts();
+    let (error_rows, warnings) = tables.errors.counts();
+    let written = tables.finish()?;
     let counts = Counts {
         inputs: inputs.load(Ordering::Relaxed),
-        images: images.finish()?,
-        recommendations: match recs {
-            Some(r) => r.finish()?,
-            None => 0,
-        },
+        images: written.images,
+        recommendations: written.recommendations,
         // Catalog rows are reported, but only failed images fail a run.
         errors: error_rows - catalog_errors,
         warnings,
         skipped_files: skipped.load(Ordering::Relaxed),
     };
-    errors.finish()?;
     let summary = RunSummary {
         counts,
         wall_seconds: started.elapsed().as_secs_f64(),

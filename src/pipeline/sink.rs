@@ -11,7 +11,10 @@ use crate::analysis::Analysis;
 use crate::error::{Error, Failure, Result, Stage};
 use crate::ingest::ImageSource;
 use crate::model::ModelOutput;
-use crate::output::{ErrorsWriter, ImageRecord, ImagesWriter, RecommendationRecord, RecommendationsWriter, Severity};
+use crate::model::FEATURE_DIM;
+use crate::output::{
+    ErrorsWriter, FeaturesWriter, ImageRecord, ImagesWriter, RecommendationRecord, RecommendationsWriter, Severity,
+};
 use crate::playlist::Pick;
 use crate::recommend::Recommender;
 
@@ -19,6 +22,7 @@ use crate::recommend::Recommender;
 /// recommender, playlists (one matcher call a batch).
 pub(super) fn match_stage(
     recommend: Option<&Recommender>,
+    keep_features: bool,
     ready: Receiver<Ready>,
     spare: Sender<ModelOutput>,
     out: Sender<(u64, Outcome)>,
@@ -39,6 +43,11 @@ pub(super) fn match_stage(
             .enumerate()
             .map(|(i, Pending { seq, source, info })| (seq, source, Analysis::new(info, &o, i, &mut probs)))
             .collect();
+        let mut features: Vec<Vec<f32>> = match keep_features {
+            true => o.features.chunks_exact(FEATURE_DIM).take(analysed.len()).map(<[f32]>::to_vec).collect(),
+            false => Vec::new(),
+        };
+        features.reverse();
         let _ = spare.try_send(o);
         let mut playlists: Vec<Vec<Pick>> = Vec::new();
         if let Some(r) = recommend {
@@ -56,7 +65,8 @@ pub(super) fn match_stage(
         let mut playlists = playlists.into_iter();
         for (seq, source, analysis) in analysed {
             let playlist = playlists.next().unwrap_or_default();
-            if out.send((seq, Outcome::Analysed { source, analysis: Box::new(analysis), playlist })).is_err() {
+            let features = features.pop().unwrap_or_default();
+            if out.send((seq, Outcome::Analysed { source, analysis: Box::new(analysis), playlist, features })).is_err() {
                 return;
             }
         }
@@ -78,15 +88,41 @@ fn fail_all(
     true
 }
 
+/// The tables a run writes; those it was not asked for are `None`.
+pub(super) struct Tables {
+    pub images: ImagesWriter,
+    pub errors: ErrorsWriter,
+    pub recommendations: Option<RecommendationsWriter>,
+    pub features: Option<FeaturesWriter>,
+}
+
+/// Row counts of the finished tables.
+pub(super) struct Written {
+    pub images: u64,
+    pub recommendations: u64,
+}
+
+impl Tables {
+    /// Closes every table and moves it into place.
+    pub fn finish(self) -> Result<Written> {
+        let images = self.images.finish()?;
+        let recommendations = self.recommendations.map(|r| r.finish()).transpose()?.unwrap_or(0);
+        if let Some(f) = self.features {
+            f.finish()?;
+        }
+        self.errors.finish()?;
+        Ok(Written { images, recommendations })
+    }
+}
+
 /// Writes outcomes in input order.
 pub(super) fn sink(
     outcomes: Receiver<(u64, Outcome)>,
-    images: &mut ImagesWriter,
-    errors: &mut ErrorsWriter,
-    mut recs: Option<&mut RecommendationsWriter>,
+    tables: &mut Tables,
     recommend: Option<&Recommender>,
     progress: &dyn Progress,
 ) -> Result<()> {
+    let Tables { images, errors, recommendations: recs, features: feature_table } = tables;
     let catalog = recommend.map(Recommender::catalog);
     let mut pending: BTreeMap<u64, Outcome> = BTreeMap::new();
     let mut next = 0u64;
@@ -95,7 +131,7 @@ pub(super) fn sink(
         while let Some(outcome) = pending.remove(&next) {
             next += 1;
             match outcome {
-                Outcome::Analysed { source, analysis, playlist } => {
+                Outcome::Analysed { source, analysis, playlist, features } => {
                     let path = source.path.to_string_lossy();
                     let top = analysis.labels();
                     let info = &analysis.info;
@@ -110,7 +146,10 @@ pub(super) fn sink(
                         colour: &info.colour,
                         mood: &analysis.mood,
                     })?;
-                    if let (Some(w), Some(cat)) = (recs.as_deref_mut(), catalog) {
+                    if let Some(w) = feature_table.as_mut() {
+                        w.push(&source.id, &features)?;
+                    }
+                    if let (Some(w), Some(cat)) = (recs.as_mut(), catalog) {
                         for (rank, pick) in playlist.iter().enumerate() {
                             let t = cat.track(pick.track as usize);
                             w.push(&RecommendationRecord {
