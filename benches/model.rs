@@ -16,11 +16,11 @@ use common::median_secs;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pixtape::gpu::{self, DeviceChoice};
 use pixtape::model::gpu::GpuEngine;
-use pixtape::model::{Engine, INPUT_SIZE, MobileNetV2, ModelOutput, cpu::CpuEngine, reference};
+use pixtape::model::{CROP_BYTES, Engine, INPUT_SIZE, MobileNetV2, ModelOutput, cpu::CpuEngine, reference};
 
 fn crops(n: usize) -> Vec<u8> {
     let mut s = 0x2545f4914f6cdd1du64;
-    (0..n * INPUT_SIZE * INPUT_SIZE * 3)
+    (0..n * CROP_BYTES)
         .map(|_| {
             s ^= s << 13;
             s ^= s >> 7;

@@ -13,7 +13,7 @@ use common::{Rng, gpu, rel_err};
 use pixtape::model::gpu::{Epilogue, Kernels};
 use pixtape::model::reference::{self, Chw, chw_to_nhwc, nhwc_to_chw};
 use pixtape::model::{
-    Conv, INPUT_SIZE, MEAN, NUM_CLASSES, STD, depthwise_weights, matmul_weights, softmax, stem_weights,
+    CROP_BYTES, Conv, INPUT_SIZE, MEAN, NUM_CLASSES, STD, depthwise_weights, matmul_weights, softmax, stem_weights,
 };
 use pixtape::mood;
 
@@ -55,7 +55,7 @@ fn stem_matches_reference() {
     let mut rng = Rng(11);
     let stem = conv(&mut rng, 3, 32, 3, 2, false);
     for images in [1usize, 3] {
-        let crops = rng.bytes(images * INPUT_SIZE * INPUT_SIZE * 3);
+        let crops = rng.bytes(images * CROP_BYTES);
         let got = kernels.run_stem(gpu, &crops, images, &stem_weights(&stem), &stem.bias).unwrap();
         // Reference input: the crops normalised, in NHWC.
         let x: Vec<f32> =

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{golden, rel_err};
-use pixtape::model::{self, FEATURE_DIM, INPUT_SIZE, MobileNetV2, NUM_CLASSES, cpu::CpuEngine, reference};
+use pixtape::model::{self, CROP_BYTES, FEATURE_DIM, INPUT_SIZE, MobileNetV2, NUM_CLASSES, cpu::CpuEngine, reference};
 
 #[test]
 fn fast_engine_matches_golden_logits() {
@@ -55,7 +55,7 @@ fn reference_and_fast_engine_agree_on_random_input() {
     let net = MobileNetV2::embedded().unwrap();
     let engine = CpuEngine::new(&net);
     let mut state = 0x9e3779b97f4a7c15u64;
-    let crop: Vec<u8> = (0..INPUT_SIZE * INPUT_SIZE * 3)
+    let crop: Vec<u8> = (0..CROP_BYTES)
         .map(|_| {
             state ^= state << 13;
             state ^= state >> 7;

@@ -17,7 +17,8 @@ use rayon::prelude::*;
 
 use super::matmul::{Epilogue, PackedWeights, matmul};
 use super::{
-    FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, NUM_CLASSES, STD, depthwise_weights, matmul_weights, stem_weights,
+    CROP_BYTES, FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, NUM_CLASSES, STD, STEM_K, STEM_OUT, STEM_SIDE,
+    depthwise_weights, matmul_weights, stem_weights,
 };
 use crate::model::Conv;
 
@@ -61,10 +62,6 @@ pub struct CpuEngine {
     workspaces: Mutex<Vec<Workspace>>,
     queued: Mutex<Queued>,
 }
-
-const STEM_OUT: usize = 32;
-const STEM_SIDE: usize = INPUT_SIZE / 2;
-const STEM_K: usize = 27;
 
 impl CpuEngine {
     pub fn new(model: &MobileNetV2) -> Self {
@@ -115,11 +112,10 @@ impl CpuEngine {
     /// features (`n x 1280`) and logits (`n x 1000`). Images run in parallel
     /// on the current rayon pool.
     pub fn forward(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) {
-        let crop_len = INPUT_SIZE * INPUT_SIZE * 3;
-        assert!(crops.len() >= n * crop_len && features.len() >= n * FEATURE_DIM && logits.len() >= n * NUM_CLASSES);
+        assert!(crops.len() >= n * CROP_BYTES && features.len() >= n * FEATURE_DIM && logits.len() >= n * NUM_CLASSES);
         features[..n * FEATURE_DIM]
             .par_chunks_mut(FEATURE_DIM)
-            .zip(crops[..n * crop_len].par_chunks(crop_len))
+            .zip(crops[..n * CROP_BYTES].par_chunks(CROP_BYTES))
             .for_each(|(feat, crop)| {
                 let mut ws = self.take_workspace();
                 self.trunk(crop, &mut ws, feat);

@@ -20,19 +20,16 @@ use std::sync::Mutex;
 use bytemuck::{Pod, Zeroable};
 
 use super::{
-    Engine, FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, ModelOutput, NUM_CLASSES, STD, depthwise_weights,
-    matmul_weights, stem_weights,
+    CROP_BYTES, Engine, FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, ModelOutput, NUM_CLASSES, STD, STEM_OUT, STEM_SIDE,
+    depthwise_weights, matmul_weights, stem_weights,
 };
 use crate::error::{Error, Result};
 use crate::gpu::{self, Gpu, shaders};
 use crate::mood::{self, NUM_DIMS};
 
-const CROP_BYTES: usize = INPUT_SIZE * INPUT_SIZE * 3;
 /// Largest batch one submission takes; beyond it only memory grows (about
 /// 10 MB of activations an image).
 const MAX_BATCH: usize = 256;
-const STEM_OUT: usize = 32;
-const STEM_SIDE: usize = INPUT_SIZE / 2;
 /// Workgroup size of the element-wise kernels (stem, depthwise, pool).
 const WG: u32 = 64;
 /// Output tile side of the matrix kernel.
