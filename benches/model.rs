@@ -54,9 +54,9 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Elements(batch as u64));
         if batch <= 32 {
             group.bench_function(format!("cpu_engine/batch{batch}"), |b| {
-                b.iter(|| Engine::forward(&cpu, &input, batch, &mut out).unwrap())
+                b.iter(|| cpu.forward(&input, batch, &mut out).unwrap())
             });
-            let secs = median_secs((64 / batch).max(3), || Engine::forward(&cpu, &input, batch, &mut out).unwrap());
+            let secs = median_secs((64 / batch).max(3), || cpu.forward(&input, batch, &mut out).unwrap());
             common::report("cpu_engine", "images", batch, secs, flop);
         }
         if let Some(engine) = &gpu_engine {

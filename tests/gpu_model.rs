@@ -31,7 +31,7 @@ fn gpu_engine_matches_golden_logits_and_the_cpu_engine() {
     }
     let cpu = CpuEngine::new(&net);
     let mut reference = ModelOutput::default();
-    Engine::forward(&cpu, &crops, n, &mut reference).unwrap();
+    cpu.forward(&crops, n, &mut reference).unwrap();
     assert!(rel_err(&out.features, &reference.features) <= 1e-5, "pooled features differ");
     assert!(rel_err(&out.logits, &reference.logits) <= 1e-5, "logits differ");
     assert!(rel_err(&out.semantic, &reference.semantic) <= 1e-4, "semantic mood differs");

@@ -17,7 +17,7 @@ fn fast_engine_matches_golden_logits() {
     let n = cases.len();
     let mut features = vec![0.0; n * FEATURE_DIM];
     let mut logits = vec![0.0; n * NUM_CLASSES];
-    engine.forward(&crops, n, &mut features, &mut logits);
+    engine.forward_batch(&crops, n, &mut features, &mut logits);
     for (i, (name, _, want)) in cases.iter().enumerate() {
         let got = &logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
         let err = rel_err(got, want);
@@ -68,7 +68,7 @@ fn reference_and_fast_engine_agree_on_random_input() {
     let (ref_features, ref_logits) = reference::forward(&net, &chw);
     let mut features = vec![0.0; FEATURE_DIM];
     let mut logits = vec![0.0; NUM_CLASSES];
-    engine.forward(&crop, 1, &mut features, &mut logits);
+    engine.forward_batch(&crop, 1, &mut features, &mut logits);
     assert!(rel_err(&features, &ref_features) <= 1e-4);
     assert!(rel_err(&logits, &ref_logits) <= 1e-4);
 }

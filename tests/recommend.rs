@@ -48,7 +48,7 @@ fn analyse(name: &str) -> (MoodVector, pixtape::colour::ColourFeatures) {
     let info = Decoder::new(DecodeLimits::default()).decode_file(&photos_dir().join(name), &mut crop).unwrap();
     let mut features = vec![0.0; model::FEATURE_DIM];
     let mut logits = vec![0.0; NUM_CLASSES];
-    engine.forward(&crop, 1, &mut features, &mut logits);
+    engine.forward_batch(&crop, 1, &mut features, &mut logits);
     model::softmax(&mut logits);
     (mood::image_mood(&logits, &info.colour), info.colour)
 }

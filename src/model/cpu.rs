@@ -110,8 +110,9 @@ impl CpuEngine {
 
     /// Runs `n` crops (`n x 224 x 224 x 3` u8, RGB, HWC) and writes pooled
     /// features (`n x 1280`) and logits (`n x 1000`). Images run in parallel
-    /// on the current rayon pool.
-    pub fn forward(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) {
+    /// on the current rayon pool. `Engine::forward` is this plus the
+    /// semantic mood.
+    pub fn forward_batch(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) {
         assert!(crops.len() >= n * CROP_BYTES && features.len() >= n * FEATURE_DIM && logits.len() >= n * NUM_CLASSES);
         features[..n * FEATURE_DIM]
             .par_chunks_mut(FEATURE_DIM)
@@ -398,7 +399,7 @@ impl super::Engine for CpuEngine {
         }
         let Queued { out, full, probs } = &mut *q;
         out.resize(n);
-        CpuEngine::forward(self, crops, n, &mut out.features, &mut out.logits);
+        self.forward_batch(crops, n, &mut out.features, &mut out.logits);
         let d = crate::mood::NUM_DIMS;
         for i in 0..n {
             probs.clear();
