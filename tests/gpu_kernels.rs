@@ -10,7 +10,7 @@
 mod common;
 
 use common::{Rng, gpu, rel_err};
-use pixtape::model::gpu::{Epilogue, Kernels};
+use pixtape::model::gpu::{Fused, Kernels};
 use pixtape::model::reference::{self, Chw, chw_to_nhwc, nhwc_to_chw};
 use pixtape::model::{
     CROP_BYTES, Conv, INPUT_SIZE, MEAN, NUM_CLASSES, STD, depthwise_weights, matmul_weights, softmax, stem_weights,
@@ -74,21 +74,20 @@ fn pointwise_matches_reference_on_awkward_shapes() {
     // (pixels, in, out): one pixel; smaller than a tile; not multiples of
     // the 64x64 tile or the K step of 16; the classifier's shape.
     for (m, k, n) in [(1, 4, 4), (5, 8, 12), (63, 20, 68), (130, 24, 144), (7, 1280, 1000), (4100, 96, 24)] {
-        for epilogue in [Epilogue::None, Epilogue::Relu6, Epilogue::Residual] {
+        for fused in [Fused::None, Fused::Relu6, Fused::Residual] {
             let c = conv(&mut rng, k, n, 1, 1, false);
             let x = rng.vec(m * k, 2.0);
             let residual = rng.vec(m * n, 1.0);
-            let got = kernels
-                .run_matmul(gpu, &x, m, &matmul_weights(&c.weight, n), &c.bias, epilogue, Some(&residual))
-                .unwrap();
+            let got =
+                kernels.run_matmul(gpu, &x, m, &matmul_weights(&c.weight, n), &c.bias, fused, Some(&residual)).unwrap();
             // m pixels as one image of 1 x m; reference::conv2d wants a square
             // side, so run it pixel by pixel as 1x1 images.
-            let mut want = reference_conv(&x, m, 1, &c, epilogue == Epilogue::Relu6);
-            if epilogue == Epilogue::Residual {
+            let mut want = reference_conv(&x, m, 1, &c, fused == Fused::Relu6);
+            if fused == Fused::Residual {
                 want.iter_mut().zip(&residual).for_each(|(w, r)| *w += r);
             }
             let err = rel_err(&got, &want);
-            assert!(err <= TOLERANCE, "pointwise {m}x{k}x{n} {epilogue:?}: relative error {err:.2e}");
+            assert!(err <= TOLERANCE, "pointwise {m}x{k}x{n} {fused:?}: relative error {err:.2e}");
         }
     }
 }
