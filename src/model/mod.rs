@@ -4,10 +4,11 @@
 //! read from `models/mobilenet_v2.safetensors` (embedded in the binary, so a
 //! copied executable needs nothing beside it), the ImageNet class names and
 //! the input normalisation. `reference` is the plain forward pass every other
-//! path is checked against; `cpu` is the fast CPU engine and `gpu` the WGSL
-//! one.
+//! path is checked against; `cpu` is the fast CPU engine (its kernels in
+//! `matmul` and `depthwise`) and `gpu` the WGSL one.
 
 pub mod cpu;
+pub mod depthwise;
 pub mod gpu;
 pub mod matmul;
 pub mod reference;
