@@ -1,6 +1,7 @@
 //! MobileNetV2 on the CPU: the fast engine against the plain reference, and
 //! both against golden logits computed by `models/golden.py` (numpy, float64,
-//! straight from the original checkpoint with batch norm unfolded).
+//! straight from the original checkpoint with batch norm unfolded). The CPU
+//! kernels one by one, on every path this CPU has: `tests/cpu_kernels.rs`.
 
 mod common;
 
@@ -71,51 +72,4 @@ fn reference_and_fast_engine_agree_on_random_input() {
     engine.forward_batch(&crop, 1, &mut features, &mut logits);
     assert!(rel_err(&features, &ref_features) <= 1e-4);
     assert!(rel_err(&logits, &ref_logits) <= 1e-4);
-}
-
-/// Seeded uniform values in [-1, 1).
-fn noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
-#[test]
-fn packed_matmul_matches_naive_product_on_awkward_shapes() {
-    use pixtape::model::matmul::{Epilogue, PackedWeights, matmul};
-    // Rows not a multiple of the 6-row block, columns not a multiple of the
-    // 16-column panel, k of 1, and the largest classifier-like shape.
-    for &(m, k, n) in &[(1, 1, 1), (5, 3, 17), (7, 27, 33), (13, 16, 24), (6, 160, 16), (3, 1280, 1000)] {
-        let a = noise(m * k, 1);
-        let w = noise(k * n, 2);
-        let bias = noise(n, 3);
-        let res = noise(m * n, 4);
-        let packed = PackedWeights::new(k, n, &w, &bias);
-        for (relu6, residual) in [(false, None), (true, None), (false, Some(&res[..]))] {
-            let mut out = vec![f32::NAN; m * n];
-            matmul(&a, m, &packed, Epilogue { relu6, residual }, &mut out);
-            for i in 0..m {
-                for j in 0..n {
-                    let mut want = bias[j] as f64 + residual.map_or(0.0, |r| r[i * n + j] as f64);
-                    for kk in 0..k {
-                        want += a[i * k + kk] as f64 * w[kk * n + j] as f64;
-                    }
-                    if relu6 {
-                        want = want.clamp(0.0, 6.0);
-                    }
-                    let got = out[i * n + j] as f64;
-                    assert!(
-                        (got - want).abs() <= 1e-5 * (1.0 + k as f64).sqrt() * (1.0 + want.abs()),
-                        "m={m} k={k} n={n} [{i},{j}]: {got} vs {want}"
-                    );
-                }
-            }
-        }
-    }
 }
