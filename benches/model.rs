@@ -15,11 +15,11 @@ mod common;
 use common::median_secs;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pixtape::backend::{Backend, DeviceChoice};
-use pixtape::model::{Engine, INPUT_SIZE, MobileNetV2, ModelOutput, cpu::CpuEngine, reference};
+use pixtape::model::{CROP_BYTES, Engine, INPUT_SIZE, MobileNetV2, ModelOutput, cpu::CpuEngine, reference};
 
 fn crops(n: usize) -> Vec<u8> {
     let mut s = 0x2545f4914f6cdd1du64;
-    (0..n * INPUT_SIZE * INPUT_SIZE * 3)
+    (0..n * CROP_BYTES)
         .map(|_| {
             s ^= s << 13;
             s ^= s >> 7;
@@ -50,9 +50,9 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Elements(batch as u64));
         if batch <= 32 {
             group.bench_function(format!("cpu_engine/batch{batch}"), |b| {
-                b.iter(|| Engine::forward(&cpu, &input, batch, &mut out).unwrap())
+                b.iter(|| cpu.forward(&input, batch, &mut out).unwrap())
             });
-            let secs = median_secs((64 / batch).max(3), || Engine::forward(&cpu, &input, batch, &mut out).unwrap());
+            let secs = median_secs((64 / batch).max(3), || cpu.forward(&input, batch, &mut out).unwrap());
             common::report("cpu_engine", "images", batch, secs, flop);
         }
         if let Some(engine) = gpu_engine {

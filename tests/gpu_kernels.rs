@@ -9,53 +9,24 @@
 
 mod common;
 
-use common::{Rng, gpu, rel_err};
-use pixtape::model::gpu::{Epilogue, Kernels};
-use pixtape::model::reference::{self, Chw, chw_to_nhwc, nhwc_to_chw};
+use common::{Rng, gpu, random_conv, reference_conv, rel_err};
+use pixtape::model::gpu::{Fused, Kernels};
+use pixtape::model::reference::{self, nhwc_to_chw};
 use pixtape::model::{
-    Conv, INPUT_SIZE, MEAN, NUM_CLASSES, STD, depthwise_weights, matmul_weights, softmax, stem_weights,
+    CROP_BYTES, INPUT_SIZE, MEAN, NUM_CLASSES, STD, depthwise_weights, matmul_weights, softmax, stem_weights,
 };
 use pixtape::mood;
 
 const TOLERANCE: f32 = 1e-5;
-
-fn conv(rng: &mut Rng, in_ch: usize, out_ch: usize, kernel: usize, stride: usize, depthwise: bool) -> Conv {
-    let per_out = if depthwise { 1 } else { in_ch };
-    Conv {
-        name: "test".into(),
-        in_ch,
-        out_ch,
-        kernel,
-        stride,
-        depthwise,
-        weight: rng.vec(out_ch * per_out * kernel * kernel, 0.5),
-        bias: rng.vec(out_ch, 0.5),
-    }
-}
-
-/// The reference convolution (plus ReLU6) of NHWC input, back in NHWC.
-fn reference_conv(x: &[f32], images: usize, side: usize, c: &Conv, relu6: bool) -> Vec<f32> {
-    let out: Vec<Chw> = nhwc_to_chw(x, images, side, c.in_ch)
-        .iter()
-        .map(|img| {
-            let mut y = reference::conv2d(img, c);
-            if relu6 {
-                reference::relu6(&mut y);
-            }
-            y
-        })
-        .collect();
-    chw_to_nhwc(&out)
-}
 
 #[test]
 fn stem_matches_reference() {
     let Some(gpu) = gpu() else { return };
     let kernels = Kernels::new(gpu).unwrap();
     let mut rng = Rng(11);
-    let stem = conv(&mut rng, 3, 32, 3, 2, false);
+    let stem = random_conv(&mut rng, 3, 32, 3, 2, false);
     for images in [1usize, 3] {
-        let crops = rng.bytes(images * INPUT_SIZE * INPUT_SIZE * 3);
+        let crops = rng.bytes(images * CROP_BYTES);
         let got = kernels.run_stem(gpu, &crops, images, &stem_weights(&stem), &stem.bias).unwrap();
         // Reference input: the crops normalised, in NHWC.
         let x: Vec<f32> =
@@ -74,21 +45,20 @@ fn pointwise_matches_reference_on_awkward_shapes() {
     // (pixels, in, out): one pixel; smaller than a tile; not multiples of
     // the 64x64 tile or the K step of 16; the classifier's shape.
     for (m, k, n) in [(1, 4, 4), (5, 8, 12), (63, 20, 68), (130, 24, 144), (7, 1280, 1000), (4100, 96, 24)] {
-        for epilogue in [Epilogue::None, Epilogue::Relu6, Epilogue::Residual] {
-            let c = conv(&mut rng, k, n, 1, 1, false);
+        for fused in [Fused::None, Fused::Relu6, Fused::Residual] {
+            let c = random_conv(&mut rng, k, n, 1, 1, false);
             let x = rng.vec(m * k, 2.0);
             let residual = rng.vec(m * n, 1.0);
-            let got = kernels
-                .run_matmul(gpu, &x, m, &matmul_weights(&c.weight, n), &c.bias, epilogue, Some(&residual))
-                .unwrap();
+            let got =
+                kernels.run_matmul(gpu, &x, m, &matmul_weights(&c.weight, n), &c.bias, fused, Some(&residual)).unwrap();
             // m pixels as one image of 1 x m; reference::conv2d wants a square
             // side, so run it pixel by pixel as 1x1 images.
-            let mut want = reference_conv(&x, m, 1, &c, epilogue == Epilogue::Relu6);
-            if epilogue == Epilogue::Residual {
+            let mut want = reference_conv(&x, m, 1, &c, fused == Fused::Relu6);
+            if fused == Fused::Residual {
                 want.iter_mut().zip(&residual).for_each(|(w, r)| *w += r);
             }
             let err = rel_err(&got, &want);
-            assert!(err <= TOLERANCE, "pointwise {m}x{k}x{n} {epilogue:?}: relative error {err:.2e}");
+            assert!(err <= TOLERANCE, "pointwise {m}x{k}x{n} {fused:?}: relative error {err:.2e}");
         }
     }
 }
@@ -103,7 +73,7 @@ fn depthwise_matches_reference_on_awkward_shapes() {
     for (images, side, channels, stride) in
         [(1, 1, 4, 1), (2, 5, 8, 2), (3, 7, 12, 1), (1, 15, 96, 2), (2, 2, 4, 2), (1, 112, 32, 1)]
     {
-        let c = conv(&mut rng, channels, channels, 3, stride, true);
+        let c = random_conv(&mut rng, channels, channels, 3, stride, true);
         let x = rng.vec(images * side * side * channels, 3.0);
         let got = kernels.run_depthwise(gpu, &x, images, side, stride, &depthwise_weights(&c), &c.bias).unwrap();
         let want = reference_conv(&x, images, side, &c, true);

@@ -10,9 +10,7 @@ mod common;
 
 use common::{Rng, golden, gpu, rel_err};
 use pixtape::model::gpu::GpuEngine;
-use pixtape::model::{self, Engine, INPUT_SIZE, MobileNetV2, ModelOutput, NUM_CLASSES, cpu::CpuEngine};
-
-const CROP: usize = INPUT_SIZE * INPUT_SIZE * 3;
+use pixtape::model::{self, CROP_BYTES, Engine, MobileNetV2, ModelOutput, NUM_CLASSES, cpu::CpuEngine};
 
 #[test]
 fn gpu_engine_matches_golden_logits_and_the_cpu_engine() {
@@ -33,7 +31,7 @@ fn gpu_engine_matches_golden_logits_and_the_cpu_engine() {
     }
     let cpu = CpuEngine::new(&net);
     let mut reference = ModelOutput::default();
-    Engine::forward(&cpu, &crops, n, &mut reference).unwrap();
+    cpu.forward(&crops, n, &mut reference).unwrap();
     assert!(rel_err(&out.features, &reference.features) <= 1e-5, "pooled features differ");
     assert!(rel_err(&out.logits, &reference.logits) <= 1e-5, "logits differ");
     assert!(rel_err(&out.semantic, &reference.semantic) <= 1e-4, "semantic mood differs");
@@ -49,7 +47,7 @@ fn batches_in_flight_come_back_in_order_and_unchanged() {
     // Batches of different sizes (the uniform blocks change between them),
     // two in flight at a time.
     let sizes = [3usize, 1, 2];
-    let batches: Vec<Vec<u8>> = sizes.iter().map(|&n| rng.bytes(n * CROP)).collect();
+    let batches: Vec<Vec<u8>> = sizes.iter().map(|&n| rng.bytes(n * CROP_BYTES)).collect();
     let mut alone = Vec::new();
     for (b, &n) in batches.iter().zip(&sizes) {
         let mut out = ModelOutput::default();
@@ -82,11 +80,11 @@ fn oversized_batches_and_unbalanced_calls_are_errors_not_panics() {
     let engine = GpuEngine::new(gpu, &net, 32).unwrap();
     let max = engine.max_batch();
     assert!(max >= 1);
-    let crops = vec![0u8; CROP];
+    let crops = vec![0u8; CROP_BYTES];
     let mut out = ModelOutput::default();
     assert!(engine.finish(&mut out).is_err(), "finish without start");
     assert!(engine.start(&crops, 0).is_err(), "empty batch");
-    let big = vec![0u8; (max + 1) * CROP];
+    let big = vec![0u8; (max + 1) * CROP_BYTES];
     let err = engine.start(&big, max + 1).unwrap_err().to_string();
     assert!(err.contains(&format!("1 to {max}")), "{err}");
 }

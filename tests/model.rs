@@ -1,11 +1,12 @@
 //! MobileNetV2 on the CPU: the fast engine against the plain reference, and
 //! both against golden logits computed by `models/golden.py` (numpy, float64,
-//! straight from the original checkpoint with batch norm unfolded).
+//! straight from the original checkpoint with batch norm unfolded). The CPU
+//! kernels one by one, on every path this CPU has: `tests/cpu_kernels.rs`.
 
 mod common;
 
 use common::{golden, rel_err};
-use pixtape::model::{self, FEATURE_DIM, INPUT_SIZE, MobileNetV2, NUM_CLASSES, cpu::CpuEngine, reference};
+use pixtape::model::{self, CROP_BYTES, FEATURE_DIM, INPUT_SIZE, MobileNetV2, NUM_CLASSES, cpu::CpuEngine, reference};
 
 #[test]
 fn fast_engine_matches_golden_logits() {
@@ -17,7 +18,7 @@ fn fast_engine_matches_golden_logits() {
     let n = cases.len();
     let mut features = vec![0.0; n * FEATURE_DIM];
     let mut logits = vec![0.0; n * NUM_CLASSES];
-    engine.forward(&crops, n, &mut features, &mut logits);
+    engine.forward_batch(&crops, n, &mut features, &mut logits);
     for (i, (name, _, want)) in cases.iter().enumerate() {
         let got = &logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
         let err = rel_err(got, want);
@@ -55,7 +56,7 @@ fn reference_and_fast_engine_agree_on_random_input() {
     let net = MobileNetV2::embedded().unwrap();
     let engine = CpuEngine::new(&net);
     let mut state = 0x9e3779b97f4a7c15u64;
-    let crop: Vec<u8> = (0..INPUT_SIZE * INPUT_SIZE * 3)
+    let crop: Vec<u8> = (0..CROP_BYTES)
         .map(|_| {
             state ^= state << 13;
             state ^= state >> 7;
@@ -68,54 +69,7 @@ fn reference_and_fast_engine_agree_on_random_input() {
     let (ref_features, ref_logits) = reference::forward(&net, &chw);
     let mut features = vec![0.0; FEATURE_DIM];
     let mut logits = vec![0.0; NUM_CLASSES];
-    engine.forward(&crop, 1, &mut features, &mut logits);
+    engine.forward_batch(&crop, 1, &mut features, &mut logits);
     assert!(rel_err(&features, &ref_features) <= 1e-4);
     assert!(rel_err(&logits, &ref_logits) <= 1e-4);
-}
-
-/// Seeded uniform values in [-1, 1).
-fn noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
-#[test]
-fn packed_matmul_matches_naive_product_on_awkward_shapes() {
-    use pixtape::model::matmul::{Epilogue, PackedWeights, matmul};
-    // Rows not a multiple of the 6-row block, columns not a multiple of the
-    // 16-column panel, k of 1, and the largest classifier-like shape.
-    for &(m, k, n) in &[(1, 1, 1), (5, 3, 17), (7, 27, 33), (13, 16, 24), (6, 160, 16), (3, 1280, 1000)] {
-        let a = noise(m * k, 1);
-        let w = noise(k * n, 2);
-        let bias = noise(n, 3);
-        let res = noise(m * n, 4);
-        let packed = PackedWeights::new(k, n, &w, &bias);
-        for (relu6, residual) in [(false, None), (true, None), (false, Some(&res[..]))] {
-            let mut out = vec![f32::NAN; m * n];
-            matmul(&a, m, &packed, Epilogue { relu6, residual }, &mut out);
-            for i in 0..m {
-                for j in 0..n {
-                    let mut want = bias[j] as f64 + residual.map_or(0.0, |r| r[i * n + j] as f64);
-                    for kk in 0..k {
-                        want += a[i * k + kk] as f64 * w[kk * n + j] as f64;
-                    }
-                    if relu6 {
-                        want = want.clamp(0.0, 6.0);
-                    }
-                    let got = out[i * n + j] as f64;
-                    assert!(
-                        (got - want).abs() <= 1e-5 * (1.0 + k as f64).sqrt() * (1.0 + want.abs()),
-                        "m={m} k={k} n={n} [{i},{j}]: {got} vs {want}"
-                    );
-                }
-            }
-        }
-    }
 }

@@ -4,7 +4,7 @@
 //! Layout is NHWC so that a 1x1 convolution is one matrix product
 //! `[pixels x C_in] x [C_in x C_out]` (the packed kernel in `matmul.rs`) and
 //! a depthwise 3x3 reads channels contiguously, so it vectorises across
-//! channels. Each image of a batch runs
+//! channels (`depthwise.rs`). Each image of a batch runs
 //! on one core with its own reusable workspace: for a 224x224 input the
 //! largest activation is 4.8 MB, so one image's whole working set stays in the
 //! last-level cache, which is where this engine gets its speed, and no buffer
@@ -15,28 +15,53 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
+use super::depthwise::{DepthwiseWeights, Window, depthwise};
 use super::matmul::{Epilogue, PackedWeights, matmul};
 use super::{
-    FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, NUM_CLASSES, STD, depthwise_weights, matmul_weights, stem_weights,
+    CROP_BYTES, FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, NUM_CLASSES, STD, STEM_K, STEM_OUT, STEM_SIDE,
+    matmul_weights, stem_weights,
 };
 use crate::model::Conv;
+
+/// Which implementation of the CPU kernels (`matmul`, `depthwise`) runs.
+/// The engine takes the fastest this CPU has (`Isa::detect`); naming one
+/// lets the tests check every path on any machine that can run it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// Plain loops: the whole CPU path on machines without AVX2.
+    Scalar,
+    /// x86-64 with AVX2 and FMA.
+    Avx2,
+}
+
+impl Isa {
+    /// The fastest path this CPU runs.
+    pub fn detect() -> Isa {
+        if Isa::Avx2.supported() { Isa::Avx2 } else { Isa::Scalar }
+    }
+
+    /// Whether this CPU can run the path.
+    pub fn supported(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            Isa::Avx2 => avx2_fma(),
+        }
+    }
+
+    /// Every path this CPU runs, the plain one first.
+    pub fn available() -> Vec<Isa> {
+        [Isa::Scalar, Isa::Avx2].into_iter().filter(|isa| isa.supported()).collect()
+    }
+}
 
 /// 1x1 convolution as packed `[in x out]` weights.
 fn pointwise(conv: &Conv) -> PackedWeights {
     PackedWeights::new(conv.in_ch, conv.out_ch, &matmul_weights(&conv.weight, conv.out_ch), &conv.bias)
 }
 
-/// Depthwise 3x3 with weights as `[tap][channel]`.
-struct Depthwise {
-    channels: usize,
-    stride: usize,
-    weight: Vec<f32>,
-    bias: Vec<f32>,
-}
-
 struct CpuBlock {
     expand: Option<PackedWeights>,
-    depthwise: Depthwise,
+    depthwise: DepthwiseWeights,
     project: PackedWeights,
     residual: bool,
 }
@@ -62,10 +87,6 @@ pub struct CpuEngine {
     queued: Mutex<Queued>,
 }
 
-const STEM_OUT: usize = 32;
-const STEM_SIDE: usize = INPUT_SIZE / 2;
-const STEM_K: usize = 27;
-
 impl CpuEngine {
     pub fn new(model: &MobileNetV2) -> Self {
         let stem = &model.stem;
@@ -83,15 +104,9 @@ impl CpuEngine {
             .map(|b| {
                 workspace_len = workspace_len.max(side * side * b.hidden());
                 side = side.div_ceil(b.stride());
-                let dw = &b.depthwise;
                 CpuBlock {
                     expand: b.expand.as_ref().map(pointwise),
-                    depthwise: Depthwise {
-                        channels: dw.out_ch,
-                        stride: dw.stride,
-                        weight: depthwise_weights(dw),
-                        bias: dw.bias.clone(),
-                    },
+                    depthwise: DepthwiseWeights::new(&b.depthwise),
                     project: pointwise(&b.project),
                     residual: b.residual,
                 }
@@ -113,13 +128,13 @@ impl CpuEngine {
 
     /// Runs `n` crops (`n x 224 x 224 x 3` u8, RGB, HWC) and writes pooled
     /// features (`n x 1280`) and logits (`n x 1000`). Images run in parallel
-    /// on the current rayon pool.
-    pub fn forward(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) {
-        let crop_len = INPUT_SIZE * INPUT_SIZE * 3;
-        assert!(crops.len() >= n * crop_len && features.len() >= n * FEATURE_DIM && logits.len() >= n * NUM_CLASSES);
+    /// on the current rayon pool. `Engine::forward` is this plus the
+    /// semantic mood.
+    pub fn forward_batch(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) {
+        assert!(crops.len() >= n * CROP_BYTES && features.len() >= n * FEATURE_DIM && logits.len() >= n * NUM_CLASSES);
         features[..n * FEATURE_DIM]
             .par_chunks_mut(FEATURE_DIM)
-            .zip(crops[..n * crop_len].par_chunks(crop_len))
+            .zip(crops[..n * CROP_BYTES].par_chunks(CROP_BYTES))
             .for_each(|(feat, crop)| {
                 let mut ws = self.take_workspace();
                 self.trunk(crop, &mut ws, feat);
@@ -253,128 +268,6 @@ impl CpuEngine {
     }
 }
 
-/// Input rows `[first_row, first_row + rows.len() / row_len)` of a square
-/// NHWC plane of side `side`, and the output rows to compute from them.
-struct Window<'a> {
-    rows: &'a [f32],
-    first_row: usize,
-    side: usize,
-    out_rows: (usize, usize),
-}
-
-/// Depthwise 3x3, padding 1, plus bias and ReLU6, over a window of rows.
-fn depthwise(win: &Window, d: &Depthwise, out: &mut [f32]) {
-    let out_side = win.side.div_ceil(d.stride);
-    let (oy0, oy1) = win.out_rows;
-    let avail = win.rows.len() / (win.side * d.channels);
-    assert!(oy0 == 0 || oy0 * d.stride > win.first_row);
-    assert!(((oy1 - 1) * d.stride + 2).min(win.side) <= win.first_row + avail);
-    assert!(out.len() >= (oy1 - oy0) * out_side * d.channels);
-    #[cfg(target_arch = "x86_64")]
-    {
-        if d.channels.is_multiple_of(8)
-            && std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has AVX2 and FMA; the asserts above bound every
-            // access the kernel makes.
-            return unsafe { depthwise_avx2(win, d, out) };
-        }
-    }
-    depthwise_scalar(win, d, out)
-}
-
-/// Valid kernel taps `[lo, hi)` along one axis for output position `o`.
-#[inline(always)]
-fn taps(o: usize, stride: usize, side: usize) -> (usize, usize) {
-    let lo = if o * stride == 0 { 1 } else { 0 };
-    (lo, 3.min(side + 1 - o * stride))
-}
-
-fn depthwise_scalar(win: &Window, d: &Depthwise, out: &mut [f32]) {
-    let (c, s, side) = (d.channels, d.stride, win.side);
-    let out_side = side.div_ceil(s);
-    let (oy0, oy1) = win.out_rows;
-    for oy in oy0..oy1 {
-        let (ky_lo, ky_hi) = taps(oy, s, side);
-        for ox in 0..out_side {
-            let (kx_lo, kx_hi) = taps(ox, s, side);
-            let dst = &mut out[((oy - oy0) * out_side + ox) * c..][..c];
-            dst.copy_from_slice(&d.bias);
-            for ky in ky_lo..ky_hi {
-                let iy = oy * s + ky - 1 - win.first_row;
-                for kx in kx_lo..kx_hi {
-                    let src = &win.rows[(iy * side + ox * s + kx - 1) * c..][..c];
-                    let w = &d.weight[(ky * 3 + kx) * c..][..c];
-                    for ((o, x), w) in dst.iter_mut().zip(src).zip(w) {
-                        *o += x * w;
-                    }
-                }
-            }
-            dst.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
-        }
-    }
-}
-
-/// Accumulates 32 channels (four registers) over all taps before one store,
-/// so each output is written once and the weights stay in L1.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn depthwise_avx2(win: &Window, d: &Depthwise, out: &mut [f32]) {
-    use std::arch::x86_64::*;
-    let (c, s, side) = (d.channels, d.stride, win.side);
-    let out_side = side.div_ceil(s);
-    let (oy0, oy1) = win.out_rows;
-    let (inp, wts, bias, outp) = (win.rows.as_ptr(), d.weight.as_ptr(), d.bias.as_ptr(), out.as_mut_ptr());
-    // SAFETY: the caller checked the features and the window bounds.
-    unsafe {
-        let zero = _mm256_setzero_ps();
-        let six = _mm256_set1_ps(6.0);
-        for oy in oy0..oy1 {
-            let (ky_lo, ky_hi) = taps(oy, s, side);
-            for ox in 0..out_side {
-                let (kx_lo, kx_hi) = taps(ox, s, side);
-                let dst = outp.add(((oy - oy0) * out_side + ox) * c);
-                let src_at =
-                    |ky: usize, kx: usize| inp.add(((oy * s + ky - 1 - win.first_row) * side + ox * s + kx - 1) * c);
-                let mut c0 = 0;
-                while c0 + 32 <= c {
-                    let mut a0 = _mm256_loadu_ps(bias.add(c0));
-                    let mut a1 = _mm256_loadu_ps(bias.add(c0 + 8));
-                    let mut a2 = _mm256_loadu_ps(bias.add(c0 + 16));
-                    let mut a3 = _mm256_loadu_ps(bias.add(c0 + 24));
-                    for ky in ky_lo..ky_hi {
-                        for kx in kx_lo..kx_hi {
-                            let src = src_at(ky, kx).add(c0);
-                            let w = wts.add((ky * 3 + kx) * c + c0);
-                            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(src), _mm256_loadu_ps(w), a0);
-                            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(src.add(8)), _mm256_loadu_ps(w.add(8)), a1);
-                            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(src.add(16)), _mm256_loadu_ps(w.add(16)), a2);
-                            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(src.add(24)), _mm256_loadu_ps(w.add(24)), a3);
-                        }
-                    }
-                    _mm256_storeu_ps(dst.add(c0), _mm256_min_ps(_mm256_max_ps(a0, zero), six));
-                    _mm256_storeu_ps(dst.add(c0 + 8), _mm256_min_ps(_mm256_max_ps(a1, zero), six));
-                    _mm256_storeu_ps(dst.add(c0 + 16), _mm256_min_ps(_mm256_max_ps(a2, zero), six));
-                    _mm256_storeu_ps(dst.add(c0 + 24), _mm256_min_ps(_mm256_max_ps(a3, zero), six));
-                    c0 += 32;
-                }
-                while c0 < c {
-                    let mut a = _mm256_loadu_ps(bias.add(c0));
-                    for ky in ky_lo..ky_hi {
-                        for kx in kx_lo..kx_hi {
-                            let w = _mm256_loadu_ps(wts.add((ky * 3 + kx) * c + c0));
-                            a = _mm256_fmadd_ps(_mm256_loadu_ps(src_at(ky, kx).add(c0)), w, a);
-                        }
-                    }
-                    _mm256_storeu_ps(dst.add(c0), _mm256_min_ps(_mm256_max_ps(a, zero), six));
-                    c0 += 8;
-                }
-            }
-        }
-    }
-}
-
 /// The outputs of the batch `start` ran, until `finish` hands them over.
 #[derive(Default)]
 struct Queued {
@@ -385,7 +278,10 @@ struct Queued {
 
 impl super::Engine for CpuEngine {
     fn describe(&self) -> String {
-        let isa = if cfg!(target_arch = "x86_64") && avx2_fma() { "AVX2+FMA" } else { "portable" };
+        let isa = match Isa::detect() {
+            Isa::Avx2 => "AVX2+FMA",
+            Isa::Scalar => "portable",
+        };
         format!("cpu ({} threads, {isa} kernels)", rayon::current_num_threads())
     }
 
@@ -402,7 +298,7 @@ impl super::Engine for CpuEngine {
         }
         let Queued { out, full, probs } = &mut *q;
         out.resize(n);
-        CpuEngine::forward(self, crops, n, &mut out.features, &mut out.logits);
+        self.forward_batch(crops, n, &mut out.features, &mut out.logits);
         let d = crate::mood::NUM_DIMS;
         for i in 0..n {
             probs.clear();

@@ -6,7 +6,10 @@
 //! activations `A` are read in place (rows of one image stay in cache), and
 //! bias, residual and ReLU6 are applied in registers before the single store.
 //! On x86-64 with AVX2+FMA a 6x16 register-blocked kernel does the work; a
-//! plain loop serves every other CPU.
+//! plain loop over the same layout serves every other CPU, and is the whole
+//! path there. `tests/cpu_kernels.rs` checks both against a naive product.
+
+use super::cpu::Isa;
 
 /// Columns per packed panel (two AVX registers).
 const NR: usize = 16;
@@ -51,22 +54,31 @@ pub struct Epilogue<'a> {
     pub residual: Option<&'a [f32]>,
 }
 
-/// `out[m x n] = epilogue(a[m x k] * w + bias)`, all row-major.
+/// `out[m x n] = epilogue(a[m x k] * w + bias)`, all row-major, on the
+/// fastest path this CPU has.
 pub fn matmul(a: &[f32], m: usize, w: &PackedWeights, epi: Epilogue, out: &mut [f32]) {
+    matmul_on(Isa::detect(), a, m, w, epi, out)
+}
+
+/// The same product on a named path. Panics if the CPU lacks `isa`.
+pub fn matmul_on(isa: Isa, a: &[f32], m: usize, w: &PackedWeights, epi: Epilogue, out: &mut [f32]) {
     let (k, n) = (w.k, w.n);
     assert!(a.len() >= m * k && out.len() >= m * n);
     if let Some(r) = epi.residual {
         assert!(r.len() >= m * n);
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    assert!(isa.supported(), "this CPU cannot run the {isa:?} kernels");
+    match isa {
+        Isa::Scalar => matmul_scalar(a, m, w, epi, out),
+        Isa::Avx2 => {
+            #[cfg(target_arch = "x86_64")]
             // SAFETY: the CPU has AVX2+FMA and the asserts above bound every
             // access of the kernel.
-            return unsafe { avx2::matmul(a, m, w, epi, out) };
+            unsafe {
+                avx2::matmul(a, m, w, epi, out)
+            };
         }
     }
-    matmul_scalar(a, m, w, epi, out)
 }
 
 /// Plain loop over the same packed layout (any CPU).

@@ -4,10 +4,11 @@
 //! read from `models/mobilenet_v2.safetensors` (embedded in the binary, so a
 //! copied executable needs nothing beside it), the ImageNet class names and
 //! the input normalisation. `reference` is the plain forward pass every other
-//! path is checked against; `cpu` is the fast CPU engine and `gpu` the WGSL
-//! one.
+//! path is checked against; `cpu` is the fast CPU engine (its kernels in
+//! `matmul` and `depthwise`) and `gpu` the WGSL one.
 
 pub mod cpu;
+pub mod depthwise;
 pub mod gpu;
 pub mod matmul;
 pub mod reference;
@@ -21,8 +22,14 @@ use crate::error::{Error, Result};
 
 /// Side of the square crop the network sees.
 pub const INPUT_SIZE: usize = 224;
-/// Bytes of one crop as the engines take it: 224 x 224 RGB.
+/// Bytes of one crop as both engines take it: `INPUT_SIZE x INPUT_SIZE` RGB u8.
 pub const CROP_BYTES: usize = INPUT_SIZE * INPUT_SIZE * 3;
+/// Output channels of the stem, a 3x3 stride-2 convolution of the crop.
+pub const STEM_OUT: usize = 32;
+/// Side of the stem's output.
+pub const STEM_SIDE: usize = INPUT_SIZE / 2;
+/// Inputs to one stem output: 3x3 taps of 3 channels.
+pub const STEM_K: usize = 27;
 /// Channels of the pooled feature vector before the classifier.
 pub const FEATURE_DIM: usize = 1280;
 pub const NUM_CLASSES: usize = 1000;
@@ -189,9 +196,9 @@ impl MobileNetV2 {
                 bias: tensor(&st, &format!("{name}.bias"), &[out_ch])?,
             })
         };
-        let stem = conv("stem", 3, 32, 3, 2, false)?;
+        let stem = conv("stem", 3, STEM_OUT, 3, 2, false)?;
         let mut blocks = Vec::new();
-        let mut cin = 32;
+        let mut cin = STEM_OUT;
         for (t, c, n, s) in INVERTED_RESIDUAL_SETTING {
             for i in 0..n {
                 let stride = if i == 0 { s } else { 1 };
@@ -219,7 +226,7 @@ impl MobileNetV2 {
 
     /// Multiply-accumulates of one 224x224 forward pass (for FLOP/s figures).
     pub fn macs_per_image(&self) -> u64 {
-        let mut side = INPUT_SIZE / 2;
+        let mut side = STEM_SIDE;
         let conv_macs = |c: &Conv, out_side: usize| {
             let per_out = if c.depthwise { 1 } else { c.in_ch };
             (out_side * out_side * c.out_ch * per_out * c.kernel * c.kernel) as u64

@@ -157,3 +157,43 @@ pub fn golden() -> Vec<(String, Vec<u8>, Vec<f32>)> {
         })
         .collect()
 }
+
+/// A convolution with seeded random weights and bias (never zeros), for
+/// the kernel tests.
+pub fn random_conv(
+    rng: &mut Rng,
+    in_ch: usize,
+    out_ch: usize,
+    kernel: usize,
+    stride: usize,
+    depthwise: bool,
+) -> pixtape::model::Conv {
+    let per_out = if depthwise { 1 } else { in_ch };
+    pixtape::model::Conv {
+        name: "test".into(),
+        in_ch,
+        out_ch,
+        kernel,
+        stride,
+        depthwise,
+        weight: rng.vec(out_ch * per_out * kernel * kernel, 0.5),
+        bias: rng.vec(out_ch, 0.5),
+    }
+}
+
+/// `model::reference::conv2d` (plus ReLU6) of NHWC `images x side x side`
+/// input, back in NHWC: the plain result the kernel tests compare with.
+pub fn reference_conv(x: &[f32], images: usize, side: usize, c: &pixtape::model::Conv, relu6: bool) -> Vec<f32> {
+    use pixtape::model::reference::{self, Chw, chw_to_nhwc, nhwc_to_chw};
+    let out: Vec<Chw> = nhwc_to_chw(x, images, side, c.in_ch)
+        .iter()
+        .map(|img| {
+            let mut y = reference::conv2d(img, c);
+            if relu6 {
+                reference::relu6(&mut y);
+            }
+            y
+        })
+        .collect();
+    chw_to_nhwc(&out)
+}
