@@ -233,7 +233,7 @@ fn bad_catalogs_get_clear_errors() {
         e.contains("noid.csv")
             && e.contains("line 1")
             && e.contains("no track id column")
-            && e.contains("--catalog-columns"),
+            && e.contains("`columns` setting (id=COLUMN)"),
         "{e}"
     );
 
@@ -243,7 +243,7 @@ fn bad_catalogs_get_clear_errors() {
 
     let semi = write(dir.path(), "semi.csv", "track_id;valence;arousal\na;0.1;0.2\n");
     let e = load_err(&semi);
-    assert!(e.contains("semicolon-separated") && e.contains("--catalog-delimiter ';'"), "{e}");
+    assert!(e.contains("semicolon-separated") && e.contains("set the `delimiter` to ';'"), "{e}");
     let opts = CatalogOptions { delimiter: Some(b';'), ..CatalogOptions::new(&semi) };
     assert_eq!(catalog::load(&opts).unwrap().len(), 1);
 

@@ -28,7 +28,7 @@ pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
     let file = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
-        return Err(Error::input(path, "is a directory; --catalog takes a catalog file"));
+        return Err(Error::input(path, "is a directory, not a catalog file"));
     }
     if meta.len() == 0 {
         return Err(Error::input(path, "catalog is empty (0 bytes)"));
@@ -41,7 +41,8 @@ pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
         Error::input(
             path,
             format!(
-                "line 1: no track id column (looked for {}); the columns are: {}. Name one with --catalog-columns id=COLUMN",
+                "line 1: no track id column (looked for {}); the columns are: {}. Map one with the `columns` setting \
+                 (id=COLUMN)",
                 Role::Id.synonyms().join(", "),
                 header.join(", ")
             ),
@@ -107,7 +108,8 @@ fn mood_sources(path: &Path, header: &[String], cols: &Columns) -> Result<Vec<St
             path,
             format!(
                 "line 1: no usable mood source: the catalog needs valence and arousal columns, audio features \
-                 (energy, ...), tags or an embedding column; the columns are: {}. Map one with --catalog-columns",
+                 (energy, ...), tags or an embedding column; the columns are: {}. Map one with the `columns` setting \
+                 (role=COLUMN)",
                 header.join(", ")
             ),
         ));
@@ -147,7 +149,7 @@ fn learn_va_range(opts: &CatalogOptions, format: Format, header: &[String], cols
             &opts.path,
             format!(
                 "column {}: cannot tell the scale of valence/arousal (values from {lo} to {hi}); \
-                 declare it with --va-range unit|signed|1-9|0-100|z",
+                 declare it with the `va_range` setting (unit|signed|1-9|0-100|z)",
                 header[valence_col]
             ),
         ));
@@ -264,12 +266,12 @@ fn check_delimiter(path: &Path, format: Format, header: &[String]) -> Result<()>
     }
     for (c, name) in [(b';', "semicolon"), (b'\t', "tab"), (b'|', "pipe"), (b',', "comma")] {
         if c != used && header[0].contains(c as char) {
-            let flag = if c == b'\t' { "'\\t'".to_string() } else { format!("'{}'", c as char) };
+            let shown = if c == b'\t' { "'\\t'".to_string() } else { format!("'{}'", c as char) };
             return Err(Error::input(
                 path,
                 format!(
                     "line 1: the header is a single column `{}`: the file looks {name}-separated, not `{}`-separated; \
-                     pass --catalog-delimiter {flag}",
+                     set the `delimiter` to {shown}",
                     header[0], used as char
                 ),
             ));

@@ -35,7 +35,7 @@ const MAX_ISSUES: usize = 10_000;
 #[derive(Clone, Debug)]
 pub struct CatalogOptions {
     pub path: PathBuf,
-    /// `--catalog-columns` overrides.
+    /// Role -> column(s) that override detection by name.
     pub overrides: Vec<(Role, Vec<String>)>,
     /// Declared scale of valence/arousal; detected when `None`.
     pub va_range: Option<VaRange>,
