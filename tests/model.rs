@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{golden, rel_err};
+use common::{Rng, golden, rel_err};
 use pixtape::model::{self, FEATURE_DIM, INPUT_SIZE, MobileNetV2, NUM_CLASSES, cpu::CpuEngine, reference};
 
 #[test]
@@ -54,15 +54,7 @@ fn reference_and_fast_engine_agree_on_random_input() {
     // Seeded noise exercises every channel and the zero padding at borders.
     let net = MobileNetV2::embedded().unwrap();
     let engine = CpuEngine::new(&net);
-    let mut state = 0x9e3779b97f4a7c15u64;
-    let crop: Vec<u8> = (0..INPUT_SIZE * INPUT_SIZE * 3)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 56) as u8
-        })
-        .collect();
+    let crop = Rng(0x9e3779b97f4a7c15).bytes(INPUT_SIZE * INPUT_SIZE * 3);
     let mut chw = vec![0.0; 3 * INPUT_SIZE * INPUT_SIZE];
     model::normalize_chw(&crop, &mut chw);
     let (ref_features, ref_logits) = reference::forward(&net, &chw);
@@ -73,17 +65,10 @@ fn reference_and_fast_engine_agree_on_random_input() {
     assert!(rel_err(&logits, &ref_logits) <= 1e-4);
 }
 
-/// Seeded uniform values in [-1, 1).
+/// Seeded uniform values in [-1, 1); small seeds are spread over the
+/// generator's state first.
 fn noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    Rng(seed.wrapping_mul(0x9e3779b97f4a7c15) | 1).vec(n, 1.0)
 }
 
 #[test]

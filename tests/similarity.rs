@@ -1,20 +1,18 @@
 //! Exact top-k against a brute-force sort, on seeded random data and
 //! awkward shapes; and the weighted-cosine definition of the score.
 
+mod common;
+
+use common::Rng;
 use pixtape::mood::{self, Group, Groups, SIM_DIMS, SimVector, Weights};
 use pixtape::similarity::{Hit, TrackMatrix, top_k, top_k_reference};
 
-struct Rng(u64);
-impl Rng {
-    fn f(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-    fn vec(&mut self) -> SimVector {
-        std::array::from_fn(|_| self.f())
-    }
+fn sim_vec(rng: &mut Rng) -> SimVector {
+    std::array::from_fn(|_| rng.f32())
+}
+
+fn sim_vecs(rng: &mut Rng, n: usize) -> Vec<SimVector> {
+    (0..n).map(|_| sim_vec(rng)).collect()
 }
 
 /// Same hits as the reference, scores within 1e-5; where scores tie (within
@@ -50,8 +48,8 @@ fn top_k_equals_brute_force_on_random_data_and_awkward_shapes() {
         (1000, 2, 256),
         (70_000, 3, 25),
     ] {
-        let tracks: Vec<SimVector> = (0..n).map(|_| rng.vec()).collect();
-        let queries: Vec<SimVector> = (0..q).map(|_| rng.vec()).collect();
+        let tracks = sim_vecs(&mut rng, n);
+        let queries = sim_vecs(&mut rng, q);
         let matrix = TrackMatrix::from_vectors(&tracks);
         let got = top_k(&queries, &matrix, k);
         let want = top_k_reference(&queries, &tracks, k);
@@ -86,8 +84,8 @@ fn score_is_the_weighted_mean_of_group_cosines() {
     let mut rng = Rng(99);
     let w = Weights { affect: 0.4, moods: 0.3, styles: 0.2, themes: 0.1 };
     for present in [Groups::ALL, Groups::NONE.with(Group::Affect).with(Group::Moods)] {
-        let a: mood::MoodVector = std::array::from_fn(|_| rng.f().abs());
-        let b: mood::MoodVector = std::array::from_fn(|_| rng.f().abs());
+        let a: mood::MoodVector = std::array::from_fn(|_| rng.f32().abs());
+        let b: mood::MoodVector = std::array::from_fn(|_| rng.f32().abs());
         let q = mood::sim_vector(&a, Groups::ALL, &w, false);
         let t = mood::sim_vector(&b, present, &w, true);
         let got: f32 = q.iter().zip(&t).map(|(x, y)| x * y).sum();
