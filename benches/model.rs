@@ -12,21 +12,13 @@
 
 mod common;
 
-use common::median_secs;
+use common::{Rng, median_secs};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pixtape::backend::{Backend, DeviceChoice};
 use pixtape::model::{CROP_BYTES, Engine, INPUT_SIZE, MobileNetV2, ModelOutput, cpu::CpuEngine, reference};
 
 fn crops(n: usize) -> Vec<u8> {
-    let mut s = 0x2545f4914f6cdd1du64;
-    (0..n * CROP_BYTES)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 56) as u8
-        })
-        .collect()
+    Rng(0x2545f4914f6cdd1d).bytes(n * CROP_BYTES)
 }
 
 fn bench(c: &mut Criterion) {

@@ -14,24 +14,16 @@
 
 mod common;
 
-use common::median_secs;
+use common::{Rng, median_secs};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pixtape::backend::{Backend, DeviceChoice};
 use pixtape::mood::{SIM_DIMS, SimVector};
 use pixtape::similarity::{TrackMatrix, top_k, top_k_reference};
 
+/// Seeded vectors with components uniform in [-0.5, 0.5).
 fn vectors(n: usize, seed: u64) -> Vec<SimVector> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            std::array::from_fn(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
-        })
-        .collect()
+    let mut rng = Rng(seed | 1);
+    (0..n).map(|_| std::array::from_fn(|_| rng.f32() * 0.5)).collect()
 }
 
 fn bench(c: &mut Criterion) {

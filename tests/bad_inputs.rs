@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{photo, png_claiming, png_solid, read_parquet, strings};
+use common::{Rng, photo, png_claiming, png_solid, read_parquet, strings};
 use pixtape::backend::Backend;
 use pixtape::decode::{DecodeLimits, Decoder};
 use pixtape::model::CROP_BYTES;
@@ -50,7 +50,7 @@ fn truncated_jpeg_and_png() {
 #[test]
 fn corrupt_files() {
     // Random bytes with an image extension: no format can be recognised.
-    let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let noise = Rng(0xbadc_0ffe_e0dd_f00d).bytes(4096);
     expect_error(&noise, "noise.bmp", "decode", "bmp");
     // A JPEG whose header segments were overwritten.
     let mut jpeg = photo("coffee.jpg");

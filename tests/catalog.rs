@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pixtape::catalog::{self, CatalogOptions, columns, features::VaRange};
+use pixtape::catalog::{self, CatalogOptions, columns::Role, features::VaRange};
 use pixtape::mood::{self, Group};
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -202,18 +202,21 @@ fn column_overrides_take_precedence() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "odd.csv", "key,song,who,pleasure_score,activation_score\nk1,S,W,0.2,0.9\n");
     assert!(load_err(&p).contains("no track id column"));
+    let role = |r: Role, c: &str| (r, vec![c.to_string()]);
     let opts = CatalogOptions {
-        overrides: columns::parse_overrides(
-            "id=key,title=song,artist=who,valence=pleasure_score,arousal=activation_score",
-        )
-        .unwrap(),
+        overrides: vec![
+            role(Role::Id, "key"),
+            role(Role::Title, "song"),
+            role(Role::Artist, "who"),
+            role(Role::Valence, "pleasure_score"),
+            role(Role::Arousal, "activation_score"),
+        ],
         ..CatalogOptions::new(&p)
     };
     let c = catalog::load(&opts).unwrap();
     assert_eq!(c.track(0).id, "k1");
     assert_eq!(c.track(0).artist, "W");
-    assert!(columns::parse_overrides("colour=x").unwrap_err().to_string().contains("unknown role"));
-    let bad = CatalogOptions { overrides: columns::parse_overrides("id=nope").unwrap(), ..CatalogOptions::new(&p) };
+    let bad = CatalogOptions { overrides: vec![role(Role::Id, "nope")], ..CatalogOptions::new(&p) };
     assert!(catalog::load(&bad).unwrap_err().to_string().contains("`nope`"));
 }
 
@@ -233,7 +236,7 @@ fn bad_catalogs_get_clear_errors() {
         e.contains("noid.csv")
             && e.contains("line 1")
             && e.contains("no track id column")
-            && e.contains("--catalog-columns"),
+            && e.contains("`columns` setting (id=COLUMN)"),
         "{e}"
     );
 
@@ -243,7 +246,7 @@ fn bad_catalogs_get_clear_errors() {
 
     let semi = write(dir.path(), "semi.csv", "track_id;valence;arousal\na;0.1;0.2\n");
     let e = load_err(&semi);
-    assert!(e.contains("semicolon-separated") && e.contains("--catalog-delimiter ';'"), "{e}");
+    assert!(e.contains("semicolon-separated") && e.contains("set the `delimiter` to ';'"), "{e}");
     let opts = CatalogOptions { delimiter: Some(b';'), ..CatalogOptions::new(&semi) };
     assert_eq!(catalog::load(&opts).unwrap().len(), 1);
 

@@ -61,3 +61,31 @@ fn a_bad_catalog_stops_with_its_file_line_and_column() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("bad.csv") && e.contains("line 1") && e.contains("no track id column"), "{e}");
 }
+
+#[test]
+fn flags_are_parsed_in_the_binary_and_named_in_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("odd.csv");
+    std::fs::write(&odd, "key,who,pleasure,activation\nk1,W,0.2,0.9\nk2,V,0.8,0.1\n").unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["catalog", "check", "--catalog", odd.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        pixtape(&args)
+    };
+    let o = check(&["--catalog-columns", "id=key,artist=who,valence=pleasure,arousal=activation"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["tracks"], 2);
+    let o = check(&["--catalog-columns", "colour=key"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(e.contains("--catalog-columns") && e.contains("unknown role `colour`"), "{e}");
+    // The library names the setting; the binary says which flag sets it.
+    let o = check(&["--weights", "affect=0,moods=0,styles=0,themes=0"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(e.contains("--weights") && e.contains("at least one weight must be positive"), "{e}");
+    let o = check(&[]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("no track id column") && e.contains("`columns` setting") && !e.contains("--"), "{e}");
+}

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{golden, rel_err};
+use common::{Rng, golden, rel_err};
 use pixtape::model::{self, CROP_BYTES, FEATURE_DIM, INPUT_SIZE, MobileNetV2, NUM_CLASSES, cpu::CpuEngine, reference};
 
 #[test]
@@ -55,15 +55,7 @@ fn reference_and_fast_engine_agree_on_random_input() {
     // Seeded noise exercises every channel and the zero padding at borders.
     let net = MobileNetV2::embedded().unwrap();
     let engine = CpuEngine::new(&net);
-    let mut state = 0x9e3779b97f4a7c15u64;
-    let crop: Vec<u8> = (0..CROP_BYTES)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 56) as u8
-        })
-        .collect();
+    let crop = Rng(0x9e3779b97f4a7c15).bytes(CROP_BYTES);
     let mut chw = vec![0.0; 3 * INPUT_SIZE * INPUT_SIZE];
     model::normalize_chw(&crop, &mut chw);
     let (ref_features, ref_logits) = reference::forward(&net, &chw);

@@ -1,6 +1,11 @@
-//! Timing helpers the benches share: a median over repeated calls, and the
-//! line each bench prints in the units the README quotes.
+//! Helpers the benches share: a median over repeated calls, the line each
+//! bench prints in the units the README quotes, and the tests' seeded
+//! generator for their inputs.
 #![allow(dead_code)]
+
+#[path = "../../tests/common/rng.rs"]
+mod rng;
+pub use rng::Rng;
 
 /// Median seconds per call of `f` over `reps` calls, after one warm-up.
 pub fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {

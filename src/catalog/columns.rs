@@ -1,7 +1,7 @@
 //! Which catalog column plays which role. Detection goes by the column's
 //! name (case, spaces and punctuation ignored) against the synonyms below,
-//! first synonym first; `--catalog-columns role=name,...` overrides it. The
-//! result is always reported, never silently guessed.
+//! first synonym first; the `columns` setting (`role=name,...`) overrides
+//! it. The result is always reported, never silently guessed.
 
 use std::fmt;
 
@@ -186,26 +186,6 @@ impl fmt::Display for Columns {
     }
 }
 
-/// Parses `role=column,role=column+column` overrides.
-pub fn parse_overrides(spec: &str) -> Result<Vec<(Role, Vec<String>)>> {
-    spec.split(',')
-        .filter(|p| !p.trim().is_empty())
-        .map(|part| {
-            let (role, cols) = part.split_once('=').ok_or_else(|| {
-                Error::Config(format!("--catalog-columns: `{part}` is not role=column (roles: {})", role_list()))
-            })?;
-            let role = Role::parse(role.trim()).ok_or_else(|| {
-                Error::Config(format!("--catalog-columns: unknown role `{role}` (roles: {})", role_list()))
-            })?;
-            Ok((role, cols.split('+').map(|c| c.trim().to_string()).collect()))
-        })
-        .collect()
-}
-
-fn role_list() -> String {
-    Role::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
-}
-
 /// Assigns roles to the header's columns.
 pub fn detect(header: &[String], overrides: &[(Role, Vec<String>)], file: &str) -> Result<Columns> {
     let keys: Vec<String> = header.iter().map(|h| key(h)).collect();
@@ -217,7 +197,7 @@ pub fn detect(header: &[String], overrides: &[(Role, Vec<String>)], file: &str) 
             let i = header.iter().position(|h| h == n).or_else(|| keys.iter().position(|k| *k == key(n))).ok_or_else(
                 || {
                     Error::Config(format!(
-                        "{file}: --catalog-columns names column `{n}` for {}, but the columns are: {}",
+                        "{file}: the `columns` setting names column `{n}` for {}, but the columns are: {}",
                         role.name(),
                         header.join(", ")
                     ))

@@ -1,6 +1,8 @@
-//! Helpers shared by the integration tests: files the tests make themselves
-//! and Parquet read-back.
+//! Helpers shared by the integration tests: files the tests make themselves,
+//! Parquet read-back and seeded random data.
 #![allow(dead_code)]
+
+mod rng;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -103,27 +105,9 @@ pub fn gpu_backend() -> Option<&'static pixtape::backend::Backend> {
     }
 }
 
-/// xorshift64: seeded, reproducible test data.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// Uniform in [-1, 1).
-    pub fn f32(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
-    pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
-        (0..n).map(|_| self.f32() * scale).collect()
-    }
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| (self.next_u64() >> 56) as u8).collect()
-    }
-}
+// Not every test draws random data.
+#[allow(unused_imports)]
+pub use rng::Rng;
 
 /// max |a - b| / max |b|: the relative tolerance unit of kernel tests.
 pub fn rel_err(a: &[f32], b: &[f32]) -> f32 {

@@ -1,0 +1,214 @@
+//! Catalog stage, one row: a row's cells to the evidence about its mood
+//! (`features::Evidence`), checked cell by cell so that a bad value names its
+//! column, and the tag counts the report gives.
+
+use std::collections::HashMap;
+
+use super::columns::{Columns, Role};
+use super::features::{self, AudioFeatures, Evidence, VaRange};
+use super::read::Cell;
+use crate::mood;
+
+/// How often the catalog's tags were known to the vocabulary, and which
+/// unknown ones came up (the report lists the most frequent, so a user can
+/// see what the vocabulary misses).
+#[derive(Debug, Default)]
+pub struct TagCounts {
+    pub known_uses: u64,
+    pub unknown_uses: u64,
+    /// Lower-cased unknown tag -> uses.
+    pub unknown: HashMap<String, u64>,
+}
+
+impl TagCounts {
+    /// Counts the tags of one cell; known ones join `tags` (vocabulary
+    /// keys, each once, in file order).
+    fn add_cell(&mut self, text: &str, tags: &mut Vec<String>) {
+        for t in features::split_tags(text) {
+            let k = features::tag_key(t);
+            if k.is_empty() {
+                continue;
+            }
+            if features::VOCABULARY.contains_key(&k) {
+                self.known_uses += 1;
+                if !tags.contains(&k) {
+                    tags.push(k);
+                }
+            } else {
+                self.unknown_uses += 1;
+                *self.unknown.entry(t.to_lowercase()).or_default() += 1;
+            }
+        }
+    }
+
+    /// The `n` most used unknown tags, most used first, then by name.
+    pub fn top_unknown(self, n: usize) -> Vec<(String, u64)> {
+        let mut unknown: Vec<(String, u64)> = self.unknown.into_iter().collect();
+        unknown.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        unknown.truncate(n);
+        unknown
+    }
+}
+
+/// Reads rows into evidence: the catalog's column roles and the scale of its
+/// valence/arousal, fixed for the whole pass, and the tag counts it adds up.
+pub struct RowReader<'a> {
+    pub cols: &'a Columns,
+    pub va_range: Option<VaRange>,
+    pub tags: TagCounts,
+}
+
+impl RowReader<'_> {
+    /// One row's evidence; an `Err` names the column and the problem. `hdr`
+    /// is the header the row was read with, `extra` the cells past it.
+    pub fn evidence(
+        &mut self,
+        hdr: &[String],
+        cells: &[Cell],
+        extra: &[Cell],
+    ) -> std::result::Result<Evidence, String> {
+        let cols = self.cols;
+        let mut e = Evidence::default();
+        let num = |role: Role| -> std::result::Result<Option<f64>, String> {
+            match cols.get(role) {
+                None => Ok(None),
+                Some(c) => number(&cells[c]).map_err(|m| format!("column {}: {m}", hdr[c])),
+            }
+        };
+        for role in [Role::Valence, Role::Arousal] {
+            if let Some(x) = num(role)? {
+                let range = self.va_range.unwrap_or(VaRange::Unit);
+                if !range.admits(x) {
+                    let c = cols.get(role).unwrap_or(0);
+                    return Err(format!(
+                        "column {}: {x} is outside the {} range {}",
+                        hdr[c],
+                        role.name(),
+                        range.name()
+                    ));
+                }
+                let v = range.normalise(x);
+                if role == Role::Valence { e.valence = Some(v) } else { e.arousal = Some(v) }
+            }
+        }
+        let unit = |role: Role| -> std::result::Result<Option<f32>, String> {
+            match num(role)? {
+                Some(x) if !(0.0..=1.0).contains(&x) => {
+                    Err(format!("column {}: {x} is outside 0..1", hdr[cols.get(role).unwrap_or(0)]))
+                }
+                other => Ok(other.map(|x| x as f32)),
+            }
+        };
+        e.features = AudioFeatures {
+            energy: unit(Role::Energy)?,
+            danceability: unit(Role::Danceability)?,
+            acousticness: unit(Role::Acousticness)?,
+            instrumentalness: unit(Role::Instrumentalness)?,
+            speechiness: unit(Role::Speechiness)?,
+            mode: num(Role::Mode)?.map(|x| x as f32),
+            loudness: num(Role::Loudness)?.map(|x| x as f32),
+            tempo: match num(Role::Tempo)? {
+                Some(t) if !(0.0..=400.0).contains(&t) => {
+                    return Err(format!(
+                        "column {}: tempo {t} is outside 0..400 BPM",
+                        hdr[cols.get(Role::Tempo).unwrap_or(0)]
+                    ));
+                }
+                t => t.map(|t| t as f32),
+            },
+        };
+        let tag_cells = cols.all(Role::Tags).iter().map(|&c| &cells[c]).chain(if cols.trailing_tags {
+            extra.iter()
+        } else {
+            [].iter()
+        });
+        for cell in tag_cells {
+            if let Some(text) = cell.text() {
+                self.tags.add_cell(&text, &mut e.tags);
+            }
+        }
+        if let Some(c) = cols.get(Role::Embedding) {
+            e.embedding = parse_embedding(&cells[c]).map_err(|m| format!("column {}: {m}", hdr[c]))?;
+        }
+        Ok(e)
+    }
+}
+
+/// A numeric cell; text is parsed, and NaN or infinity is an error.
+pub fn number(cell: &Cell) -> std::result::Result<Option<f64>, String> {
+    match cell {
+        Cell::Null => Ok(None),
+        Cell::Num(x) if x.is_nan() => Err("is NaN".into()),
+        Cell::Num(x) => Ok(Some(*x)),
+        Cell::Text(s) => match s.trim().parse::<f64>() {
+            Ok(x) if x.is_nan() => Err("is NaN".into()),
+            Ok(x) if x.is_infinite() => Err(format!("`{s}` is infinite")),
+            Ok(x) => Ok(Some(x)),
+            Err(_) => Err(format!("`{s}` is not a number")),
+        },
+        Cell::List(_) => Err("is a list, expected a number".into()),
+    }
+}
+
+/// A mood-space vector: a list cell, or text like "[0.1, -0.2, ...]".
+fn parse_embedding(cell: &Cell) -> std::result::Result<Option<mood::MoodVector>, String> {
+    let values: Vec<f64> = match cell {
+        Cell::Null => return Ok(None),
+        Cell::List(items) => {
+            items.iter().map(|c| number(c).map(|x| x.unwrap_or(0.0))).collect::<std::result::Result<_, _>>()?
+        }
+        Cell::Text(s) => s
+            .trim_matches(|c| c == '[' || c == ']' || c == ' ')
+            .split([',', '|', ' ', ';'])
+            .filter(|t| !t.is_empty())
+            .map(|t| t.parse::<f64>().map_err(|_| format!("`{t}` is not a number")))
+            .collect::<std::result::Result<_, _>>()?,
+        Cell::Num(_) => return Err("is one number; an embedding is a list of 37".into()),
+    };
+    if values.len() != mood::NUM_DIMS {
+        return Err(format!(
+            "has {} numbers; a mood-space embedding has {} ({})",
+            values.len(),
+            mood::NUM_DIMS,
+            mood::DIM_NAMES.join(", ")
+        ));
+    }
+    if values.iter().any(|x| !x.is_finite()) {
+        return Err("contains NaN or infinity".into());
+    }
+    let mut v = [0.0f32; mood::NUM_DIMS];
+    for (i, (o, x)) in v.iter_mut().zip(&values).enumerate() {
+        *o = if i < 2 { x.clamp(-1.0, 1.0) as f32 } else { x.clamp(0.0, 1.0) as f32 };
+    }
+    Ok(Some(v))
+}
+
+/// A short description of what the catalog says about a track.
+pub fn describe(e: &Evidence) -> String {
+    let vocab = &*features::VOCABULARY;
+    let mut parts: Vec<String> = e.tags.iter().take(4).filter_map(|k| vocab.get(k).map(|t| t.name.clone())).collect();
+    let f = &e.features;
+    if parts.is_empty() {
+        if let Some(x) = f.energy {
+            parts.push(format!("energy {x:.2}"));
+        }
+        if let Some(x) = f.danceability {
+            parts.push(format!("danceability {x:.2}"));
+        }
+        if let Some(x) = f.acousticness.filter(|x| *x >= 0.5) {
+            parts.push(format!("acousticness {x:.2}"));
+        }
+    }
+    if parts.is_empty()
+        && let (Some(v), Some(a)) = (e.valence, e.arousal)
+    {
+        parts.push(format!("valence {v:+.2}, arousal {a:+.2}"));
+    }
+    if parts.is_empty() && e.embedding.is_some() {
+        parts.push("mood embedding".into());
+    }
+    if let Some(t) = f.tempo.filter(|t| *t > 0.0) {
+        parts.push(format!("{t:.0} BPM"));
+    }
+    parts.join(", ")
+}

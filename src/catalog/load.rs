@@ -1,0 +1,296 @@
+//! Catalog stage, loading: a catalog file to a `Catalog` in two streaming
+//! passes. The first learns the scale of the valence/arousal columns, which
+//! must be known before any value is normalised; the second turns each row
+//! into a track or an issue. Neither pass holds the file.
+
+use std::collections::HashSet;
+use std::io::Read as _;
+use std::path::Path;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use super::columns::{self, Columns, Role};
+use super::evidence::{self, RowReader, TagCounts};
+use super::features::{self, VaRange};
+use super::read::{self, Cell, Format, Row};
+use super::{Catalog, CatalogOptions, CatalogReport, TrackRef};
+use crate::error::{Error, Result};
+use crate::mood;
+
+/// Unknown tags named in the report.
+const REPORTED_UNKNOWN_TAGS: usize = 25;
+
+/// Loads a catalog into the mood space.
+pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
+    let started = Instant::now();
+    opts.weights.check()?;
+    let path = &opts.path;
+    let file = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::input(path, "is a directory, not a catalog file"));
+    }
+    if meta.len() == 0 {
+        return Err(Error::input(path, "catalog is empty (0 bytes)"));
+    }
+    let format = read::format_of(path, opts.delimiter)?;
+    let header = read::header(path, format)?;
+    check_delimiter(path, format, &header)?;
+    let mut cols = columns::detect(&header, &opts.overrides, &file)?;
+    let id_col = cols.get(Role::Id).ok_or_else(|| {
+        Error::input(
+            path,
+            format!(
+                "line 1: no track id column (looked for {}); the columns are: {}. Map one with the `columns` setting \
+                 (id=COLUMN)",
+                Role::Id.synonyms().join(", "),
+                header.join(", ")
+            ),
+        )
+    })?;
+    let sources = mood_sources(path, &header, &cols)?;
+    let va_range = learn_va_range(opts, format, &header, &cols)?;
+    let (mut cat, tally, tags) = build_tracks(opts, format, &cols, id_col, va_range)?;
+    if tally.rows == 0 {
+        return Err(Error::input(path, "catalog has a header but no rows"));
+    }
+    cols.trailing_tags &= tally.with_extra > 0;
+    if cat.is_empty() {
+        let first =
+            cat.issues.first().map(|i| format!(" (first problem: {}: {})", i.locator, i.reason)).unwrap_or_default();
+        return Err(Error::input(path, format!("none of the {} rows is a usable track{first}", tally.rows)));
+    }
+    let claimed: HashSet<usize> = cols.by_role.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+    cat.report = CatalogReport {
+        path: file,
+        format: format.name().to_string(),
+        sha256: sha256_file(path)?,
+        bytes: meta.len(),
+        rows: tally.rows,
+        tracks: cat.len() as u64,
+        rejected_rows: tally.rejected,
+        duplicate_ids: tally.duplicates,
+        rows_without_mood: tally.moodless,
+        columns: cols.report(),
+        ignored_columns: header
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !claimed.contains(i))
+            .map(|(_, h)| h.clone())
+            .collect(),
+        sources,
+        va_range: va_range.map(|r| r.name().to_string()),
+        va_range_detected: opts.va_range.is_none() && va_range.is_some(),
+        known_tag_uses: tags.known_uses,
+        unknown_tag_uses: tags.unknown_uses,
+        unknown_tags: tags.top_unknown(REPORTED_UNKNOWN_TAGS),
+        group_coverage: mood::GROUPS.iter().zip(tally.coverage).map(|(g, n)| (g.name().to_string(), n)).collect(),
+        load_seconds: 0.0,
+    };
+    cat.report.load_seconds = started.elapsed().as_secs_f64();
+    Ok(cat)
+}
+
+/// Where the catalog's mood can come from; a catalog with none is an error.
+fn mood_sources(path: &Path, header: &[String], cols: &Columns) -> Result<Vec<String>> {
+    let sources: Vec<String> = [
+        (cols.has(Role::Valence) && cols.has(Role::Arousal), "valence/arousal"),
+        (cols.has(Role::Energy), "audio features"),
+        (cols.has(Role::Tags), "tags"),
+        (cols.has(Role::Embedding), "embedding"),
+    ]
+    .iter()
+    .filter(|(ok, _)| *ok)
+    .map(|(_, s)| s.to_string())
+    .collect();
+    if sources.is_empty() {
+        return Err(Error::input(
+            path,
+            format!(
+                "line 1: no usable mood source: the catalog needs valence and arousal columns, audio features \
+                 (energy, ...), tags or an embedding column; the columns are: {}. Map one with the `columns` setting \
+                 (role=COLUMN)",
+                header.join(", ")
+            ),
+        ));
+    }
+    Ok(sources)
+}
+
+/// Pass 1: the scale of valence/arousal, as declared, or else detected from
+/// the values; `None` when the catalog has no valence column.
+fn learn_va_range(opts: &CatalogOptions, format: Format, header: &[String], cols: &Columns) -> Result<Option<VaRange>> {
+    if opts.va_range.is_some() {
+        return Ok(opts.va_range);
+    }
+    let Some(valence_col) = cols.get(Role::Valence) else { return Ok(None) };
+    let va_roles = [Role::Valence, Role::Arousal];
+    let mut stats = [Stats::default(); 2];
+    // Valence is only a mood source beside arousal or audio features; alone
+    // it is not scanned, and detection sees no values.
+    if cols.has(Role::Arousal) || cols.has(Role::Energy) {
+        read::for_each_row(&opts.path, format, &mut |_, row| {
+            for (k, role) in va_roles.iter().enumerate() {
+                if let Some(c) = cols.get(*role)
+                    && let Ok(Some(x)) = evidence::number(&row.cells[c])
+                {
+                    stats[k].add(x);
+                }
+            }
+            true
+        })?;
+    }
+    let (lo, hi) = (stats[0].min.min(stats[1].min), stats[0].max.max(stats[1].max));
+    // Without an arousal column, valence alone stands for both.
+    let s = if stats[1].n > 0 { [stats[0], stats[1]] } else { [stats[0], stats[0]] };
+    let detected = VaRange::detect(lo, hi, (s[0].mean + s[1].mean) / 2.0, (s[0].sd() + s[1].sd()) / 2.0);
+    if detected.is_none() && stats[0].n > 0 {
+        return Err(Error::input(
+            &opts.path,
+            format!(
+                "column {}: cannot tell the scale of valence/arousal (values from {lo} to {hi}); \
+                 declare it with the `va_range` setting (unit|signed|1-9|0-100|z)",
+                header[valence_col]
+            ),
+        ));
+    }
+    Ok(detected)
+}
+
+/// What pass 2 counted, for the report.
+#[derive(Debug, Default)]
+struct RowTally {
+    /// Data rows read (header excluded).
+    rows: u64,
+    rejected: u64,
+    duplicates: u64,
+    /// Rows with no usable mood information.
+    moodless: u64,
+    /// Rows with cells past the header (trailing tags).
+    with_extra: u64,
+    /// Tracks carrying each group, in `mood::GROUPS` order.
+    coverage: [u64; 4],
+}
+
+/// Pass 2: each row to a track, or to an issue when it is rejected, a
+/// duplicate or moodless.
+fn build_tracks(
+    opts: &CatalogOptions,
+    format: Format,
+    cols: &Columns,
+    id_col: usize,
+    va_range: Option<VaRange>,
+) -> Result<(Catalog, RowTally, TagCounts)> {
+    // The track vectors are built with the catalog's weights (see `Catalog::push`).
+    let mut cat = Catalog::new(opts.weights);
+    let mut tally = RowTally::default();
+    let mut reader = RowReader { cols, va_range, tags: TagCounts::default() };
+    let mut seen: HashSet<String> = HashSet::new();
+    read::for_each_row(&opts.path, format, &mut |hdr, row| {
+        tally.rows += 1;
+        let Row { locator, cells, extra } = row;
+        tally.with_extra += !extra.is_empty() as u64;
+        let Some(id) = cells.get(id_col).and_then(Cell::text) else {
+            tally.rejected += 1;
+            cat.issue(&locator, true, format!("column {}: no track id", hdr[id_col]));
+            return true;
+        };
+        let evidence = match reader.evidence(hdr, &cells, &extra) {
+            Ok(e) => e,
+            Err(reason) => {
+                tally.rejected += 1;
+                cat.issue(&locator, true, reason);
+                return true;
+            }
+        };
+        if seen.contains(&id) {
+            tally.duplicates += 1;
+            cat.issue(&locator, false, format!("duplicate track id `{id}`: the first row with it is kept"));
+            return true;
+        }
+        let (vector, groups) = features::track_mood(&evidence);
+        if groups.is_empty() {
+            tally.moodless += 1;
+            cat.issue(&locator, false, format!("track `{id}` has no usable mood information; skipped"));
+            return true;
+        }
+        for (k, g) in mood::GROUPS.iter().enumerate() {
+            tally.coverage[k] += groups.has(*g) as u64;
+        }
+        seen.insert(id.clone());
+        let text = |role| cols.get(role).and_then(|c| cells[c].text()).unwrap_or_default();
+        let descriptor = evidence::describe(&evidence);
+        cat.push(
+            TrackRef { id: &id, title: &text(Role::Title), artist: &text(Role::Artist), descriptor: &descriptor },
+            &vector,
+            groups,
+        );
+        true
+    })?;
+    Ok((cat, tally, reader.tags))
+}
+
+/// Running statistics of a numeric column (Welford).
+#[derive(Default, Clone, Copy)]
+struct Stats {
+    n: u64,
+    min: f64,
+    max: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Stats {
+    fn add(&mut self, x: f64) {
+        if self.n == 0 {
+            (self.min, self.max) = (x, x);
+        }
+        self.n += 1;
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        self.m2 += d * (x - self.mean);
+    }
+    fn sd(&self) -> f64 {
+        if self.n > 1 { (self.m2 / (self.n - 1) as f64).sqrt() } else { 0.0 }
+    }
+}
+
+/// A CSV whose header came out as one column holding another delimiter was
+/// read with the wrong one.
+fn check_delimiter(path: &Path, format: Format, header: &[String]) -> Result<()> {
+    let Format::Csv(used) = format else { return Ok(()) };
+    if header.len() != 1 {
+        return Ok(());
+    }
+    for (c, name) in [(b';', "semicolon"), (b'\t', "tab"), (b'|', "pipe"), (b',', "comma")] {
+        if c != used && header[0].contains(c as char) {
+            let shown = if c == b'\t' { "'\\t'".to_string() } else { format!("'{}'", c as char) };
+            return Err(Error::input(
+                path,
+                format!(
+                    "line 1: the header is a single column `{}`: the file looks {name}-separated, not `{}`-separated; \
+                     set the `delimiter` to {shown}",
+                    header[0], used as char
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
