@@ -105,7 +105,10 @@ impl Backend {
                     };
                     Err(Error::setting("device", format!("gpu: {why}; {hint}, or choose the CPU")))
                 } else {
-                    Ok(Backend { gpu: None, report: DeviceReport { requested, notice: format!("{why}; running on the CPU") } })
+                    Ok(Backend {
+                        gpu: None,
+                        report: DeviceReport { requested, notice: format!("{why}; running on the CPU") },
+                    })
                 }
             }
         }

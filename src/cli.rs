@@ -283,9 +283,9 @@ pub fn parse_columns(spec: &str) -> anyhow::Result<Vec<(Role, Vec<String>)>> {
     spec.split(',')
         .filter(|p| !p.trim().is_empty())
         .map(|part| {
-            let (role, cols) = part
-                .split_once('=')
-                .ok_or_else(|| anyhow::anyhow!("--catalog-columns: `{part}` is not role=column (roles: {})", roles()))?;
+            let (role, cols) = part.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("--catalog-columns: `{part}` is not role=column (roles: {})", roles())
+            })?;
             let role = Role::parse(role.trim())
                 .ok_or_else(|| anyhow::anyhow!("--catalog-columns: unknown role `{role}` (roles: {})", roles()))?;
             Ok((role, cols.split('+').map(|c| c.trim().to_string()).collect()))

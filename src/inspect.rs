@@ -21,7 +21,12 @@ pub struct Inspection {
 }
 
 /// Decodes and classifies one image, and builds its playlist when given a recommender.
-pub fn inspect(path: &Path, model: &Model, limits: DecodeLimits, recommend: Option<&Recommender>) -> Result<Inspection> {
+pub fn inspect(
+    path: &Path,
+    model: &Model,
+    limits: DecodeLimits,
+    recommend: Option<&Recommender>,
+) -> Result<Inspection> {
     let mut crop = vec![0u8; CROP_BYTES];
     let info = Decoder::new(limits)
         .decode_file(path, &mut crop)

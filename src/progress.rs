@@ -26,13 +26,14 @@ impl Bar {
         let bar = ProgressBar::with_draw_target(None, target);
         // indicatif's own `{per_sec}` prints `100.5301/s`; people read rates
         // as whole numbers with their unit.
-        let style = ProgressStyle::with_template(
-            "{spinner} {bar:30} {human_pos}/{human_len} images  {rate}  ETA {eta}  {msg}",
-        )
-        .map(|s| s.with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-            let _ = w.write_str(&rate(state.per_sec(), "images"));
-        }))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style =
+            ProgressStyle::with_template("{spinner} {bar:30} {human_pos}/{human_len} images  {rate}  ETA {eta}  {msg}")
+                .map(|s| {
+                    s.with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str(&rate(state.per_sec(), "images"));
+                    })
+                })
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_message("errors: 0");
         Bar { bar, failed: AtomicU64::new(0) }
@@ -140,11 +141,7 @@ pub fn print_playlists(out: &Path) -> anyhow::Result<()> {
         }
     }
     if ids.len() > 12 {
-        println!(
-            "… {} more images; all playlists are in {}",
-            ids.len() - 12,
-            out.join(RECOMMENDATIONS_FILE).display()
-        );
+        println!("… {} more images; all playlists are in {}", ids.len() - 12, out.join(RECOMMENDATIONS_FILE).display());
     }
     Ok(())
 }

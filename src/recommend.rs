@@ -97,9 +97,7 @@ impl<'a> Recommender<'a> {
             .iter()
             .zip(images)
             .zip(&hits)
-            .map(|((q, (_, colour)), h)| {
-                playlist::build(&q.vector, &q.target, colour, h, self.catalog, &self.playlist)
-            })
+            .map(|((q, (_, colour)), h)| playlist::build(&q.vector, &q.target, colour, h, self.catalog, &self.playlist))
             .collect())
     }
 

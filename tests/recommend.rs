@@ -8,10 +8,10 @@ use std::path::Path;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt16Type};
 use common::{Rng, photos_dir, read_parquet, strings};
+use pixtape::analysis::Analysis;
 use pixtape::backend::Backend;
 use pixtape::catalog::{self, Catalog, CatalogOptions};
 use pixtape::decode::{DecodeLimits, Decoder};
-use pixtape::analysis::Analysis;
 use pixtape::model::{CROP_BYTES, ModelOutput};
 use pixtape::mood::{self, MoodMode, MoodVector, Weights};
 use pixtape::pipeline::{self, AnalyzeSettings, Silent};
@@ -198,8 +198,8 @@ fn recommend_writes_every_table_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let cat = test_catalog(dir.path());
     let backend = Backend::cpu();
-    let rec =
-        Recommender::new(&backend, &cat, MoodMode::Match, PlaylistSettings { length: 4, ..Default::default() }).unwrap();
+    let rec = Recommender::new(&backend, &cat, MoodMode::Match, PlaylistSettings { length: 4, ..Default::default() })
+        .unwrap();
     let out = dir.path().join("out");
     let settings = AnalyzeSettings::new(photos_dir(), &out);
     let summary = pipeline::run(&settings, &backend.model(Some(4)).unwrap(), Some(&rec), &Silent).unwrap();
@@ -326,7 +326,8 @@ fn scores_equal_an_independent_weighted_cosine_with_non_default_weights() {
     let mut csv = String::from("track_id,title,artist,embedding\n");
     let mut embeddings = std::collections::HashMap::new();
     for i in 0..300 {
-        let e: Vec<f32> = (0..mood::NUM_DIMS).map(|d| if d < 2 { rng.f32() } else { (rng.f32() + 1.0) / 2.0 }).collect();
+        let e: Vec<f32> =
+            (0..mood::NUM_DIMS).map(|d| if d < 2 { rng.f32() } else { (rng.f32() + 1.0) / 2.0 }).collect();
         let text: Vec<String> = e.iter().map(|x| format!("{x}")).collect();
         csv += &format!("t{i},Track {i},Artist {},{}\n", i % 50, text.join("|"));
         embeddings.insert(format!("t{i}"), e);

@@ -25,8 +25,8 @@ use crate::model::CROP_BYTES;
 
 mod frame;
 
-pub use frame::{centre_crop, orient, resize_plan};
 use frame::to_rgb8;
+pub use frame::{centre_crop, orient, resize_plan};
 
 /// Short side after the first resize (torchvision `Resize(256)`).
 pub const RESIZE_SHORT: usize = 256;

@@ -17,8 +17,6 @@
 //! sides are turned into fixed-length vectors (`SimVector`) once, so a score
 //! is a plain dot product: that is what the top-k kernels compute.
 
-
-
 mod image;
 
 pub(crate) use image::parse_table;
@@ -189,7 +187,10 @@ impl Weights {
         for g in GROUPS {
             let w = self.of(g);
             if !(w >= 0.0 && w.is_finite()) {
-                return Err(crate::Error::setting("weights", format!("{} must be a non-negative number, not {w}", g.name())));
+                return Err(crate::Error::setting(
+                    "weights",
+                    format!("{} must be a non-negative number, not {w}", g.name()),
+                ));
             }
         }
         if GROUPS.iter().all(|&g| self.of(g) == 0.0) {

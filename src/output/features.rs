@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, StringBuilder};
 use arrow_array::ArrayRef;
+use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, StringBuilder};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::{FLUSH_ROWS, Table};

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use arrow_array::ArrayRef;
 use arrow_array::builder::{
     Float32Builder, ListBuilder, StringBuilder, StructBuilder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
-use arrow_array::ArrayRef;
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use std::path::Path;
 
@@ -90,7 +90,6 @@ pub struct ImagesWriter {
 
 /// Labels of a group above this affinity are listed (at most three).
 const LIST_THRESHOLD: f32 = 0.25;
-
 
 impl ImagesWriter {
     pub fn create(dest: &Path) -> Result<Self> {

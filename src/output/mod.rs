@@ -25,11 +25,11 @@ mod features;
 mod images;
 mod recommendations;
 
+use crate::error::{Error, Result};
 pub use errors::{ErrorsWriter, Severity, errors_schema};
 pub use features::{FeaturesWriter, features_schema};
 pub use images::{ImageRecord, ImagesWriter, images_schema};
 pub use recommendations::{RecommendationRecord, RecommendationsWriter, recommendations_schema};
-use crate::error::{Error, Result};
 
 pub const ROW_GROUP_ROWS: usize = 8192;
 /// Rows buffered in builders before they are handed to the Parquet writer.

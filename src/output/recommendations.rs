@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{Float32Builder, ListBuilder, StringBuilder, UInt16Builder};
 use arrow_array::ArrayRef;
+use arrow_array::builder::{Float32Builder, ListBuilder, StringBuilder, UInt16Builder};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use std::path::Path;
 

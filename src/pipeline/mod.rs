@@ -121,7 +121,11 @@ pub(super) enum Outcome {
         /// The pooled features, when the run writes them.
         features: Vec<f32>,
     },
-    Failed { image_id: Option<String>, path: String, failure: Failure },
+    Failed {
+        image_id: Option<String>,
+        path: String,
+        failure: Failure,
+    },
 }
 
 /// Analyses every image under `settings.images`, writing `images.parquet`,
@@ -164,12 +168,8 @@ pub fn run(
             let _ = std::fs::remove_file(settings.out.join(file));
         }
     }
-    let mut tables = Tables {
-        images: ImagesWriter::create(&settings.out.join(IMAGES_FILE))?,
-        errors,
-        recommendations,
-        features,
-    };
+    let mut tables =
+        Tables { images: ImagesWriter::create(&settings.out.join(IMAGES_FILE))?, errors, recommendations, features };
     let catalog_errors = tables.errors.counts().0;
 
     let batch = model.batch;
@@ -239,7 +239,8 @@ pub fn run(
         out: settings.out.clone(),
         engine: engine.describe(),
     };
-    let run = manifest::Run { settings, input_kind: kind, summary: &summary, model, recommender: recommend, started_at };
+    let run =
+        manifest::Run { settings, input_kind: kind, summary: &summary, model, recommender: recommend, started_at };
     manifest::write(&settings.out, &run)?;
     Ok(summary)
 }

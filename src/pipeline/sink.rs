@@ -10,8 +10,8 @@ use super::{Outcome, Progress};
 use crate::analysis::Analysis;
 use crate::error::{Error, Failure, Result, Stage};
 use crate::ingest::ImageSource;
-use crate::model::ModelOutput;
 use crate::model::FEATURE_DIM;
+use crate::model::ModelOutput;
 use crate::output::{
     ErrorsWriter, FeaturesWriter, ImageRecord, ImagesWriter, RecommendationRecord, RecommendationsWriter, Severity,
 };
@@ -66,7 +66,8 @@ pub(super) fn match_stage(
         for (seq, source, analysis) in analysed {
             let playlist = playlists.next().unwrap_or_default();
             let features = features.pop().unwrap_or_default();
-            if out.send((seq, Outcome::Analysed { source, analysis: Box::new(analysis), playlist, features })).is_err() {
+            if out.send((seq, Outcome::Analysed { source, analysis: Box::new(analysis), playlist, features })).is_err()
+            {
                 return;
             }
         }
