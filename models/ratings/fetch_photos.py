@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Fetch the rated photo set from Debian packages and verify it.
+
+Each row of photos.tsv names a Debian package, its exact version, the path of
+the image inside the package, and the sha256 of the image bytes.  This script
+downloads each needed package with `apt-get download PKG=VERSION` (falling
+back to the current version, with a warning, if that version is no longer in
+the archive), pulls the listed files out of the package's data archive with
+`dpkg-deb --fsys-tarfile`, and writes them unmodified to OUT/<id>.<ext>.
+
+A path of the form `/usr/share/x.rcc!/inner/path.webp` names a file stored
+inside a Qt binary resource bundle (.rcc); it is unpacked with the small
+reader below.
+
+Usage:
+    python3 fetch_photos.py --out DIR [--debs CACHE_DIR] [--tsv photos.tsv]
+
+Needs: Python 3 (stdlib only), apt-get and dpkg-deb (Debian or a derivative
+with the bookworm archive configured; run `apt-get update` first).
+Exit status: 0 when every file was written and its sha256 matched, 1 otherwise.
+"""
+import argparse
+import csv
+import glob
+import hashlib
+import os
+import struct
+import subprocess
+import sys
+import tarfile
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def rcc_files(data):
+    """Return {path: bytes} for every file in a Qt binary resource (.rcc) bundle."""
+    if data[:4] != b'qres':
+        raise ValueError('not a Qt resource bundle')
+    version, tree, payload, names = struct.unpack('>IIII', data[4:20])
+    entry_size = 14 if version == 1 else 22
+    out = {}
+
+    def name_at(off):
+        n = struct.unpack('>H', data[names + off:names + off + 2])[0]
+        return data[names + off + 6:names + off + 6 + 2 * n].decode('utf-16-be')
+
+    stack = [(0, '')]
+    while stack:
+        idx, prefix = stack.pop()
+        o = tree + idx * entry_size
+        name_off, flags = struct.unpack('>IH', data[o:o + 6])
+        path = prefix + '/' + name_at(name_off) if idx else ''
+        if flags & 2:  # directory
+            count, first = struct.unpack('>II', data[o + 6:o + 14])
+            stack.extend((c, path) for c in range(first, first + count))
+            continue
+        off = struct.unpack('>I', data[o + 10:o + 14])[0]
+        size = struct.unpack('>I', data[payload + off:payload + off + 4])[0]
+        blob = data[payload + off + 4:payload + off + 4 + size]
+        if flags & 1:  # zlib, with a 4-byte uncompressed-size prefix
+            blob = zlib.decompress(blob[4:])
+        elif flags & 4:
+            raise ValueError('zstd-compressed resource not supported: ' + path)
+        out[path] = blob
+    return out
+
+
+def deb_version(deb):
+    return subprocess.check_output(['dpkg-deb', '-f', deb, 'Version'], text=True).strip()
+
+
+def find_deb(cache, pkg, version=None):
+    for f in sorted(glob.glob(os.path.join(cache, pkg + '_*.deb'))):
+        try:
+            if subprocess.check_output(['dpkg-deb', '-f', f, 'Package'], text=True).strip() != pkg:
+                continue
+            if version is None or deb_version(f) == version:
+                return f
+        except subprocess.CalledProcessError:
+            continue
+    return None
+
+
+def get_deb(cache, pkg, version, warnings):
+    deb = find_deb(cache, pkg, version)
+    if deb:
+        return deb
+    r = subprocess.run(['apt-get', 'download', '%s=%s' % (pkg, version)], cwd=cache,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deb = find_deb(cache, pkg, version)
+    if deb:
+        return deb
+    warnings.append('%s=%s could not be downloaded (%s); trying the current version'
+                    % (pkg, version, r.stderr.strip().splitlines()[-1] if r.stderr.strip() else 'no error text'))
+    r = subprocess.run(['apt-get', 'download', pkg], cwd=cache,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deb = find_deb(cache, pkg)
+    if deb:
+        warnings.append('using %s version %s instead of %s; hashes may not match'
+                        % (pkg, deb_version(deb), version))
+    return deb
+
+
+def extract_members(deb, wanted):
+    """Return {path: bytes} for the wanted absolute paths inside the package."""
+    want = {'.' + p: p for p in wanted}
+    got = {}
+    proc = subprocess.Popen(['dpkg-deb', '--fsys-tarfile', deb], stdout=subprocess.PIPE)
+    links = {}
+    with tarfile.open(fileobj=proc.stdout, mode='r|*') as tar:
+        for m in tar:
+            if m.name in want:
+                if m.isfile():
+                    got[want[m.name]] = tar.extractfile(m).read()
+                elif m.issym() or m.islnk():
+                    links[want[m.name]] = m.linkname
+    proc.wait()
+    # follow links that point at other files in the same package (one level is enough here)
+    for p, target in links.items():
+        if target.startswith('/'):
+            tp = target
+        else:
+            tp = os.path.normpath(os.path.join(os.path.dirname(p), target))
+        if tp not in got:
+            got.update(extract_members(deb, [tp]))
+        if tp in got:
+            got[p] = got[tp]
+    return got
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--out', required=True, help='folder to write <id>.<ext> files into')
+    ap.add_argument('--debs', help='folder to cache downloaded .deb files (default: OUT/.debs)')
+    ap.add_argument('--tsv', default=os.path.join(HERE, 'photos.tsv'), help='photo list (default: photos.tsv beside this script)')
+    a = ap.parse_args()
+
+    rows = list(csv.DictReader(open(a.tsv, newline='', encoding='utf-8'), delimiter='\t'))
+    os.makedirs(a.out, exist_ok=True)
+    cache = os.path.abspath(a.debs or os.path.join(a.out, '.debs'))
+    os.makedirs(cache, exist_ok=True)
+
+    by_pkg = {}
+    for r in rows:
+        by_pkg.setdefault((r['package'], r['version']), []).append(r)
+
+    warnings, missing, mismatched, ok = [], [], [], 0
+    for (pkg, version), prs in sorted(by_pkg.items()):
+        print('%-22s %-28s %3d file(s)' % (pkg, version, len(prs)), flush=True)
+        deb = get_deb(cache, pkg, version, warnings)
+        if not deb:
+            missing.extend((r['id'], 'package %s not available' % pkg) for r in prs)
+            continue
+        outer = sorted({r['path'].split('!')[0] for r in prs})
+        files = extract_members(deb, outer)
+        rcc_cache = {}
+        for r in prs:
+            outer_path, _, inner = r['path'].partition('!')
+            data = files.get(outer_path)
+            if data is not None and inner:
+                if outer_path not in rcc_cache:
+                    rcc_cache[outer_path] = rcc_files(data)
+                data = rcc_cache[outer_path].get(inner)
+            if data is None:
+                missing.append((r['id'], '%s not found in %s' % (r['path'], os.path.basename(deb))))
+                continue
+            ext = os.path.splitext(inner or outer_path)[1].lower()
+            ext = '.jpg' if ext == '.jpeg' else ext
+            with open(os.path.join(a.out, r['id'] + ext), 'wb') as f:
+                f.write(data)
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != r['sha256']:
+                mismatched.append((r['id'], 'sha256 %s, expected %s' % (digest, r['sha256'])))
+            else:
+                ok += 1
+
+    for w in warnings:
+        print('WARNING: ' + w, file=sys.stderr)
+    for pid, why in missing:
+        print('MISSING  %s: %s' % (pid, why), file=sys.stderr)
+    for pid, why in mismatched:
+        print('MISMATCH %s: %s' % (pid, why), file=sys.stderr)
+    print('%d of %d photos written and verified; %d missing, %d mismatched'
+          % (ok, len(rows), len(missing), len(mismatched)))
+    return 0 if ok == len(rows) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
