@@ -3,8 +3,8 @@
 //! `inspect` both build it here, so a picture reads the same either way.
 
 use crate::decode::DecodedInfo;
-use crate::model::{self, ModelOutput};
-use crate::mood::{self, MoodVector};
+use crate::model::{self, FEATURE_DIM, ModelOutput};
+use crate::mood::{self, MoodVector, head::MoodHead};
 
 /// ImageNet labels kept per image.
 pub const TOP_LABELS: usize = 5;
@@ -19,14 +19,16 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// The analysis of image `i` of a finished batch. `probs` is scratch
-    /// space, reused across images to spare an allocation each.
-    pub fn new(info: DecodedInfo, output: &ModelOutput, i: usize, probs: &mut Vec<f32>) -> Analysis {
+    /// The analysis of image `i` of a finished batch, its mood corrected by
+    /// the learned `head`. `probs` is scratch space, reused across images to
+    /// spare an allocation each.
+    pub fn new(head: &MoodHead, info: DecodedInfo, output: &ModelOutput, i: usize, probs: &mut Vec<f32>) -> Analysis {
         probs.clear();
         probs.extend_from_slice(output.logits(i));
         model::softmax(probs);
         let top = model::top_k(probs, TOP_LABELS).into_iter().map(|c| (c, probs[c])).collect();
-        let mood = mood::image_mood_from(&output.semantic(i), &info.colour);
+        let features = &output.features[i * FEATURE_DIM..(i + 1) * FEATURE_DIM];
+        let mood = mood::learned_mood(head, &output.semantic(i), features, &info.colour);
         Analysis { info, top, mood }
     }
 

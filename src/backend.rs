@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::gpu::{self, Gpu};
 use crate::model::{Engine, MobileNetV2, cpu::CpuEngine, gpu::GpuEngine};
+use crate::mood::head::MoodHead;
 use crate::similarity::{CpuMatcher, Matcher, TrackMatrix, gpu::GpuMatcher};
 
 /// Images per model batch on the CPU: enough to amortise the weight reads,
@@ -143,7 +144,7 @@ impl Backend {
         let batch = wanted.min(engine.max_batch()).max(1);
         let notice = (batch < wanted)
             .then(|| format!("batches of {batch} images, the most this adapter's binding limits allow"));
-        Ok(Model { engine, batch, device: self.report.clone(), notice })
+        Ok(Model { engine, batch, device: self.report.clone(), notice, head: MoodHead::embedded()? })
     }
 
     /// The matcher for `tracks`, answering `k` hits per query. A `k` beyond
@@ -174,6 +175,8 @@ pub struct Model<'g> {
     pub device: DeviceReport,
     /// Said when the batch is smaller than asked.
     pub notice: Option<String>,
+    /// The learned correction of each picture's mood.
+    pub head: &'static MoodHead,
 }
 
 /// Mesa's Vulkan drivers probe the window system when an instance is made,

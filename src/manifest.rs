@@ -63,6 +63,8 @@ struct InputInfo<'a> {
 struct ModelInfo<'a> {
     name: &'a str,
     weights_sha256: &'a str,
+    /// The learned mood head (`models/mood_head.safetensors`).
+    mood_head_sha256: &'a str,
     input_size: usize,
     preprocessing: &'a str,
 }
@@ -107,6 +109,7 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
         model: ModelInfo {
             name: model::MODEL_NAME,
             weights_sha256: model::weights_sha256(),
+            mood_head_sha256: mood::head::sha256(),
             input_size: model::INPUT_SIZE,
             preprocessing: PREPROCESSING,
         },

@@ -165,9 +165,33 @@ pub fn image_mood_from(semantic: &MoodVector, colour: &ColourFeatures) -> MoodVe
     bump(&mut v, "energetic", 0.3 * nightlife);
     bump(&mut v, "urban", 0.2 * nightlife);
     bump(&mut v, "romantic", 0.25 * glow);
-    let links = styles_from_links(&v);
+    restyle(&sem, &mut v);
+    v
+}
+
+/// Styles = ½ semantic + ½ the strongest style link of the moods and themes.
+fn restyle(sem: &MoodVector, v: &mut MoodVector) {
+    let links = styles_from_links(v);
     for (i, l) in Group::Styles.dims().zip(links) {
         v[i] = 0.5 * sem[i] + 0.5 * l;
     }
+}
+
+/// A picture's mood as pixtape reports it: `image_mood_from`, corrected by
+/// the learned head (`head`) from the pooled features, the colour and the
+/// uncorrected values, with the styles re-derived from the corrected moods.
+pub fn learned_mood(
+    head: &super::head::MoodHead,
+    semantic: &MoodVector,
+    features: &[f32],
+    colour: &ColourFeatures,
+) -> MoodVector {
+    let prior = image_mood_from(semantic, colour);
+    let x = super::head::MoodHead::inputs(features, colour, &prior);
+    let mut v = prior;
+    for (d, y) in super::head::output_dims().zip(head.outputs(&x, &prior)) {
+        v[d] = y;
+    }
+    restyle(semantic, &mut v);
     v
 }

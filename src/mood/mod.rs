@@ -17,10 +17,11 @@
 //! sides are turned into fixed-length vectors (`SimVector`) once, so a score
 //! is a plain dot product: that is what the top-k kernels compute.
 
+pub mod head;
 mod image;
 
 pub(crate) use image::parse_table;
-pub use image::{SEMANTIC_MIN_PROB, class_table, image_mood, image_mood_from, semantic};
+pub use image::{SEMANTIC_MIN_PROB, class_table, image_mood, image_mood_from, learned_mood, semantic};
 
 pub const NUM_DIMS: usize = 37;
 

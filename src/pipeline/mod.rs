@@ -214,7 +214,8 @@ pub fn run(
         {
             let out_tx = out_tx.clone();
             let keep_features = settings.features;
-            s.spawn(move || match_stage(recommend, keep_features, ready_rx, spare_tx, out_tx));
+            let head = model.head;
+            s.spawn(move || match_stage(head, recommend, keep_features, ready_rx, spare_tx, out_tx));
         }
         drop(out_tx);
         // On error `out_rx` is dropped inside `sink`, so every stage unwinds.

@@ -12,6 +12,7 @@ use crate::error::{Error, Failure, Result, Stage};
 use crate::ingest::ImageSource;
 use crate::model::FEATURE_DIM;
 use crate::model::ModelOutput;
+use crate::mood::head::MoodHead;
 use crate::output::{
     ErrorsWriter, FeaturesWriter, ImageRecord, ImagesWriter, RecommendationRecord, RecommendationsWriter, Severity,
 };
@@ -21,6 +22,7 @@ use crate::recommend::Recommender;
 /// Turns finished batches into analyses (top labels and mood) and, with a
 /// recommender, playlists (one matcher call a batch).
 pub(super) fn match_stage(
+    head: &MoodHead,
     recommend: Option<&Recommender>,
     keep_features: bool,
     ready: Receiver<Ready>,
@@ -41,7 +43,7 @@ pub(super) fn match_stage(
         let analysed: Vec<(u64, ImageSource, Analysis)> = items
             .into_iter()
             .enumerate()
-            .map(|(i, Pending { seq, source, info })| (seq, source, Analysis::new(info, &o, i, &mut probs)))
+            .map(|(i, Pending { seq, source, info })| (seq, source, Analysis::new(head, info, &o, i, &mut probs)))
             .collect();
         let mut features: Vec<Vec<f32>> = match keep_features {
             true => o.features.chunks_exact(FEATURE_DIM).take(analysed.len()).map(<[f32]>::to_vec).collect(),

@@ -1,0 +1,108 @@
+//! The learned mood head: a correction, fitted on people's ratings, to the
+//! mood the class table and the colour give a picture.
+//!
+//! For each of its 24 outputs (valence, arousal, the twelve moods, the ten
+//! themes) the head adds `z · W + b` to the current value, where `z` is the
+//! picture's standardised inputs: MobileNetV2's pooled features (1,280), the
+//! colour and light measures (5) and the current values themselves (24).
+//! `W` is a ridge regression on the rated photo set (`models/ratings/`,
+//! fitted by `models/fit_mood_head.py`, which also reports its
+//! cross-validated gain); the penalty keeps it close to no correction where
+//! the ratings say little. Styles are then re-derived from the corrected
+//! moods and themes, as for the uncorrected mood.
+
+use std::sync::LazyLock;
+
+use safetensors::{Dtype, SafeTensors};
+use sha2::{Digest, Sha256};
+
+use super::{Group, MoodVector};
+use crate::colour::ColourFeatures;
+use crate::model::FEATURE_DIM;
+
+static HEAD: &[u8] = include_bytes!("../../models/mood_head.safetensors");
+
+/// The colour measures the head reads, in its input order.
+pub const COLOUR_INPUTS: usize = 5;
+/// Outputs: valence, arousal, twelve moods, ten themes.
+pub const OUTPUTS: usize = 24;
+/// Inputs: pooled features, colour, and the current values of the outputs.
+pub const INPUTS: usize = FEATURE_DIM + COLOUR_INPUTS + OUTPUTS;
+
+/// Where each output sits in the mood vector.
+pub fn output_dims() -> impl Iterator<Item = usize> {
+    Group::Affect.dims().chain(Group::Moods.dims()).chain(Group::Themes.dims())
+}
+
+/// The fitted head: `y = prior + ((x − mean) / scale) · weight + bias`.
+pub struct MoodHead {
+    mean: Vec<f32>,
+    scale: Vec<f32>,
+    /// `INPUTS x OUTPUTS`, row-major.
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+static PARSED: LazyLock<Result<MoodHead, String>> = LazyLock::new(|| MoodHead::from_safetensors(HEAD));
+
+impl MoodHead {
+    /// The head compiled into the binary.
+    pub fn embedded() -> crate::Result<&'static MoodHead> {
+        PARSED.as_ref().map_err(|e| crate::Error::Model(format!("mood head: {e}")))
+    }
+
+    pub fn from_safetensors(bytes: &[u8]) -> Result<MoodHead, String> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+        let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>, String> {
+            let t = st.tensor(name).map_err(|e| format!("{name}: {e}"))?;
+            if t.dtype() != Dtype::F32 || t.shape() != shape {
+                return Err(format!("{name}: expected f32 {shape:?}, found {:?} {:?}", t.dtype(), t.shape()));
+            }
+            Ok(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        };
+        Ok(MoodHead {
+            mean: get("mood_head.mean", &[INPUTS])?,
+            scale: get("mood_head.scale", &[INPUTS])?,
+            weight: get("mood_head.weight", &[INPUTS, OUTPUTS])?,
+            bias: get("mood_head.bias", &[OUTPUTS])?,
+        })
+    }
+
+    /// The head's input vector for a picture.
+    pub fn inputs(features: &[f32], colour: &ColourFeatures, prior: &MoodVector) -> Vec<f32> {
+        let mut x = Vec::with_capacity(INPUTS);
+        x.extend_from_slice(&features[..FEATURE_DIM]);
+        x.extend_from_slice(&[
+            colour.brightness,
+            colour.contrast,
+            colour.saturation,
+            colour.warmth,
+            colour.colourfulness,
+        ]);
+        x.extend(output_dims().map(|d| prior[d]));
+        x
+    }
+
+    /// The corrected values of the 24 outputs, clamped to their ranges.
+    pub fn outputs(&self, x: &[f32], prior: &MoodVector) -> [f32; OUTPUTS] {
+        let mut y = self.bias.clone();
+        for (i, &xi) in x.iter().enumerate() {
+            let z = (xi - self.mean[i]) / self.scale[i];
+            for (o, w) in y.iter_mut().zip(&self.weight[i * OUTPUTS..(i + 1) * OUTPUTS]) {
+                *o += z * w;
+            }
+        }
+        let mut out = [0.0; OUTPUTS];
+        for (k, d) in output_dims().enumerate() {
+            let (lo, hi) = if k < 2 { (-1.0, 1.0) } else { (0.0, 1.0) };
+            out[k] = (prior[d] + y[k]).clamp(lo, hi);
+        }
+        out
+    }
+}
+
+/// sha256 of the embedded head, for the manifest.
+pub fn sha256() -> &'static str {
+    static HASH: LazyLock<String> = LazyLock::new(|| Sha256::digest(HEAD).iter().map(|b| format!("{b:02x}")).collect());
+    &HASH
+}
