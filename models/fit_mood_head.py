@@ -48,6 +48,10 @@ COLOUR = ["brightness", "contrast", "saturation", "warmth", "colourfulness"]
 DIMS = list(range(0, 2)) + list(range(2, 14)) + list(range(27, 37))
 GROUPS = {"affect": slice(0, 2), "moods": slice(2, 14), "themes": slice(14, 24)}
 LAMBDAS = [10.0 ** e for e in np.arange(1.0, 6.01, 0.5)]
+# How much of each label's base rate the top-mood choice discounts.
+ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0]
+# No label should be the top mood of more than this share of a varied set.
+MAX_TOP_SHARE = 1 / 3
 K = 5
 
 
@@ -131,6 +135,34 @@ def choose_lambdas(X, P, Y, folds):
     return best
 
 
+def top_moods(pred, offset):
+    return [MOODS[int(np.argmax(p[2:14] - offset))] for p in pred]
+
+
+def choose_alpha(X, P, Y, folds, lam):
+    """The top-mood discount: on out-of-fold predictions of the training
+    photos alone, the alpha whose top moods agree best with the raters'
+    first labels among those that put no label on top of more than
+    MAX_TOP_SHARE of the photos (the smallest such alpha if none agrees)."""
+    oof = np.zeros_like(Y)
+    base = np.zeros((len(Y), 12))
+    for f in sorted(set(folds)):
+        tr, te = folds != f, folds == f
+        oof[te] = Head().fit(X[tr], P[tr], Y[tr], lam).predict(X[te], P[te])
+        base[te] = Y[tr][:, 2:14].mean(0)
+    first = [int(np.argmax(y[2:14])) if y[2:14].any() else -1 for y in Y]
+    best = None
+    for a in ALPHAS:
+        top = [int(np.argmax(p[2:14] - a * b)) for p, b in zip(oof, base)]
+        share = max(np.bincount(top, minlength=12)) / len(top)
+        # Agreement with any rated label, as first labels are not stored in Y.
+        agree = np.mean([Y[k, 2 + t] for k, t in enumerate(top) if first[k] >= 0])
+        key = (share <= MAX_TOP_SHARE, agree, -a)
+        if best is None or key > best[0]:
+            best = (key, a)
+    return best[1]
+
+
 def rank(x):
     order = np.argsort(x, kind="mergesort")
     r = np.empty(len(x))
@@ -154,10 +186,11 @@ def auc(score, positive):
     return float((r[: len(pos)].sum() - len(pos) * (len(pos) - 1) / 2) / (len(pos) * len(neg)))
 
 
-def report(name, pred, Y, ratings, ids):
+def report(name, pred, Y, ratings, ids, offsets=None):
     v_true = np.array([float(ratings[i]["valence"]) for i in ids])
     a_true = np.array([float(ratings[i]["arousal"]) for i in ids])
-    top = [MOODS[int(np.argmax(p[2:14]))] for p in pred]
+    offsets = np.zeros((len(ids), 12)) if offsets is None else offsets
+    top = [MOODS[int(np.argmax(p[2:14] - o))] for p, o in zip(pred, offsets)]
     labels = [[x for x in ratings[i]["labels"].split(",") if x] for i in ids]
     rated = [k for k, l in enumerate(labels) if l]
     first = np.mean([top[k] == labels[k][0] for k in rated])
@@ -207,16 +240,19 @@ def main():
     X = inputs(F, C, P)
     folds = np.array([fold_of(i) for i in ids])
     oof = np.zeros_like(Y)
+    offsets = np.zeros((len(ids), 12))
     chosen = []
     for f in range(K):
         tr, te = folds != f, folds == f
         # Inner folds: the training photos' own folds, never the test fold.
         lam = choose_lambdas(X[tr], P[tr], Y[tr], folds[tr])
-        chosen.append(lam)
+        alpha = choose_alpha(X[tr], P[tr], Y[tr], folds[tr], lam)
+        chosen.append({**{k: float(v) for k, v in lam.items()}, "alpha": alpha})
         oof[te] = Head().fit(X[tr], P[tr], Y[tr], lam).predict(X[te], P[te])
-    rows = [report("current", clamp(P), Y, ratings, ids), report("learned head", oof, Y, ratings, ids)]
+        offsets[te] = alpha * Y[tr][:, 2:14].mean(0)
+    rows = [report("current", clamp(P), Y, ratings, ids), report("learned head", oof, Y, ratings, ids, offsets)]
     print(f"{len(ids)} rated photos, {K} folds of sizes {[int((folds == f).sum()) for f in range(K)]}")
-    print(f"penalties chosen per fold: {chosen}")
+    print(f"penalties and top-mood alpha chosen per fold: {chosen}")
     keys = [k for k in rows[0] if k not in ("mapping", "top_mood_counts")]
     print(f"{'':28}" + "".join(f"{r['mapping']:>16}" for r in rows))
     for k in keys:
@@ -229,15 +265,17 @@ def main():
             json.dump({"folds": K, "photos": len(ids), "penalties": chosen, "rows": rows}, f, indent=1)
     if args.write:
         lam = choose_lambdas(X, P, Y, folds)
+        alpha = choose_alpha(X, P, Y, folds, lam)
         h = Head().fit(X, P, Y, lam)
         write_safetensors(
             args.write,
             {"mood_head.mean": h.mean, "mood_head.scale": h.scale, "mood_head.weight": h.weight,
-             "mood_head.bias": h.bias},
+             "mood_head.bias": h.bias, "mood_head.top_offset": alpha * Y[:, 2:14].mean(0)},
             {"inputs": "features[1280],colour[5],prior[24]", "outputs": "valence,arousal,moods[12],themes[10]",
-             "penalties": json.dumps(lam), "photos": str(len(ids))},
+             "penalties": json.dumps({k: float(v) for k, v in lam.items()}), "top_alpha": str(alpha),
+             "photos": str(len(ids))},
         )
-        print(f"wrote {args.write} (penalties {lam})")
+        print(f"wrote {args.write} (penalties {lam}, top-mood alpha {alpha})")
 
 
 if __name__ == "__main__":

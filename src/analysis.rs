@@ -16,6 +16,8 @@ pub struct Analysis {
     /// (class index, probability), most probable first.
     pub top: Vec<(usize, f32)>,
     pub mood: MoodVector,
+    /// The top mood (see `MoodHead::top_mood`).
+    pub label: &'static str,
 }
 
 impl Analysis {
@@ -29,7 +31,7 @@ impl Analysis {
         let top = model::top_k(probs, TOP_LABELS).into_iter().map(|c| (c, probs[c])).collect();
         let features = &output.features[i * FEATURE_DIM..(i + 1) * FEATURE_DIM];
         let mood = mood::learned_mood(head, &output.semantic(i), features, &info.colour);
-        Analysis { info, top, mood }
+        Analysis { info, top, mood, label: head.top_mood(&mood) }
     }
 
     /// The top labels with their class names.

@@ -81,7 +81,7 @@ impl fmt::Display for Inspection {
         writeln!(f)?;
         let m = &self.analysis.mood;
         writeln!(f, "\n  mood")?;
-        writeln!(f, "    valence {:+.2}  arousal {:+.2}  ({})", m[0], m[1], mood::top_mood(m))?;
+        writeln!(f, "    valence {:+.2}  arousal {:+.2}  ({})", m[0], m[1], self.analysis.label)?;
         for g in [Group::Moods, Group::Styles, Group::Themes] {
             let top: Vec<String> = mood::ranked(m, g).into_iter().take(4).map(|(n, x)| format!("{n} {x:.2}")).collect();
             writeln!(f, "    {:<7} {}", g.name(), top.join(", "))?;

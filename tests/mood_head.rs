@@ -84,4 +84,33 @@ fn pipeline_moods_are_the_head_applied_to_the_engines_outputs() {
     }
     // The head corrects the mapping: it moves the picture somewhere.
     assert!(output_dims().any(|d| (stored[d] - prior[d]).abs() > 0.01));
+    // Each stored label is the head's top mood of the stored vector.
+    let labels = common::strings(&images, "mood_label");
+    let head = MoodHead::embedded().unwrap();
+    for (i, label) in labels.iter().enumerate() {
+        let v: MoodVector = vectors.value(i).as_primitive::<Float32Type>().values().to_vec().try_into().unwrap();
+        assert_eq!(label.as_deref(), Some(head.top_mood(&v)));
+    }
+}
+
+#[test]
+fn top_mood_discounts_labels_raters_use_often() {
+    let head = MoodHead::embedded().unwrap();
+    let offset = tensor("mood_head.top_offset");
+    assert_eq!(offset.len(), 12);
+    assert!(offset.iter().all(|o| *o >= 0.0) && offset.iter().any(|o| *o > 0.0));
+    // A near tie between calm (the label raters chose most) and epic goes
+    // to whichever the discount leaves ahead, and an undiscounted clear win
+    // stays a win.
+    let calm = mood::dim("calm").unwrap();
+    let epic = mood::dim("epic").unwrap();
+    let mut v = [0.0f32; NUM_DIMS];
+    v[calm] = 0.9;
+    v[epic] = 0.2;
+    assert_eq!(head.top_mood(&v), "calm");
+    let (oc, oe) = (offset[calm - 2], offset[epic - 2]);
+    assert!(oc > oe, "calm is rated more often than epic: {oc} vs {oe}");
+    v[epic] = 0.9 - (oc - oe) as f32 + 0.001;
+    assert_eq!(mood::top_mood(&v), "calm", "the plain argmax");
+    assert_eq!(head.top_mood(&v), "epic", "after the discount");
 }

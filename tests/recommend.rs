@@ -13,7 +13,7 @@ use pixtape::backend::Backend;
 use pixtape::catalog::{self, Catalog, CatalogOptions};
 use pixtape::decode::{DecodeLimits, Decoder};
 use pixtape::model::{CROP_BYTES, ModelOutput};
-use pixtape::mood::{self, MoodMode, MoodVector, Weights};
+use pixtape::mood::{self, MoodMode, MoodVector, Weights, head::MoodHead};
 use pixtape::pipeline::{self, AnalyzeSettings, Silent};
 use pixtape::playlist::{self, PlaylistSettings};
 use pixtape::recommend::Recommender;
@@ -75,7 +75,8 @@ fn v(m: &MoodVector, d: &str) -> f32 {
 fn beach_at_sunset_is_calm_and_gets_soft_acoustic_or_ambient_music() {
     let (m, _) = analyse("sunset_bay.jpg");
     assert!(v(&m, "valence") > 0.1 && v(&m, "arousal") < 0.0, "pleasant and calm: {:?}", &m[..2]);
-    assert!(["calm", "dreamy", "romantic"].contains(&mood::top_mood(&m)), "{}", mood::top_mood(&m));
+    let top = MoodHead::embedded().unwrap().top_mood(&m);
+    assert!(["calm", "dreamy", "romantic"].contains(&top), "{top}");
     // About the water, not the town on the shore.
     assert!(v(&m, "water") > 0.5 && v(&m, "urban") < v(&m, "water"), "{:?}", &m[27..37]);
     let ranked = mood::ranked(&m, mood::Group::Styles);
@@ -118,7 +119,7 @@ fn city_at_night_is_urban_and_lively_and_gets_electronic_or_hiphop() {
     // The festival at night is the liveliest of the bundled photos.
     let (fest, _) = analyse("night_festival.jpg");
     assert!(v(&fest, "arousal") > 0.3 && v(&fest, "party") > 0.5, "{:?}", &fest[..2]);
-    assert_eq!(mood::top_mood(&fest), "energetic");
+    assert_eq!(MoodHead::embedded().unwrap().top_mood(&fest), "energetic");
 }
 
 #[test]

@@ -41,6 +41,10 @@ pub struct MoodHead {
     /// `INPUTS x OUTPUTS`, row-major.
     weight: Vec<f32>,
     bias: Vec<f32>,
+    /// Per mood, what the top-mood choice discounts: a share of the label's
+    /// rate in the ratings, so that a label raters use often (calm) does not
+    /// win every close call.
+    top_offset: Vec<f32>,
 }
 
 static PARSED: LazyLock<Result<MoodHead, String>> = LazyLock::new(|| MoodHead::from_safetensors(HEAD));
@@ -65,6 +69,7 @@ impl MoodHead {
             scale: get("mood_head.scale", &[INPUTS])?,
             weight: get("mood_head.weight", &[INPUTS, OUTPUTS])?,
             bias: get("mood_head.bias", &[OUTPUTS])?,
+            top_offset: get("mood_head.top_offset", &[Group::Moods.dims().len()])?,
         })
     }
 
@@ -98,6 +103,18 @@ impl MoodHead {
             out[k] = (prior[d] + y[k]).clamp(lo, hi);
         }
         out
+    }
+}
+
+impl MoodHead {
+    /// The picture's top mood: the mood with the highest score after the
+    /// discount (chosen by `models/fit_mood_head.py` on held-out folds so that
+    /// no label tops more than a third of the rated photos).
+    pub fn top_mood(&self, v: &MoodVector) -> &'static str {
+        let r = Group::Moods.dims();
+        let score = |i: usize| v[i] - self.top_offset[i - r.start];
+        let best = r.clone().max_by(|&a, &b| score(a).total_cmp(&score(b)).then(b.cmp(&a))).unwrap_or(r.start);
+        super::DIM_NAMES[best]
     }
 }
 

@@ -27,6 +27,8 @@ pub struct ImageRecord<'a> {
     pub colour: &'a ColourFeatures,
     /// The image's mood vector (`mood::DIM_NAMES` order).
     pub mood: &'a MoodVector,
+    /// The picture's top mood, as the mood head chooses it.
+    pub mood_label: &'a str,
 }
 
 fn palette_fields() -> Fields {
@@ -150,7 +152,7 @@ impl ImagesWriter {
         self.palette.append(true);
         self.valence.append_value(r.mood[0]);
         self.arousal.append_value(r.mood[1]);
-        self.mood_label.append_value(mood::top_mood(r.mood));
+        self.mood_label.append_value(r.mood_label);
         for (b, g) in self.mood_lists.iter_mut().zip([Group::Moods, Group::Styles, Group::Themes]) {
             for (name, _) in mood::ranked(r.mood, g).into_iter().filter(|(_, x)| *x >= LIST_THRESHOLD).take(3) {
                 b.values().append_value(name);

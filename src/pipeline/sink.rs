@@ -148,6 +148,7 @@ pub(super) fn sink(
                         top5: &top,
                         colour: &info.colour,
                         mood: &analysis.mood,
+                        mood_label: analysis.label,
                     })?;
                     if let Some(w) = feature_table.as_mut() {
                         w.push(&source.id, &features)?;
