@@ -36,7 +36,7 @@ pub fn inspect(
     let analysis = Analysis::new(model.head, info, &out, 0, &mut Vec::new());
     let mut picks = Vec::new();
     if let Some(r) = recommend {
-        for pick in r.playlist(&analysis.mood, &analysis.info.colour)? {
+        for pick in r.playlist(&analysis)? {
             let t = r.catalog().track(pick.track as usize);
             let who = match (t.title.is_empty(), t.artist.is_empty()) {
                 (false, false) => format!("{} — {}", t.title, t.artist),

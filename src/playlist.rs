@@ -57,11 +57,13 @@ fn cosine(a: &SimVector, an: f32, b: &SimVector, bn: f32) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() / (an * bn)
 }
 
-/// Builds one image's playlist from its candidates (best first).
+/// Builds one image's playlist from its candidates (best first). `why`
+/// says what drove the image's mood (see `mood_drivers`); every pick's
+/// explanation starts with it.
 pub fn build(
     query: &SimVector,
     image: &MoodVector,
-    colour: &ColourFeatures,
+    why: &str,
     candidates: &[Hit],
     catalog: &Catalog,
     s: &PlaylistSettings,
@@ -110,7 +112,7 @@ pub fn build(
             Pick {
                 track: h.track,
                 score: h.score,
-                explanation: explain(&contributions, image, colour, descriptor),
+                explanation: explain(&contributions, image, why, descriptor),
                 contributions,
             }
         })
@@ -147,13 +149,14 @@ pub fn light_phrase(c: &ColourFeatures) -> String {
     format!("{vivid}{tone}{level}")
 }
 
-fn explain(
-    contributions: &[(&'static str, f32)],
-    image: &MoodVector,
-    colour: &ColourFeatures,
-    descriptor: &str,
-) -> String {
-    let mut parts: Vec<String> = contributions
+/// What drove a picture's mood, in a few words: its light, what is in it,
+/// and the mood they add up to, e.g. "warm low light, lakeside → calm 0.71".
+pub fn mood_drivers(colour: &ColourFeatures, scene: &str, label: &str, score: f32) -> String {
+    format!("{}, {scene} → {label} {score:.2}", light_phrase(colour))
+}
+
+fn explain(contributions: &[(&'static str, f32)], image: &MoodVector, why: &str, descriptor: &str) -> String {
+    let parts: Vec<String> = contributions
         .iter()
         .enumerate()
         .map(|(k, (name, _))| {
@@ -168,7 +171,11 @@ fn explain(
             }
         })
         .collect();
-    parts.push(light_phrase(colour));
+    // "→ calm 0.86" already says what a first "calm 0.86" part would.
+    let parts: Vec<String> = parts.into_iter().filter(|p| !why.ends_with(p.as_str())).collect();
     let track = if descriptor.is_empty() { "no description" } else { descriptor };
-    format!("{} ↔ {track}", parts.join(" · "))
+    match parts.is_empty() {
+        true => format!("{why} ↔ {track}"),
+        false => format!("{why} · {} ↔ {track}", parts.join(" · ")),
+    }
 }

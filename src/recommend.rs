@@ -12,9 +12,9 @@
 
 use serde::Serialize;
 
+use crate::analysis::Analysis;
 use crate::backend::Backend;
 use crate::catalog::Catalog;
-use crate::colour::ColourFeatures;
 use crate::error::Result;
 use crate::mood::{self, MoodMode, MoodVector, SimVector, Weights};
 use crate::playlist::{self, Pick, PlaylistSettings};
@@ -89,21 +89,21 @@ impl<'a> Recommender<'a> {
     }
 
     /// One playlist per image, from one matcher call for the whole batch.
-    pub fn playlists(&self, images: &[(&MoodVector, &ColourFeatures)]) -> Result<Vec<Vec<Pick>>> {
-        let queries: Vec<Query> = images.iter().map(|(m, _)| self.query(m)).collect();
+    pub fn playlists(&self, images: &[&Analysis]) -> Result<Vec<Vec<Pick>>> {
+        let queries: Vec<Query> = images.iter().map(|a| self.query(&a.mood)).collect();
         let vectors: Vec<SimVector> = queries.iter().map(|q| q.vector).collect();
         let hits = self.matcher.top_k(&vectors, self.playlist.candidates())?;
         Ok(queries
             .iter()
             .zip(images)
             .zip(&hits)
-            .map(|((q, (_, colour)), h)| playlist::build(&q.vector, &q.target, colour, h, self.catalog, &self.playlist))
+            .map(|((q, a), h)| playlist::build(&q.vector, &q.target, &why(a), h, self.catalog, &self.playlist))
             .collect())
     }
 
     /// One image's playlist.
-    pub fn playlist(&self, mood: &MoodVector, colour: &ColourFeatures) -> Result<Vec<Pick>> {
-        Ok(self.playlists(&[(mood, colour)])?.pop().unwrap_or_default())
+    pub fn playlist(&self, analysis: &Analysis) -> Result<Vec<Pick>> {
+        Ok(self.playlists(&[analysis])?.pop().unwrap_or_default())
     }
 
     /// The settings and the catalog, as the manifest records them.
@@ -119,4 +119,12 @@ impl<'a> Recommender<'a> {
             candidates: self.playlist.candidates(),
         }
     }
+}
+
+/// What drove an image's mood: its light, its most probable ImageNet class
+/// and its top mood with the mood's score.
+fn why(a: &Analysis) -> String {
+    let scene = a.labels().first().map_or("", |l| l.1);
+    let score = mood::dim(a.label).map_or(0.0, |d| a.mood[d]);
+    playlist::mood_drivers(&a.info.colour, scene, a.label, score)
 }

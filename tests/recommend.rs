@@ -45,22 +45,26 @@ fn test_catalog(dir: &Path) -> Catalog {
 }
 
 /// One bundled photo analysed as the pipeline does it.
-fn analyse(name: &str) -> (MoodVector, pixtape::colour::ColourFeatures) {
+fn analysis(name: &str) -> Analysis {
     let backend = Backend::cpu();
     let model = backend.model(Some(1)).unwrap();
     let mut crop = vec![0u8; CROP_BYTES];
     let info = Decoder::new(DecodeLimits::default()).decode_file(&photos_dir().join(name), &mut crop).unwrap();
     let mut out = ModelOutput::default();
     model.engine.forward(&crop, 1, &mut out).unwrap();
-    let a = Analysis::new(model.head, info, &out, 0, &mut Vec::new());
-    (a.mood, a.info.colour)
+    Analysis::new(model.head, info, &out, 0, &mut Vec::new())
+}
+
+/// A bundled photo's mood.
+fn analyse(name: &str) -> MoodVector {
+    analysis(name).mood
 }
 
 fn playlist_for(name: &str, cat: &Catalog, mode: MoodMode, settings: &PlaylistSettings) -> Vec<String> {
-    let (m, colour) = analyse(name);
+    let a = analysis(name);
     let backend = Backend::cpu();
     let r = Recommender::new(&backend, cat, mode, *settings).unwrap();
-    r.playlist(&m, &colour).unwrap().iter().map(|p| cat.track(p.track as usize).id.to_string()).collect()
+    r.playlist(&a).unwrap().iter().map(|p| cat.track(p.track as usize).id.to_string()).collect()
 }
 
 fn family(id: &str) -> &str {
@@ -73,7 +77,7 @@ fn v(m: &MoodVector, d: &str) -> f32 {
 
 #[test]
 fn beach_at_sunset_is_calm_and_gets_soft_acoustic_or_ambient_music() {
-    let (m, _) = analyse("sunset_bay.jpg");
+    let m = analyse("sunset_bay.jpg");
     assert!(v(&m, "valence") > 0.1 && v(&m, "arousal") < 0.0, "pleasant and calm: {:?}", &m[..2]);
     let top = MoodHead::embedded().unwrap().top_mood(&m);
     assert!(["calm", "dreamy", "romantic"].contains(&top), "{top}");
@@ -92,10 +96,10 @@ fn beach_at_sunset_is_calm_and_gets_soft_acoustic_or_ambient_music() {
 
 #[test]
 fn city_at_night_is_urban_and_lively_and_gets_electronic_or_hiphop() {
-    let (sunset, _) = analyse("sunset_bay.jpg");
+    let sunset = analyse("sunset_bay.jpg");
     let cat = test_catalog(tempfile::tempdir().unwrap().path());
     for photo in ["night_bridge.jpg", "night_gateway.jpg"] {
-        let (m, _) = analyse(photo);
+        let m = analyse(photo);
         assert!(
             v(&m, "night") > 0.3 && v(&m, "urban") > 0.3,
             "{photo}: night/urban {:.2}/{:.2}",
@@ -117,14 +121,14 @@ fn city_at_night_is_urban_and_lively_and_gets_electronic_or_hiphop() {
         assert!(urban >= want, "{photo} playlist: {list:?}");
     }
     // The festival at night is the liveliest of the bundled photos.
-    let (fest, _) = analyse("night_festival.jpg");
+    let fest = analyse("night_festival.jpg");
     assert!(v(&fest, "arousal") > 0.3 && v(&fest, "party") > 0.5, "{:?}", &fest[..2]);
     assert_eq!(MoodHead::embedded().unwrap().top_mood(&fest), "energetic");
 }
 
 #[test]
 fn mood_modes_move_the_query() {
-    let (m, _) = analyse("night_festival.jpg");
+    let m = analyse("night_festival.jpg");
     let up = MoodMode::Uplift.apply(&m);
     let calm = MoodMode::Calm.apply(&m);
     assert!(up[0] > m[0] && v(&up, "happy") > v(&m, "happy") && v(&up, "tense") <= v(&m, "tense"));
@@ -153,32 +157,21 @@ fn playlists_respect_the_artist_cap_and_diversify() {
     artists.dedup();
     assert_eq!(artists.len(), n, "one track per artist: {capped:?}");
     // λ = 1 is pure relevance: the playlist is the top of the ranking.
-    let (m, colour) = analyse("sunset_bay.jpg");
+    let sunset = analysis("sunset_bay.jpg");
+    let m = sunset.mood;
     let backend = Backend::cpu();
     let r = Recommender::new(&backend, &cat, MoodMode::Match, PlaylistSettings::default()).unwrap();
     let q = r.query(&m).vector;
     let hits = pixtape::similarity::top_k(&[q], cat.matrix(), 200);
-    let pure = playlist::build(
-        &q,
-        &m,
-        &colour,
-        &hits[0],
-        &cat,
-        &PlaylistSettings { length: 5, per_artist: 0, relevance: 1.0 },
-    );
+    let pure =
+        playlist::build(&q, &m, "why", &hits[0], &cat, &PlaylistSettings { length: 5, per_artist: 0, relevance: 1.0 });
     assert_eq!(
         pure.iter().map(|p| p.track).collect::<Vec<_>>(),
         hits[0][..5].iter().map(|h| h.track).collect::<Vec<_>>()
     );
     // A low λ spreads over more families than pure relevance.
-    let diverse = playlist::build(
-        &q,
-        &m,
-        &colour,
-        &hits[0],
-        &cat,
-        &PlaylistSettings { length: 5, per_artist: 0, relevance: 0.3 },
-    );
+    let diverse =
+        playlist::build(&q, &m, "why", &hits[0], &cat, &PlaylistSettings { length: 5, per_artist: 0, relevance: 0.3 });
     let fams = |p: &[playlist::Pick]| {
         let mut f: Vec<&str> = p.iter().map(|x| family(cat.track(x.track as usize).id)).collect();
         f.sort();
@@ -189,6 +182,14 @@ fn playlists_respect_the_artist_cap_and_diversify() {
     for p in &pure {
         assert!(!p.contributions.is_empty() && p.explanation.contains(" ↔ "), "{}", p.explanation);
     }
+    // Through the recommender, each reason opens with what drove the mood:
+    // the light, what the model sees and the top mood.
+    let picks = r.playlist(&sunset).unwrap();
+    let why = &picks[0].explanation;
+    let score = sunset.mood[mood::dim(sunset.label).unwrap()];
+    let drivers = playlist::mood_drivers(&sunset.info.colour, "seashore", sunset.label, score);
+    assert!(why.starts_with(&format!("{drivers} · ")), "{why}");
+    assert!(why.contains("seashore → calm"), "{why}");
 }
 
 fn cat_index(cat: &Catalog, id: &str) -> usize {
@@ -253,7 +254,7 @@ fn recommend_writes_every_table_and_column() {
 #[test]
 fn derived_tables_match_the_mood_space() {
     // Parsing asserts each table's header equals the Rust dimension order.
-    let (m, _) = analyse("coffee.jpg");
+    let m = analyse("coffee.jpg");
     assert!(m.iter().all(|x| x.is_finite()));
     for (i, (name, def)) in mood::DEFINITIONS.iter().enumerate() {
         assert_eq!(*name, mood::DIM_NAMES[i]);
@@ -286,7 +287,7 @@ fn queries_take_their_weights_from_the_catalog() {
     // The recommender has no weights of its own: the query is built with the
     // very weights the track vectors were.
     assert_eq!(r.weights(), w);
-    let (m, _) = analyse("coffee.jpg");
+    let m = analyse("coffee.jpg");
     let target = MoodMode::Uplift.apply(&m);
     assert_eq!(r.query(&m).vector, mood::sim_vector(&target, mood::Groups::ALL, &w, false));
     assert_ne!(r.query(&m).vector, mood::sim_vector(&target, mood::Groups::ALL, &Weights::default(), false));

@@ -53,7 +53,7 @@ pub(super) fn match_stage(
         let _ = spare.try_send(o);
         let mut playlists: Vec<Vec<Pick>> = Vec::new();
         if let Some(r) = recommend {
-            let images: Vec<_> = analysed.iter().map(|(_, _, a)| (&a.mood, &a.info.colour)).collect();
+            let images: Vec<&Analysis> = analysed.iter().map(|(_, _, a)| a).collect();
             match r.playlists(&images) {
                 Ok(p) => playlists = p,
                 Err(e) => {
