@@ -33,11 +33,12 @@ import csv
 import hashlib
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 import pyarrow.parquet as pq
+
+from convert import save_safetensors  # the one reproducible writer of this folder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MOODS = ["calm", "energetic", "happy", "melancholic", "romantic", "hopeful", "tense", "dreamy", "nostalgic",
@@ -210,25 +211,6 @@ def report(name, pred, Y, ratings, ids, offsets=None):
     }
 
 
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    offset = 0
-    blobs = []
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name], dtype="<f4")
-        b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", required=True, help="pixtape output folder over the rated photos, with --features")
@@ -267,7 +249,7 @@ def main():
         lam = choose_lambdas(X, P, Y, folds)
         alpha = choose_alpha(X, P, Y, folds, lam)
         h = Head().fit(X, P, Y, lam)
-        write_safetensors(
+        save_safetensors(
             args.write,
             {"mood_head.mean": h.mean, "mood_head.scale": h.scale, "mood_head.weight": h.weight,
              "mood_head.bias": h.bias, "mood_head.top_offset": alpha * Y[:, 2:14].mean(0)},

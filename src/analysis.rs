@@ -34,6 +34,11 @@ impl Analysis {
         Analysis { info, top, mood, label: head.top_mood(&mood) }
     }
 
+    /// The most probable ImageNet class: what the picture shows.
+    pub fn scene(&self) -> &'static str {
+        self.top.first().and_then(|&(c, _)| model::class_names().get(c).copied()).unwrap_or("?")
+    }
+
     /// The top labels with their class names.
     pub fn labels(&self) -> Vec<(usize, &'static str, f32)> {
         let classes = model::class_names();

@@ -264,7 +264,6 @@ pub fn parse_weights(spec: &str) -> anyhow::Result<Weights> {
     for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
         let (k, v) = part.split_once('=').ok_or_else(|| anyhow::anyhow!("--weights: `{part}` is not group=weight"))?;
         let v: f32 = v.trim().parse().map_err(|_| anyhow::anyhow!("--weights: `{v}` is not a number"))?;
-        anyhow::ensure!(v >= 0.0 && v.is_finite(), "--weights: {k} must be a non-negative number");
         match k.trim() {
             "affect" => w.affect = v,
             "moods" => w.moods = v,
@@ -273,7 +272,8 @@ pub fn parse_weights(spec: &str) -> anyhow::Result<Weights> {
             other => anyhow::bail!("--weights: unknown group `{other}` (affect, moods, styles, themes)"),
         }
     }
-    w.check().map_err(|e| anyhow::anyhow!("--weights: {e}"))?;
+    // Ranges are the library's to check (`Weights::check`, when the
+    // catalog loads); its error names the setting and `main` the flag.
     Ok(w)
 }
 

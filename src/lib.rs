@@ -18,6 +18,7 @@ pub mod error;
 pub mod gpu;
 pub mod ingest;
 pub mod inspect;
+pub mod isa;
 pub mod manifest;
 pub mod model;
 pub mod mood;

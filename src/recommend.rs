@@ -72,10 +72,6 @@ impl<'a> Recommender<'a> {
         self.mode
     }
 
-    pub fn settings(&self) -> &PlaylistSettings {
-        &self.playlist
-    }
-
     /// The similarity's group weights: the catalog's.
     pub fn weights(&self) -> Weights {
         self.catalog.weights()
@@ -124,7 +120,6 @@ impl<'a> Recommender<'a> {
 /// What drove an image's mood: its light, its most probable ImageNet class
 /// and its top mood with the mood's score.
 fn why(a: &Analysis) -> String {
-    let scene = a.labels().first().map_or("", |l| l.1);
     let score = mood::dim(a.label).map_or(0.0, |d| a.mood[d]);
-    playlist::mood_drivers(&a.info.colour, scene, a.label, score)
+    playlist::mood_drivers(&a.info.colour, a.scene(), a.label, score)
 }

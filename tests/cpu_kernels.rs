@@ -14,7 +14,7 @@
 mod common;
 
 use common::{Rng, random_conv, reference_conv, rel_err};
-use pixtape::model::cpu::Isa;
+use pixtape::isa::Isa;
 use pixtape::model::depthwise::{DepthwiseWeights, Window, depthwise_on};
 use pixtape::model::matmul::{Epilogue, PackedWeights, matmul_on};
 

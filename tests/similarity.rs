@@ -5,8 +5,9 @@
 mod common;
 
 use common::Rng;
+use pixtape::isa::Isa;
 use pixtape::mood::{self, Group, Groups, SIM_DIMS, SimVector, Weights};
-use pixtape::similarity::{Hit, Kernel, TrackMatrix, top_k, top_k_reference, top_k_with};
+use pixtape::similarity::{Hit, TrackMatrix, top_k, top_k_reference, top_k_with};
 
 /// Score tolerance, absolute. Scores are sums of 38 products of values in
 /// [-1, 1), a few units in size; summing them in another order or with fused
@@ -97,17 +98,17 @@ fn empty_catalog_and_zero_k() {
 
 /// Runs `kernel`, or says why not: only AVX2 may be missing, and only where
 /// the machine lacks it.
-fn run(kernel: Kernel, queries: &[SimVector], tracks: &TrackMatrix, k: usize) -> Option<Vec<Vec<Hit>>> {
+fn run(kernel: Isa, queries: &[SimVector], tracks: &TrackMatrix, k: usize) -> Option<Vec<Vec<Hit>>> {
     let got = top_k_with(queries, tracks, k, kernel);
-    assert_eq!(got.is_some(), kernel.is_available(), "{kernel:?}");
+    assert_eq!(got.is_some(), kernel.supported(), "{kernel:?}");
     if got.is_none() {
-        assert_ne!(kernel, Kernel::Scalar, "the scalar kernel runs everywhere");
+        assert_ne!(kernel, Isa::Scalar, "the scalar kernel runs everywhere");
         eprintln!("skipping the {kernel:?} kernel: this machine lacks it");
     }
     got
 }
 
-const KERNELS: [Kernel; 2] = [Kernel::Scalar, Kernel::Avx2];
+const KERNELS: [Isa; 2] = [Isa::Scalar, Isa::Avx2];
 
 #[test]
 fn every_cpu_kernel_equals_brute_force_on_awkward_shapes() {
@@ -179,10 +180,10 @@ fn every_cpu_kernel_handles_an_empty_catalog_and_zero_k() {
 
 #[test]
 fn top_k_runs_the_fastest_available_kernel() {
-    let kernel = Kernel::detect();
-    assert!(kernel.is_available());
-    assert!(Kernel::Scalar.is_available());
-    assert_eq!(kernel == Kernel::Avx2, Kernel::Avx2.is_available());
+    let kernel = Isa::detect();
+    assert!(kernel.supported());
+    assert!(Isa::Scalar.supported());
+    assert_eq!(kernel == Isa::Avx2, Isa::Avx2.supported());
     let mut rng = Rng(8);
     let tracks = TrackMatrix::from_vectors(&sim_vecs(&mut rng, 40));
     let queries = sim_vecs(&mut rng, 3);

@@ -21,38 +21,8 @@ use super::{
     CROP_BYTES, FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, NUM_CLASSES, STD, STEM_K, STEM_OUT, STEM_SIDE,
     matmul_weights, stem_weights,
 };
+use crate::isa::Isa;
 use crate::model::Conv;
-
-/// Which implementation of the CPU kernels (`matmul`, `depthwise`) runs.
-/// The engine takes the fastest this CPU has (`Isa::detect`); naming one
-/// lets the tests check every path on any machine that can run it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Isa {
-    /// Plain loops: the whole CPU path on machines without AVX2.
-    Scalar,
-    /// x86-64 with AVX2 and FMA.
-    Avx2,
-}
-
-impl Isa {
-    /// The fastest path this CPU runs.
-    pub fn detect() -> Isa {
-        if Isa::Avx2.supported() { Isa::Avx2 } else { Isa::Scalar }
-    }
-
-    /// Whether this CPU can run the path.
-    pub fn supported(self) -> bool {
-        match self {
-            Isa::Scalar => true,
-            Isa::Avx2 => avx2_fma(),
-        }
-    }
-
-    /// Every path this CPU runs, the plain one first.
-    pub fn available() -> Vec<Isa> {
-        [Isa::Scalar, Isa::Avx2].into_iter().filter(|isa| isa.supported()).collect()
-    }
-}
 
 /// 1x1 convolution as packed `[in x out]` weights.
 fn pointwise(conv: &Conv) -> PackedWeights {
@@ -319,16 +289,5 @@ impl super::Engine for CpuEngine {
         std::mem::swap(out, &mut q.out);
         q.full = false;
         Ok(())
-    }
-}
-
-fn avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }

@@ -7,8 +7,8 @@
 //! a plain loop serves every other CPU, and is the whole path there.
 //! `tests/cpu_kernels.rs` checks both against `reference::conv2d`.
 
-use super::cpu::Isa;
 use super::{Conv, depthwise_weights};
+use crate::isa::Isa;
 
 /// A depthwise 3x3 convolution's weights as `[tap][channel]`, and its bias.
 pub struct DepthwiseWeights {

@@ -9,7 +9,7 @@
 //! plain loop over the same layout serves every other CPU, and is the whole
 //! path there. `tests/cpu_kernels.rs` checks both against a naive product.
 
-use super::cpu::Isa;
+use crate::isa::Isa;
 
 /// Columns per packed panel (two AVX registers).
 const NR: usize = 16;

@@ -90,7 +90,8 @@ impl MoodHead {
 
     /// The corrected values of the 24 outputs, clamped to their ranges.
     pub fn outputs(&self, x: &[f32], prior: &MoodVector) -> [f32; OUTPUTS] {
-        let mut y = self.bias.clone();
+        let mut y = [0.0f32; OUTPUTS];
+        y.copy_from_slice(&self.bias);
         for (i, &xi) in x.iter().enumerate() {
             let z = (xi - self.mean[i]) / self.scale[i];
             for (o, w) in y.iter_mut().zip(&self.weight[i * OUTPUTS..(i + 1) * OUTPUTS]) {

@@ -7,7 +7,7 @@ use arrow_array::builder::StringBuilder;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use std::path::Path;
 
-use super::{FLUSH_ROWS, Table};
+use super::Table;
 use crate::error::Result;
 
 pub fn errors_schema() -> SchemaRef {
@@ -32,7 +32,6 @@ pub enum Severity {
 pub struct ErrorsWriter {
     table: Table,
     cols: [StringBuilder; 5],
-    pending: usize,
     errors: u64,
     warnings: u64,
 }
@@ -42,7 +41,6 @@ impl ErrorsWriter {
         Ok(ErrorsWriter {
             table: Table::create(dest, errors_schema())?,
             cols: std::array::from_fn(|_| StringBuilder::new()),
-            pending: 0,
             errors: 0,
             warnings: 0,
         })
@@ -68,8 +66,7 @@ impl ErrorsWriter {
             Severity::Error => self.errors += 1,
             Severity::Warning => self.warnings += 1,
         }
-        self.pending += 1;
-        if self.pending >= FLUSH_ROWS { self.flush() } else { Ok(()) }
+        if self.table.row_added() { self.flush() } else { Ok(()) }
     }
 
     pub fn counts(&self) -> (u64, u64) {
@@ -77,10 +74,9 @@ impl ErrorsWriter {
     }
 
     fn flush(&mut self) -> Result<()> {
-        if self.pending == 0 {
+        if !self.table.take_pending() {
             return Ok(());
         }
-        self.pending = 0;
         let cols = self.cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
         self.table.write(cols)
     }

@@ -10,7 +10,7 @@ use arrow_array::ArrayRef;
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, StringBuilder};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use super::{FLUSH_ROWS, Table};
+use super::Table;
 use crate::error::Result;
 use crate::model::FEATURE_DIM;
 
@@ -27,7 +27,6 @@ pub struct FeaturesWriter {
     table: Table,
     ids: StringBuilder,
     features: FixedSizeListBuilder<Float32Builder>,
-    pending: usize,
 }
 
 impl FeaturesWriter {
@@ -37,7 +36,6 @@ impl FeaturesWriter {
             table: Table::create(dest, features_schema())?,
             ids: StringBuilder::new(),
             features: FixedSizeListBuilder::new(Float32Builder::new(), FEATURE_DIM as i32).with_field(item),
-            pending: 0,
         })
     }
 
@@ -47,15 +45,13 @@ impl FeaturesWriter {
         self.ids.append_value(image_id);
         self.features.values().append_slice(features);
         self.features.append(true);
-        self.pending += 1;
-        if self.pending >= FLUSH_ROWS { self.flush() } else { Ok(()) }
+        if self.table.row_added() { self.flush() } else { Ok(()) }
     }
 
     fn flush(&mut self) -> Result<()> {
-        if self.pending == 0 {
+        if !self.table.take_pending() {
             return Ok(());
         }
-        self.pending = 0;
         let cols: Vec<ArrayRef> = vec![Arc::new(self.ids.finish()), Arc::new(self.features.finish())];
         self.table.write(cols)
     }

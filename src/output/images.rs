@@ -9,7 +9,7 @@ use arrow_array::builder::{
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use std::path::Path;
 
-use super::{FLUSH_ROWS, Table, list_of};
+use super::{Table, list_field, list_of};
 use crate::colour::ColourFeatures;
 use crate::error::Result;
 use crate::mood::{self, Group, MoodVector};
@@ -36,8 +36,7 @@ fn palette_fields() -> Fields {
 }
 
 pub fn images_schema() -> SchemaRef {
-    let list =
-        |name: &str, item: DataType| Field::new(name, DataType::List(Arc::new(Field::new("item", item, false))), false);
+    let list = list_field;
     Arc::new(Schema::new(vec![
         Field::new("image_id", DataType::Utf8, false),
         Field::new("path", DataType::Utf8, false),
@@ -87,7 +86,6 @@ pub struct ImagesWriter {
     mood_label: StringBuilder,
     mood_lists: [ListBuilder<StringBuilder>; 3],
     mood_vector: ListBuilder<Float32Builder>,
-    pending: usize,
 }
 
 /// Labels of a group above this affinity are listed (at most three).
@@ -117,7 +115,6 @@ impl ImagesWriter {
             mood_label: StringBuilder::new(),
             mood_lists: std::array::from_fn(|_| list_of(StringBuilder::new(), DataType::Utf8)),
             mood_vector: list_of(Float32Builder::new(), DataType::Float32),
-            pending: 0,
         })
     }
 
@@ -161,15 +158,13 @@ impl ImagesWriter {
         }
         self.mood_vector.values().append_slice(r.mood);
         self.mood_vector.append(true);
-        self.pending += 1;
-        if self.pending >= FLUSH_ROWS { self.flush() } else { Ok(()) }
+        if self.table.row_added() { self.flush() } else { Ok(()) }
     }
 
     fn flush(&mut self) -> Result<()> {
-        if self.pending == 0 {
+        if !self.table.take_pending() {
             return Ok(());
         }
-        self.pending = 0;
         let mut cols: Vec<ArrayRef> = vec![
             Arc::new(self.image_id.finish()),
             Arc::new(self.path.finish()),

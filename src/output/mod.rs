@@ -33,7 +33,7 @@ pub use recommendations::{RecommendationRecord, RecommendationsWriter, recommend
 
 pub const ROW_GROUP_ROWS: usize = 8192;
 /// Rows buffered in builders before they are handed to the Parquet writer.
-pub(super) const FLUSH_ROWS: usize = 1024;
+const FLUSH_ROWS: usize = 1024;
 /// The files a run writes into its output folder, named here only.
 pub const IMAGES_FILE: &str = "images.parquet";
 pub const ERRORS_FILE: &str = "errors.parquet";
@@ -94,6 +94,8 @@ pub(super) struct Table {
     writer: ArrowWriter<File>,
     target: AtomicFile,
     rows: u64,
+    /// Rows pushed into the writer's builders since the last flush.
+    pending: usize,
 }
 
 impl Table {
@@ -107,7 +109,19 @@ impl Table {
             .build();
         let writer = ArrowWriter::try_new(target.take_file(), schema.clone(), Some(props))
             .map_err(|e| Error::output(dest, e))?;
-        Ok(Table { schema, writer, target, rows: 0 })
+        Ok(Table { schema, writer, target, rows: 0, pending: 0 })
+    }
+
+    /// Counts a row pushed into the builders; true when they should be
+    /// flushed (`FLUSH_ROWS` are waiting).
+    pub(super) fn row_added(&mut self) -> bool {
+        self.pending += 1;
+        self.pending >= FLUSH_ROWS
+    }
+
+    /// Whether the builders hold rows to flush; the count restarts.
+    pub(super) fn take_pending(&mut self) -> bool {
+        std::mem::take(&mut self.pending) > 0
     }
 
     pub(super) fn write(&mut self, columns: Vec<ArrayRef>) -> Result<()> {
@@ -125,7 +139,12 @@ impl Table {
     }
 }
 
-/// A list builder whose items are nullable `item` values, as every list column is.
+/// A list column of non-null `item` values, as every list column is.
+pub(super) fn list_field(name: &str, item: DataType) -> Field {
+    Field::new(name, DataType::List(Arc::new(Field::new("item", item, false))), false)
+}
+
+/// The builder of a `list_field` column.
 pub(super) fn list_of<T: ArrayBuilder>(values: T, item: DataType) -> ListBuilder<T> {
     ListBuilder::new(values).with_field(Arc::new(Field::new("item", item, false)))
 }

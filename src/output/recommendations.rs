@@ -7,12 +7,11 @@ use arrow_array::builder::{Float32Builder, ListBuilder, StringBuilder, UInt16Bui
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use std::path::Path;
 
-use super::{FLUSH_ROWS, Table, list_of};
+use super::{Table, list_field, list_of};
 use crate::error::Result;
 
 pub fn recommendations_schema() -> SchemaRef {
-    let list =
-        |name: &str, item: DataType| Field::new(name, DataType::List(Arc::new(Field::new("item", item, false))), false);
+    let list = list_field;
     Arc::new(Schema::new(vec![
         Field::new("image_id", DataType::Utf8, false),
         Field::new("rank", DataType::UInt16, false),
@@ -47,7 +46,6 @@ pub struct RecommendationsWriter {
     dims: ListBuilder<StringBuilder>,
     contribs: ListBuilder<Float32Builder>,
     explanation: StringBuilder,
-    pending: usize,
 }
 
 impl RecommendationsWriter {
@@ -60,7 +58,6 @@ impl RecommendationsWriter {
             dims: list_of(StringBuilder::new(), DataType::Utf8),
             contribs: list_of(Float32Builder::new(), DataType::Float32),
             explanation: StringBuilder::new(),
-            pending: 0,
         })
     }
 
@@ -77,15 +74,13 @@ impl RecommendationsWriter {
         self.dims.append(true);
         self.contribs.append(true);
         self.explanation.append_value(r.explanation);
-        self.pending += 1;
-        if self.pending >= FLUSH_ROWS { self.flush() } else { Ok(()) }
+        if self.table.row_added() { self.flush() } else { Ok(()) }
     }
 
     fn flush(&mut self) -> Result<()> {
-        if self.pending == 0 {
+        if !self.table.take_pending() {
             return Ok(());
         }
-        self.pending = 0;
         let [image_id, track_id, title, artist] = &mut self.strings;
         let cols: Vec<ArrayRef> = vec![
             Arc::new(image_id.finish()),

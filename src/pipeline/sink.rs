@@ -10,8 +10,7 @@ use super::{Outcome, Progress};
 use crate::analysis::Analysis;
 use crate::error::{Error, Failure, Result, Stage};
 use crate::ingest::ImageSource;
-use crate::model::FEATURE_DIM;
-use crate::model::ModelOutput;
+use crate::model::{FEATURE_DIM, ModelOutput};
 use crate::mood::head::MoodHead;
 use crate::output::{
     ErrorsWriter, FeaturesWriter, ImageRecord, ImagesWriter, RecommendationRecord, RecommendationsWriter, Severity,
@@ -45,11 +44,10 @@ pub(super) fn match_stage(
             .enumerate()
             .map(|(i, Pending { seq, source, info })| (seq, source, Analysis::new(head, info, &o, i, &mut probs)))
             .collect();
-        let mut features: Vec<Vec<f32>> = match keep_features {
+        let features: Vec<Vec<f32>> = match keep_features {
             true => o.features.chunks_exact(FEATURE_DIM).take(analysed.len()).map(<[f32]>::to_vec).collect(),
             false => Vec::new(),
         };
-        features.reverse();
         let _ = spare.try_send(o);
         let mut playlists: Vec<Vec<Pick>> = Vec::new();
         if let Some(r) = recommend {
@@ -64,10 +62,10 @@ pub(super) fn match_stage(
                 }
             }
         }
-        let mut playlists = playlists.into_iter();
+        let (mut playlists, mut features) = (playlists.into_iter(), features.into_iter());
         for (seq, source, analysis) in analysed {
             let playlist = playlists.next().unwrap_or_default();
-            let features = features.pop().unwrap_or_default();
+            let features = features.next().unwrap_or_default();
             if out.send((seq, Outcome::Analysed { source, analysis: Box::new(analysis), playlist, features })).is_err()
             {
                 return;

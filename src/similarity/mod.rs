@@ -9,7 +9,7 @@
 //! parallel with their own heaps, merged at the end; memory is the catalog
 //! plus `k` hits per image per chunk, whatever the catalog's size.
 //! Without AVX2 a plain scalar scan does the same work; `top_k_with` runs a
-//! chosen `Kernel`, so that both are tested on any x86-64 machine.
+//! chosen `Isa`, so that both are tested on any x86-64 machine.
 //! `top_k_reference` is the plain version: score everything, sort. The GPU
 //! matcher (`gpu`) runs the same scan as one fused WGSL kernel.
 
@@ -20,6 +20,7 @@ use std::collections::BinaryHeap;
 
 use rayon::prelude::*;
 
+use crate::isa::Isa;
 use crate::mood::{SIM_DIMS, SimVector};
 
 /// Tracks per panel of the track matrix.
@@ -162,49 +163,19 @@ pub fn top_k_reference(queries: &[SimVector], tracks: &[SimVector], k: usize) ->
         .collect()
 }
 
-/// A CPU scan for `top_k_with`. Both find the same hits, to float rounding
-/// (the AVX2 kernel fuses multiply and add); `top_k` runs the fastest one the
-/// machine has, so on most x86-64 machines the scalar one only runs when
-/// asked for, as the tests do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kernel {
-    /// Plain Rust on any target: the whole CPU path where AVX2 is missing.
-    Scalar,
-    /// 6-image x 16-track register blocks with AVX2 and FMA (x86-64 only).
-    Avx2,
-}
-
-impl Kernel {
-    /// The fastest kernel this machine runs.
-    pub fn detect() -> Kernel {
-        if Kernel::Avx2.is_available() { Kernel::Avx2 } else { Kernel::Scalar }
-    }
-
-    /// Whether this machine can run the kernel.
-    pub fn is_available(self) -> bool {
-        match self {
-            Kernel::Scalar => true,
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"),
-            #[cfg(not(target_arch = "x86_64"))]
-            Kernel::Avx2 => false,
-        }
-    }
-}
-
 /// Exact top-`k` tracks per query, best first.
 pub fn top_k(queries: &[SimVector], tracks: &TrackMatrix, k: usize) -> Vec<Vec<Hit>> {
-    scan_chunks(queries, tracks, k, Kernel::detect())
+    scan_chunks(queries, tracks, k, Isa::detect())
 }
 
-/// `top_k` with a chosen kernel; `None` when this machine cannot run it.
-pub fn top_k_with(queries: &[SimVector], tracks: &TrackMatrix, k: usize, kernel: Kernel) -> Option<Vec<Vec<Hit>>> {
-    kernel.is_available().then(|| scan_chunks(queries, tracks, k, kernel))
+/// `top_k` with a chosen path (see `Isa`); `None` when this machine cannot run it.
+pub fn top_k_with(queries: &[SimVector], tracks: &TrackMatrix, k: usize, kernel: Isa) -> Option<Vec<Vec<Hit>>> {
+    kernel.supported().then(|| scan_chunks(queries, tracks, k, kernel))
 }
 
 /// Scans the chunks in parallel and merges their heaps; `kernel` must be
 /// available.
-fn scan_chunks(queries: &[SimVector], tracks: &TrackMatrix, k: usize, kernel: Kernel) -> Vec<Vec<Hit>> {
+fn scan_chunks(queries: &[SimVector], tracks: &TrackMatrix, k: usize, kernel: Isa) -> Vec<Vec<Hit>> {
     let n_panels = tracks.n.div_ceil(LANES);
     let chunks: Vec<(usize, usize)> =
         (0..n_panels).step_by(CHUNK_PANELS).map(|p0| (p0, (p0 + CHUNK_PANELS).min(n_panels))).collect();
@@ -225,13 +196,13 @@ fn scan_chunks(queries: &[SimVector], tracks: &TrackMatrix, k: usize, kernel: Ke
     merged.into_iter().map(TopK::into_sorted).collect()
 }
 
-fn scan(kernel: Kernel, queries: &[SimVector], tracks: &TrackMatrix, p0: usize, p1: usize, heaps: &mut [TopK]) {
+fn scan(kernel: Isa, queries: &[SimVector], tracks: &TrackMatrix, p0: usize, p1: usize, heaps: &mut [TopK]) {
     match kernel {
         // SAFETY: `scan_chunks` runs `Avx2` only where it is available, so
         // AVX2 and FMA are present; `scan_avx2` stays inside panels
         // [p0, p1) and the query slice.
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => unsafe { scan_avx2(queries, tracks, p0, p1, heaps) },
+        Isa::Avx2 => unsafe { scan_avx2(queries, tracks, p0, p1, heaps) },
         _ => scan_scalar(queries, tracks, p0, p1, heaps),
     }
 }
