@@ -3,7 +3,7 @@
 //! `inspect` both build it here, so a picture reads the same either way.
 
 use crate::decode::DecodedInfo;
-use crate::model::{self, FEATURE_DIM, ModelOutput};
+use crate::model::{self, ModelOutput};
 use crate::mood::{self, MoodVector, head::MoodHead};
 
 /// ImageNet labels kept per image.
@@ -29,8 +29,7 @@ impl Analysis {
         probs.extend_from_slice(output.logits(i));
         model::softmax(probs);
         let top = model::top_k(probs, TOP_LABELS).into_iter().map(|c| (c, probs[c])).collect();
-        let features = &output.features[i * FEATURE_DIM..(i + 1) * FEATURE_DIM];
-        let mood = mood::learned_mood(head, &output.semantic(i), features, &info.colour);
+        let mood = mood::learned_mood(head, &output.semantic(i), output.feature_term(i), &info.colour);
         Analysis { info, top, mood, label: head.top_mood(&mood) }
     }
 

@@ -130,21 +130,26 @@ impl Backend {
         &self.report
     }
 
-    /// The model engine, with the run's batch size settled: `requested`, or
-    /// `CPU_BATCH`/`GPU_BATCH`, within what the engine takes. Engines keep
-    /// the weights in their own layouts, so the parsed model (14 MB) is
-    /// dropped as soon as the engine exists.
+    /// The model engine with the bundled mood head, and the run's batch
+    /// size settled: `requested`, or `CPU_BATCH`/`GPU_BATCH`, within what the
+    /// engine takes. Engines keep the weights in their own layouts, so the
+    /// parsed model (14 MB) is dropped as soon as the engine exists.
     pub fn model(&self, requested: Option<usize>) -> Result<Model<'_>> {
+        self.model_with(requested, MoodHead::embedded()?.clone())
+    }
+
+    /// The same, with the mood head `head` (a profile's, say).
+    pub fn model_with(&self, requested: Option<usize>, head: MoodHead) -> Result<Model<'_>> {
         let net = MobileNetV2::embedded()?;
         let wanted = requested.unwrap_or(if self.gpu.is_some() { GPU_BATCH } else { CPU_BATCH }).max(1);
         let engine: Box<dyn Engine + '_> = match &self.gpu {
-            Some(gpu) => Box::new(GpuEngine::new(gpu, &net, wanted)?),
-            None => Box::new(CpuEngine::new(&net)),
+            Some(gpu) => Box::new(GpuEngine::new(gpu, &net, &head, wanted)?),
+            None => Box::new(CpuEngine::new(&net, &head)),
         };
         let batch = wanted.min(engine.max_batch()).max(1);
         let notice = (batch < wanted)
             .then(|| format!("batches of {batch} images, the most this adapter's binding limits allow"));
-        Ok(Model { engine, batch, device: self.report.clone(), notice, head: MoodHead::embedded()? })
+        Ok(Model { engine, batch, device: self.report.clone(), notice, head })
     }
 
     /// The matcher for `tracks`, answering `k` hits per query. A `k` beyond
@@ -175,8 +180,9 @@ pub struct Model<'g> {
     pub device: DeviceReport,
     /// Said when the batch is smaller than asked.
     pub notice: Option<String>,
-    /// The learned correction of each picture's mood.
-    pub head: &'static MoodHead,
+    /// The learned correction of each picture's mood; the engine computes
+    /// its feature term.
+    pub head: MoodHead,
 }
 
 /// Mesa's Vulkan drivers probe the window system when an instance is made,

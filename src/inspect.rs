@@ -33,7 +33,7 @@ pub fn inspect(
         .map_err(|Failure { stage, reason }| Error::input(path, format!("{} failed: {reason}", stage.as_str())))?;
     let mut out = ModelOutput::default();
     model.engine.forward(&crop, 1, &mut out)?;
-    let analysis = Analysis::new(model.head, info, &out, 0, &mut Vec::new());
+    let analysis = Analysis::new(&model.head, info, &out, 0, &mut Vec::new());
     let mut picks = Vec::new();
     if let Some(r) = recommend {
         for pick in r.playlist(&analysis)? {

@@ -1,5 +1,5 @@
 //! Each MobileNetV2 kernel on the GPU against the plain CPU reference
-//! (`model::reference`, `mood::semantic`), on seeded random inputs and
+//! (`model::reference`, `mood::semantic`, `MoodHead::feature_term`), on seeded random inputs and
 //! awkward shapes: smaller than a workgroup or a tile, not a multiple of the
 //! tile, a batch of one. Tolerance: max |gpu - cpu| / max |cpu| ≤ 1e-5 (both
 //! compute in f32; only the order of the sums differs).
@@ -10,12 +10,14 @@
 mod common;
 
 use common::{Rng, gpu, random_conv, reference_conv, rel_err};
+use pixtape::model::FEATURE_DIM;
 use pixtape::model::gpu::{Fused, Kernels};
 use pixtape::model::reference::{self, nhwc_to_chw};
 use pixtape::model::{
     CROP_BYTES, INPUT_SIZE, MEAN, NUM_CLASSES, STD, depthwise_weights, matmul_weights, softmax, stem_weights,
 };
 use pixtape::mood;
+use pixtape::mood::head::MoodHead;
 
 const TOLERANCE: f32 = 1e-5;
 
@@ -120,5 +122,21 @@ fn mood_head_matches_semantic() {
             .collect();
         let err = rel_err(&got, &want);
         assert!(err <= TOLERANCE, "mood head, {images} images: relative error {err:.2e}");
+    }
+}
+
+#[test]
+fn mood_correction_matches_the_heads_feature_term() {
+    let Some(gpu) = gpu() else { return };
+    let kernels = Kernels::new(gpu).unwrap();
+    let mut rng = Rng(17);
+    let head = MoodHead::embedded().unwrap();
+    for images in [1usize, 3, 130] {
+        // Pooled ReLU6 activations: non-negative, mostly small.
+        let features: Vec<f32> = rng.vec(images * FEATURE_DIM, 1.0).iter().map(|x| (x + 0.5).max(0.0)).collect();
+        let got = kernels.run_mood_correction(gpu, head, &features, images).unwrap();
+        let want: Vec<f32> = features.chunks_exact(FEATURE_DIM).flat_map(|f| head.feature_term(f)).collect();
+        let err = rel_err(&got, &want);
+        assert!(err <= TOLERANCE, "mood correction, {images} images: relative error {err:.2e}");
     }
 }

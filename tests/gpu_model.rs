@@ -1,7 +1,8 @@
 //! The whole MobileNetV2 on the GPU: against the golden logits of real
 //! photos (`models/golden.py`, tolerance 1e-4 relative, as the CPU engine),
-//! against the CPU engine on the same batch (features, logits and the
-//! semantic mood), and the engine's batching contract.
+//! against the CPU engine on the same batch (features, logits, the semantic
+//! mood and the mood head's feature term), and the engine's batching
+//! contract.
 //!
 //! Without an adapter these tests skip; `PIXTAPE_REQUIRE_GPU=1` makes that a
 //! failure (CI runs them on Mesa's lavapipe).
@@ -11,12 +12,13 @@ mod common;
 use common::{Rng, golden, gpu, rel_err};
 use pixtape::model::gpu::GpuEngine;
 use pixtape::model::{self, CROP_BYTES, Engine, MobileNetV2, ModelOutput, NUM_CLASSES, cpu::CpuEngine};
+use pixtape::mood::head::MoodHead;
 
 #[test]
 fn gpu_engine_matches_golden_logits_and_the_cpu_engine() {
     let Some(gpu) = gpu() else { return };
     let net = MobileNetV2::embedded().unwrap();
-    let engine = GpuEngine::new(gpu, &net, 32).unwrap();
+    let engine = GpuEngine::new(gpu, &net, MoodHead::embedded().unwrap(), 32).unwrap();
     let cases = golden();
     let crops: Vec<u8> = cases.iter().flat_map(|c| c.1.iter().copied()).collect();
     let n = cases.len();
@@ -29,19 +31,21 @@ fn gpu_engine_matches_golden_logits_and_the_cpu_engine() {
         assert!(err <= 1e-4, "{name}: GPU logits differ from golden by {err:.2e} (tolerance 1e-4)");
         assert_eq!(model::top_k(got, 5), model::top_k(want, 5), "{name}: top-5 differs");
     }
-    let cpu = CpuEngine::new(&net);
+    let cpu = CpuEngine::new(&net, MoodHead::embedded().unwrap());
     let mut reference = ModelOutput::default();
     cpu.forward(&crops, n, &mut reference).unwrap();
     assert!(rel_err(&out.features, &reference.features) <= 1e-5, "pooled features differ");
     assert!(rel_err(&out.logits, &reference.logits) <= 1e-5, "logits differ");
     assert!(rel_err(&out.semantic, &reference.semantic) <= 1e-4, "semantic mood differs");
+    let err = rel_err(&out.feature_term, &reference.feature_term);
+    assert!(err <= 1e-4, "the mood head's feature term differs by {err:.2e}");
 }
 
 #[test]
 fn batches_in_flight_come_back_in_order_and_unchanged() {
     let Some(gpu) = gpu() else { return };
     let net = MobileNetV2::embedded().unwrap();
-    let engine = GpuEngine::new(gpu, &net, 32).unwrap();
+    let engine = GpuEngine::new(gpu, &net, MoodHead::embedded().unwrap(), 32).unwrap();
     assert_eq!(engine.depth(), 2);
     let mut rng = Rng(31);
     // Batches of different sizes (the uniform blocks change between them),
@@ -69,6 +73,7 @@ fn batches_in_flight_come_back_in_order_and_unchanged() {
         assert_eq!(p.n, sizes[i]);
         assert_eq!(a.logits, p.logits, "batch {i}: pipelined logits differ");
         assert_eq!(a.semantic, p.semantic, "batch {i}: pipelined semantic mood differs");
+        assert_eq!(a.feature_term, p.feature_term, "batch {i}: pipelined feature term differs");
     }
     assert_eq!(pipelined[0].logits.len(), sizes[0] * NUM_CLASSES);
 }
@@ -77,7 +82,7 @@ fn batches_in_flight_come_back_in_order_and_unchanged() {
 fn oversized_batches_and_unbalanced_calls_are_errors_not_panics() {
     let Some(gpu) = gpu() else { return };
     let net = MobileNetV2::embedded().unwrap();
-    let engine = GpuEngine::new(gpu, &net, 32).unwrap();
+    let engine = GpuEngine::new(gpu, &net, MoodHead::embedded().unwrap(), 32).unwrap();
     let max = engine.max_batch();
     assert!(max >= 1);
     let crops = vec![0u8; CROP_BYTES];

@@ -79,6 +79,9 @@ fn pipeline_moods_are_the_head_applied_to_the_engines_outputs() {
     let prior = mood::image_mood_from(&out.semantic(0), &info.colour);
     let x = MoodHead::inputs(&out.features[..FEATURE_DIM], &info.colour, &prior);
     let want = reference(&x, &prior);
+    // The engine's feature term, completed on the CPU, is the whole head.
+    let split = model.head.outputs_from(out.feature_term(0), &info.colour, &prior);
+    assert_eq!(split, model.head.outputs(&x, &prior));
     for (k, d) in output_dims().enumerate() {
         assert!((stored[d] as f64 - want[k]).abs() < 1e-4, "dimension {d}: {} vs {}", stored[d], want[k]);
     }

@@ -52,7 +52,7 @@ fn analysis(name: &str) -> Analysis {
     let info = Decoder::new(DecodeLimits::default()).decode_file(&photos_dir().join(name), &mut crop).unwrap();
     let mut out = ModelOutput::default();
     model.engine.forward(&crop, 1, &mut out).unwrap();
-    Analysis::new(model.head, info, &out, 0, &mut Vec::new())
+    Analysis::new(&model.head, info, &out, 0, &mut Vec::new())
 }
 
 /// A bundled photo's mood.

@@ -19,6 +19,7 @@ shader!(POINTWISE, "pointwise.wgsl");
 shader!(DEPTHWISE, "depthwise.wgsl");
 shader!(POOL, "pool.wgsl");
 shader!(MOOD_HEAD, "mood_head.wgsl");
+shader!(MOOD_CORRECTION, "mood_correction.wgsl");
 shader!(TOPK, "topk.wgsl");
 
-pub const ALL: [&Shader; 6] = [&STEM, &POINTWISE, &DEPTHWISE, &POOL, &MOOD_HEAD, &TOPK];
+pub const ALL: [&Shader; 7] = [&STEM, &POINTWISE, &DEPTHWISE, &POOL, &MOOD_HEAD, &MOOD_CORRECTION, &TOPK];

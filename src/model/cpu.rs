@@ -23,6 +23,7 @@ use super::{
 };
 use crate::isa::Isa;
 use crate::model::Conv;
+use crate::mood::head::{MoodHead, OUTPUTS};
 
 /// 1x1 convolution as packed `[in x out]` weights.
 fn pointwise(conv: &Conv) -> PackedWeights {
@@ -52,13 +53,16 @@ pub struct CpuEngine {
     blocks: Vec<CpuBlock>,
     head: PackedWeights,
     classifier: PackedWeights,
+    /// The learned mood head, whose feature term the engine computes.
+    mood_head: MoodHead,
     workspace_len: usize,
     workspaces: Mutex<Vec<Workspace>>,
     queued: Mutex<Queued>,
 }
 
 impl CpuEngine {
-    pub fn new(model: &MobileNetV2) -> Self {
+    /// The engine for `model`, computing `mood_head`'s feature term beside it.
+    pub fn new(model: &MobileNetV2, mood_head: &MoodHead) -> Self {
         let stem = &model.stem;
         let mut lut = [[0.0; 256]; 3];
         for (c, table) in lut.iter_mut().enumerate() {
@@ -90,6 +94,7 @@ impl CpuEngine {
             blocks,
             head: pointwise(&model.head),
             classifier: PackedWeights::new(FEATURE_DIM, NUM_CLASSES, &classifier_weight, &model.classifier_bias),
+            mood_head: mood_head.clone(),
             workspace_len,
             workspaces: Mutex::new(Vec::new()),
             queued: Mutex::new(Queued::default()),
@@ -275,6 +280,8 @@ impl super::Engine for CpuEngine {
             probs.extend_from_slice(out.logits(i));
             super::softmax(probs);
             out.semantic[i * d..(i + 1) * d].copy_from_slice(&crate::mood::semantic(probs));
+            let term = self.mood_head.feature_term(out.features(i));
+            out.feature_term[i * OUTPUTS..(i + 1) * OUTPUTS].copy_from_slice(&term);
         }
         *full = true;
         Ok(())

@@ -48,6 +48,9 @@ pub struct ModelOutput {
     /// `n x mood::NUM_DIMS`: the semantic part of each image's mood
     /// (`mood::semantic` of the softmax of its logits).
     pub semantic: Vec<f32>,
+    /// `n x mood::head::OUTPUTS`: the learned mood head's term from each
+    /// image's features (`MoodHead::feature_term`).
+    pub feature_term: Vec<f32>,
 }
 
 impl ModelOutput {
@@ -57,10 +60,20 @@ impl ModelOutput {
         self.features.resize(n * FEATURE_DIM, 0.0);
         self.logits.resize(n * NUM_CLASSES, 0.0);
         self.semantic.resize(n * crate::mood::NUM_DIMS, 0.0);
+        self.feature_term.resize(n * crate::mood::head::OUTPUTS, 0.0);
     }
 
     pub fn logits(&self, i: usize) -> &[f32] {
         &self.logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES]
+    }
+
+    pub fn features(&self, i: usize) -> &[f32] {
+        &self.features[i * FEATURE_DIM..(i + 1) * FEATURE_DIM]
+    }
+
+    pub fn feature_term(&self, i: usize) -> &[f32] {
+        let d = crate::mood::head::OUTPUTS;
+        &self.feature_term[i * d..(i + 1) * d]
     }
 
     pub fn semantic(&self, i: usize) -> crate::mood::MoodVector {

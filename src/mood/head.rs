@@ -35,6 +35,12 @@ pub fn output_dims() -> impl Iterator<Item = usize> {
 }
 
 /// The fitted head: `y = prior + ((x − mean) / scale) · weight + bias`.
+///
+/// Its term from the pooled features (1,280 of its 1,309 inputs) is a small
+/// matrix product that the model engine computes beside the network: on the
+/// GPU in `shaders/mood_correction.wgsl`, on the CPU in `feature_term`. The
+/// colour and prior terms are added on the CPU, where they are computed.
+#[derive(Clone, Debug, PartialEq)]
 pub struct MoodHead {
     mean: Vec<f32>,
     scale: Vec<f32>,
@@ -77,31 +83,77 @@ impl MoodHead {
     pub fn inputs(features: &[f32], colour: &ColourFeatures, prior: &MoodVector) -> Vec<f32> {
         let mut x = Vec::with_capacity(INPUTS);
         x.extend_from_slice(&features[..FEATURE_DIM]);
-        x.extend_from_slice(&[
+        x.extend_from_slice(&Self::rest_inputs(colour, prior));
+        x
+    }
+
+    /// The inputs after the features: the colour measures, then the prior.
+    fn rest_inputs(colour: &ColourFeatures, prior: &MoodVector) -> [f32; COLOUR_INPUTS + OUTPUTS] {
+        let mut x = [0.0; COLOUR_INPUTS + OUTPUTS];
+        x[..COLOUR_INPUTS].copy_from_slice(&[
             colour.brightness,
             colour.contrast,
             colour.saturation,
             colour.warmth,
             colour.colourfulness,
         ]);
-        x.extend(output_dims().map(|d| prior[d]));
+        for (xi, d) in x[COLOUR_INPUTS..].iter_mut().zip(output_dims()) {
+            *xi = prior[d];
+        }
         x
     }
 
-    /// The corrected values of the 24 outputs, clamped to their ranges.
-    pub fn outputs(&self, x: &[f32], prior: &MoodVector) -> [f32; OUTPUTS] {
+    /// The term of the pooled features, `Σ_i ((x_i − mean_i) / scale_i) ·
+    /// weight_i` over the first `FEATURE_DIM` inputs: the plain reference
+    /// of `shaders/mood_correction.wgsl`.
+    pub fn feature_term(&self, features: &[f32]) -> [f32; OUTPUTS] {
         let mut y = [0.0f32; OUTPUTS];
-        y.copy_from_slice(&self.bias);
-        for (i, &xi) in x.iter().enumerate() {
+        self.accumulate(0, &features[..FEATURE_DIM], &mut y);
+        y
+    }
+
+    /// Adds the term of inputs `first..first + x.len()` to `y`.
+    fn accumulate(&self, first: usize, x: &[f32], y: &mut [f32; OUTPUTS]) {
+        for (i, &xi) in (first..).zip(x) {
             let z = (xi - self.mean[i]) / self.scale[i];
             for (o, w) in y.iter_mut().zip(&self.weight[i * OUTPUTS..(i + 1) * OUTPUTS]) {
                 *o += z * w;
             }
         }
+    }
+
+    /// What the GPU kernel reads: the features' means, then their scales,
+    /// then their rows of the weight matrix.
+    pub fn feature_table(&self) -> Vec<f32> {
+        let mut t = Vec::with_capacity(FEATURE_DIM * (2 + OUTPUTS));
+        t.extend_from_slice(&self.mean[..FEATURE_DIM]);
+        t.extend_from_slice(&self.scale[..FEATURE_DIM]);
+        t.extend_from_slice(&self.weight[..FEATURE_DIM * OUTPUTS]);
+        t
+    }
+
+    /// The corrected values of the 24 outputs, clamped to their ranges, from
+    /// the whole input vector `x` (see `inputs`).
+    pub fn outputs(&self, x: &[f32], prior: &MoodVector) -> [f32; OUTPUTS] {
+        self.finish(self.feature_term(x), &x[FEATURE_DIM..], prior)
+    }
+
+    /// The same, from the feature term an engine computed and the rest of
+    /// the inputs: the colour measures and the prior.
+    pub fn outputs_from(&self, feature_term: &[f32], colour: &ColourFeatures, prior: &MoodVector) -> [f32; OUTPUTS] {
+        let mut y = [0.0f32; OUTPUTS];
+        y.copy_from_slice(&feature_term[..OUTPUTS]);
+        self.finish(y, &Self::rest_inputs(colour, prior), prior)
+    }
+
+    /// Adds the bias and the terms of the colour and prior inputs (`rest`)
+    /// to the feature term `y`, then the prior, and clamps.
+    fn finish(&self, mut y: [f32; OUTPUTS], rest: &[f32], prior: &MoodVector) -> [f32; OUTPUTS] {
+        self.accumulate(FEATURE_DIM, rest, &mut y);
         let mut out = [0.0; OUTPUTS];
         for (k, d) in output_dims().enumerate() {
             let (lo, hi) = if k < 2 { (-1.0, 1.0) } else { (0.0, 1.0) };
-            out[k] = (prior[d] + y[k]).clamp(lo, hi);
+            out[k] = (prior[d] + y[k] + self.bias[k]).clamp(lo, hi);
         }
         out
     }

@@ -214,7 +214,7 @@ pub fn run(
         {
             let out_tx = out_tx.clone();
             let keep_features = settings.features;
-            let head = model.head;
+            let head = &model.head;
             s.spawn(move || match_stage(head, recommend, keep_features, ready_rx, spare_tx, out_tx));
         }
         drop(out_tx);

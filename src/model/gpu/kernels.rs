@@ -1,7 +1,8 @@
 //! The compiled model kernels, and `Work`: which kernel one dispatch runs,
 //! on which shapes. What a kernel's uniform block holds and how many
 //! workgroups it takes live in its launcher, beside its WGSL (`stem.rs`,
-//! `pointwise.rs`, `depthwise.rs`, `pool.rs`, `mood_head.rs`); this file
+//! `pointwise.rs`, `depthwise.rs`, `pool.rs`, `mood_head.rs`,
+//! `mood_correction.rs`); this file
 //! only routes to them.
 
 use super::depthwise::Depthwise;
@@ -18,6 +19,7 @@ pub(super) enum Work {
     Depthwise(Depthwise),
     Pool(Pool),
     Mood,
+    Correction,
 }
 
 impl Work {
@@ -29,6 +31,7 @@ impl Work {
             Work::Depthwise(d) => d.params(images),
             Work::Pool(p) => p.params(images),
             Work::Mood => super::mood_head::params(images),
+            Work::Correction => super::mood_correction::params(images),
         }
     }
 
@@ -41,6 +44,7 @@ impl Work {
             Work::Depthwise(d) => d.workgroups(images, limits),
             Work::Pool(p) => p.workgroups(images, limits),
             Work::Mood => super::mood_head::workgroups(images, limits),
+            Work::Correction => super::mood_correction::workgroups(images, limits),
         }
     }
 }
@@ -54,6 +58,7 @@ pub struct Kernels {
     depthwise: wgpu::ComputePipeline,
     pool: wgpu::ComputePipeline,
     mood: wgpu::ComputePipeline,
+    correction: wgpu::ComputePipeline,
 }
 
 impl Kernels {
@@ -64,6 +69,7 @@ impl Kernels {
             depthwise: gpu.pipeline(&shaders::DEPTHWISE, "main", &[])?,
             pool: gpu.pipeline(&shaders::POOL, "main", &[])?,
             mood: gpu.pipeline(&shaders::MOOD_HEAD, "main", &[])?,
+            correction: gpu.pipeline(&shaders::MOOD_CORRECTION, "main", &[])?,
         })
     }
 
@@ -74,6 +80,7 @@ impl Kernels {
             Work::Depthwise(_) => &self.depthwise,
             Work::Pool(_) => &self.pool,
             Work::Mood => &self.mood,
+            Work::Correction => &self.correction,
         }
     }
 

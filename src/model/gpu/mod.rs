@@ -1,12 +1,12 @@
 //! GPU engine for MobileNetV2: every layer a WGSL compute kernel run through
 //! wgpu (`shaders/stem.wgsl`, `pointwise.wgsl`, `depthwise.wgsl`,
-//! `pool.wgsl`, `mood_head.wgsl`), checked kernel by kernel against the CPU
-//! reference in `tests/gpu_kernels.rs`.
+//! `pool.wgsl`, `mood_head.wgsl`, `mood_correction.wgsl`), checked kernel
+//! by kernel against the CPU reference in `tests/gpu_kernels.rs`.
 //!
 //! Weights are uploaded, and pipelines and bind groups built, once. A batch
 //! then writes its crops as bytes (a quarter of what f32 would move), records
-//! 55 dispatches in one pass and copies out features, logits and the
-//! semantic mood. Activations are NHWC, as on the CPU, and ping-pong between
+//! 56 dispatches in one pass and copies out features, logits, the semantic
+//! mood and the learned mood head's feature term. Activations are NHWC, as on the CPU, and ping-pong between
 //! four buffers sized for the largest batch the adapter's storage-binding
 //! limit allows: block 1's expanded tensor is 4.8 MB an image, so 27 images
 //! under lavapipe's 128 MiB, 256 on a large GPU. Two readback buffers
@@ -18,10 +18,12 @@
 //! batches in flight. `plan` lays the layers out; `kernels` holds the
 //! compiled pipelines; each kernel's launcher (its uniform block, dispatch
 //! geometry and one-off `run_*` for the tests) sits in a file named after
-//! its shader: `stem`, `pointwise`, `depthwise`, `pool`, `mood_head`.
+//! its shader: `stem`, `pointwise`, `depthwise`, `pool`, `mood_head`,
+//! `mood_correction`.
 
 mod depthwise;
 mod kernels;
+mod mood_correction;
 mod mood_head;
 mod plan;
 mod pointwise;
@@ -42,6 +44,7 @@ use super::{CROP_BYTES, Engine, FEATURE_DIM, INPUT_SIZE, MobileNetV2, ModelOutpu
 use crate::error::{Error, Result};
 use crate::gpu::{self, Gpu};
 use crate::mood::NUM_DIMS;
+use crate::mood::head::{MoodHead, OUTPUTS};
 
 /// Largest batch one submission takes; beyond it only memory grows (about
 /// 10 MB of activations an image).
@@ -80,22 +83,24 @@ pub struct GpuEngine<'g> {
     features: wgpu::Buffer,
     logits: wgpu::Buffer,
     semantic: wgpu::Buffer,
-    /// Two host-visible buffers, alternating: `[features | logits | semantic]`.
+    feature_term: wgpu::Buffer,
+    /// Two host-visible buffers, alternating:
+    /// `[features | logits | semantic | feature term]`.
     readback: [wgpu::Buffer; 2],
     max_batch: usize,
     state: Mutex<State>,
 }
 
 /// Bytes of the readback sections for `b` images.
-fn sections(b: usize) -> [u64; 3] {
-    [(b * FEATURE_DIM * 4) as u64, (b * NUM_CLASSES * 4) as u64, (b * NUM_DIMS * 4) as u64]
+fn sections(b: usize) -> [u64; 4] {
+    [(b * FEATURE_DIM * 4) as u64, (b * NUM_CLASSES * 4) as u64, (b * NUM_DIMS * 4) as u64, (b * OUTPUTS * 4) as u64]
 }
 
 impl<'g> GpuEngine<'g> {
-    /// Uploads `model` and sizes the buffers for batches of up to `batch`
-    /// images, or fewer where the adapter's storage-binding limit says so
-    /// (`max_batch` tells).
-    pub fn new(gpu: &'g Gpu, model: &MobileNetV2, batch: usize) -> Result<Self> {
+    /// Uploads `model` and `mood_head`, and sizes the buffers for batches of
+    /// up to `batch` images, or fewer where the adapter's storage-binding
+    /// limit says so (`max_batch` tells).
+    pub fn new(gpu: &'g Gpu, model: &MobileNetV2, mood_head: &MoodHead, batch: usize) -> Result<Self> {
         let kernels = Kernels::new(gpu)?;
         let plan = plan(model);
         // Per-image floats of each activation buffer, over all layers.
@@ -120,15 +125,17 @@ impl<'g> GpuEngine<'g> {
             .map(|(name, len)| gpu.scratch(name, (len * max_batch * 4) as u64))
             .collect::<Result<_>>()?;
         let crops = gpu.buffer("crops", (max_batch * CROP_BYTES) as u64, U::STORAGE | U::COPY_DST)?;
-        let [fb, lb, sb] = sections(max_batch);
+        let [fb, lb, sb, tb] = sections(max_batch);
         let features = gpu.scratch("features", fb)?;
         let logits = gpu.scratch("logits", lb)?;
         let semantic = gpu.scratch("semantic", sb)?;
-        let readback = [gpu.readback("readback 0", fb + lb + sb)?, gpu.readback("readback 1", fb + lb + sb)?];
+        let feature_term = gpu.scratch("feature term", tb)?;
+        let total = fb + lb + sb + tb;
+        let readback = [gpu.readback("readback 0", total)?, gpu.readback("readback 1", total)?];
         let unused = gpu.storage("no residual", &[0.0f32; 4])?;
 
         let param_stride = gpu::uniform_stride(&gpu.limits, 48);
-        let ops_len = plan.len() + 4;
+        let ops_len = plan.len() + 5;
         let params = gpu.buffer("params", param_stride * ops_len as u64, U::UNIFORM | U::COPY_DST)?;
         let uniform = |i: usize| gpu::uniform_slot(&params, i, param_stride, param_stride);
         let mut ops = Vec::with_capacity(ops_len);
@@ -153,12 +160,13 @@ impl<'g> GpuEngine<'g> {
             let bind_group = bind(gpu, kernels.pipeline(&step.work), &step.label, res)?;
             ops.push(Op { work: step.work, bind_group });
         }
-        // Pool the head's output, classify, read the mood.
+        // Pool the head's output, classify, read the mood, correct it.
         let last = acts[plan.last().map_or(Act::X, |s| s.dst) as usize].as_entire_binding();
         let side = INPUT_SIZE / 32;
         let classifier_w = gpu.storage("classifier", &matmul_weights(&model.classifier_weight, NUM_CLASSES))?;
         let classifier_b = gpu.storage("classifier bias", &model.classifier_bias)?;
         let table = gpu.storage("class moods", &mood_head::class_table())?;
+        let learned = gpu.storage("mood head", &mood_head.feature_table())?;
         let tail = [
             (Work::Pool(Pool { pixels: side * side, channels: FEATURE_DIM }), vec![last, features.as_entire_binding()]),
             (
@@ -172,6 +180,10 @@ impl<'g> GpuEngine<'g> {
                 ],
             ),
             (Work::Mood, vec![logits.as_entire_binding(), table.as_entire_binding(), semantic.as_entire_binding()]),
+            (
+                Work::Correction,
+                vec![features.as_entire_binding(), learned.as_entire_binding(), feature_term.as_entire_binding()],
+            ),
         ];
         for (work, resources) in tail {
             let mut res = vec![uniform(ops.len())];
@@ -189,6 +201,7 @@ impl<'g> GpuEngine<'g> {
             features,
             logits,
             semantic,
+            feature_term,
             readback,
             max_batch,
             state: Mutex::new(State { params_for: 0, in_flight: VecDeque::new(), next_readback: 0 }),
@@ -253,11 +266,12 @@ impl Engine for GpuEngine<'_> {
         let slot = state.next_readback;
         state.next_readback = 1 - slot;
         let readback = &self.readback[slot];
-        let [fb, lb, _] = sections(self.max_batch);
-        let [f, l, s] = sections(n);
+        let [fb, lb, sb, _] = sections(self.max_batch);
+        let [f, l, s, t] = sections(n);
         encoder.copy_buffer_to_buffer(&self.features, 0, readback, 0, f);
         encoder.copy_buffer_to_buffer(&self.logits, 0, readback, fb, l);
         encoder.copy_buffer_to_buffer(&self.semantic, 0, readback, fb + lb, s);
+        encoder.copy_buffer_to_buffer(&self.feature_term, 0, readback, fb + lb + sb, t);
         let submission = gpu.queue.submit([encoder.finish()]);
         gpu.check()?;
         state.in_flight.push_back(InFlight { n, readback: slot, submission });
@@ -269,14 +283,15 @@ impl Engine for GpuEngine<'_> {
         let InFlight { n, readback, submission } =
             state.in_flight.pop_front().ok_or_else(|| Error::Gpu("gpu engine: finish without start".into()))?;
         out.resize(n);
-        let [fb, lb, sb] = sections(self.max_batch);
-        let [f, l, s] = sections(n);
-        self.gpu.read_mapped(&self.readback[readback], fb + lb + sb, submission, |bytes| {
+        let [fb, lb, sb, tb] = sections(self.max_batch);
+        let [f, l, s, t] = sections(n);
+        self.gpu.read_mapped(&self.readback[readback], fb + lb + sb + tb, submission, |bytes| {
             let floats: &[f32] = bytemuck::cast_slice(bytes);
             let at = |offset: u64, len: u64| &floats[(offset / 4) as usize..((offset + len) / 4) as usize];
             out.features.copy_from_slice(at(0, f));
             out.logits.copy_from_slice(at(fb, l));
             out.semantic.copy_from_slice(at(fb + lb, s));
+            out.feature_term.copy_from_slice(at(fb + lb + sb, t));
         })
     }
 }
