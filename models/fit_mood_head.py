@@ -79,7 +79,7 @@ def load(run, ratings_path):
         ids.append(pid)
         F.append(feats["features"][fidx[image_id]])
         C.append([img[c][n] for c in COLOUR])
-        P.append([img["mood_vector"][n][d] for d in DIMS])
+        P.append([feats["prior"][fidx[image_id]][d] for d in DIMS])
         Y.append(y)
     missing = sorted(set(ratings) - set(ids))
     if missing:

@@ -136,8 +136,9 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DIR", default_value = "pixtape-out")]
     pub out: PathBuf,
 
-    /// Also write features.parquet: the model's pooled 1,280-d features per
-    /// image, which learning reads (about 5 KB an image).
+    /// Also write features.parquet: what `pixtape learn` reads of each image
+    /// (the model's pooled 1,280-d features and its mood before the learned
+    /// head; about 5 KB an image).
     #[arg(long)]
     pub features: bool,
 

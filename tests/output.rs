@@ -207,12 +207,21 @@ fn features_table_holds_each_images_pooled_features_when_asked() {
     let stored = lists.value(row).as_primitive::<Float32Type>().values().to_vec();
     // The same photo through the engine alone.
     let mut crop = vec![0u8; CROP_BYTES];
-    Decoder::new(DecodeLimits::default()).decode_file(&photos_dir().join("coffee.jpg"), &mut crop).unwrap();
+    let info =
+        Decoder::new(DecodeLimits::default()).decode_file(&photos_dir().join("coffee.jpg"), &mut crop).unwrap();
     let mut o = ModelOutput::default();
     model.engine.forward(&crop, 1, &mut o).unwrap();
     assert_eq!(stored.len(), FEATURE_DIM);
     assert_eq!(stored, o.features[..FEATURE_DIM].to_vec());
     assert!(stored.iter().any(|x| *x > 0.0));
+    // The semantic mood and the mood before the head, from which learning
+    // rebuilds any head's mood.
+    let vector = |name: &str| {
+        let lists = f.column_by_name(name).unwrap().as_fixed_size_list().clone();
+        lists.value(row).as_primitive::<Float32Type>().values().to_vec()
+    };
+    assert_eq!(vector("semantic"), o.semantic(0).to_vec());
+    assert_eq!(vector("prior"), pixtape::mood::image_mood_from(&o.semantic(0), &info.colour).to_vec());
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["outputs"]["features"], "features.parquet");

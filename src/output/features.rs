@@ -1,7 +1,13 @@
-//! The `features` table: MobileNetV2's pooled 1,280-d features per analysed
-//! image, written only when a run asks for it. Learning (fitting the mood
-//! head, tuning a profile from feedback) reads them from here instead of
-//! running the network again; normal runs stay small without them.
+//! The `features` table: what learning needs of each analysed image, written
+//! only when a run asks for it. Learning (fitting the mood head, tuning a
+//! profile from feedback) reads it instead of running the network again;
+//! normal runs stay small without it.
+//!
+//! * `features`: MobileNetV2's pooled 1,280-d features;
+//! * `semantic`: the probability-weighted mood of its ImageNet classes
+//!   (`mood::semantic`), from which any head's mood can be rebuilt;
+//! * `prior`: the mood before the learned head (`mood::image_mood_from`),
+//!   the head's own input.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,15 +17,32 @@ use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, StringBuilder};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::Table;
+use crate::colour::ColourFeatures;
 use crate::error::Result;
 use crate::model::FEATURE_DIM;
+use crate::mood::{self, MoodVector, NUM_DIMS};
 
 pub fn features_schema() -> SchemaRef {
     let item = Arc::new(Field::new("item", DataType::Float32, false));
     Arc::new(Schema::new(vec![
         Field::new("image_id", DataType::Utf8, false),
-        Field::new("features", DataType::FixedSizeList(item, FEATURE_DIM as i32), false),
+        Field::new("features", DataType::FixedSizeList(item.clone(), FEATURE_DIM as i32), false),
+        Field::new("semantic", DataType::FixedSizeList(item.clone(), NUM_DIMS as i32), false),
+        Field::new("prior", DataType::FixedSizeList(item, NUM_DIMS as i32), false),
     ]))
+}
+
+/// What learning needs of one image, beside its colour measures (in the
+/// `images` table).
+#[derive(Clone, Debug)]
+pub struct Learning {
+    pub features: Vec<f32>,
+    pub semantic: MoodVector,
+}
+
+fn vectors(len: usize) -> FixedSizeListBuilder<Float32Builder> {
+    let item = Arc::new(Field::new("item", DataType::Float32, false));
+    FixedSizeListBuilder::new(Float32Builder::new(), len as i32).with_field(item)
 }
 
 /// Writer of `features.parquet`.
@@ -27,24 +50,34 @@ pub struct FeaturesWriter {
     table: Table,
     ids: StringBuilder,
     features: FixedSizeListBuilder<Float32Builder>,
+    semantic: FixedSizeListBuilder<Float32Builder>,
+    prior: FixedSizeListBuilder<Float32Builder>,
 }
 
 impl FeaturesWriter {
     pub fn create(dest: &Path) -> Result<Self> {
-        let item = Arc::new(Field::new("item", DataType::Float32, false));
         Ok(FeaturesWriter {
             table: Table::create(dest, features_schema())?,
             ids: StringBuilder::new(),
-            features: FixedSizeListBuilder::new(Float32Builder::new(), FEATURE_DIM as i32).with_field(item),
+            features: vectors(FEATURE_DIM),
+            semantic: vectors(NUM_DIMS),
+            prior: vectors(NUM_DIMS),
         })
     }
 
-    /// One image's features (`FEATURE_DIM` values).
-    pub fn push(&mut self, image_id: &str, features: &[f32]) -> Result<()> {
-        debug_assert_eq!(features.len(), FEATURE_DIM);
+    /// One image's row; `colour` gives its prior.
+    pub fn push(&mut self, image_id: &str, learning: &Learning, colour: &ColourFeatures) -> Result<()> {
+        debug_assert_eq!(learning.features.len(), FEATURE_DIM);
         self.ids.append_value(image_id);
-        self.features.values().append_slice(features);
-        self.features.append(true);
+        let prior = mood::image_mood_from(&learning.semantic, colour);
+        for (b, v) in [
+            (&mut self.features, &learning.features[..]),
+            (&mut self.semantic, &learning.semantic[..]),
+            (&mut self.prior, &prior[..]),
+        ] {
+            b.values().append_slice(v);
+            b.append(true);
+        }
         if self.table.row_added() { self.flush() } else { Ok(()) }
     }
 
@@ -52,7 +85,12 @@ impl FeaturesWriter {
         if !self.table.take_pending() {
             return Ok(());
         }
-        let cols: Vec<ArrayRef> = vec![Arc::new(self.ids.finish()), Arc::new(self.features.finish())];
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.ids.finish()),
+            Arc::new(self.features.finish()),
+            Arc::new(self.semantic.finish()),
+            Arc::new(self.prior.finish()),
+        ];
         self.table.write(cols)
     }
 

@@ -27,7 +27,7 @@ mod recommendations;
 
 use crate::error::{Error, Result};
 pub use errors::{ErrorsWriter, Severity, errors_schema};
-pub use features::{FeaturesWriter, features_schema};
+pub use features::{FeaturesWriter, Learning, features_schema};
 pub use images::{ImageRecord, ImagesWriter, images_schema};
 pub use recommendations::{RecommendationRecord, RecommendationsWriter, recommendations_schema};
 

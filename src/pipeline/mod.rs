@@ -33,6 +33,7 @@ use crate::error::{Error, Failure, Result};
 use crate::ingest::{self, ImageSource, IngestItem};
 use crate::manifest;
 use crate::model::{CROP_BYTES, ModelOutput};
+use crate::output::Learning;
 use crate::output::{
     ERRORS_FILE, ErrorsWriter, FEATURES_FILE, FeaturesWriter, IMAGES_FILE, ImagesWriter, MANIFEST_FILE,
     RECOMMENDATIONS_FILE, RecommendationsWriter, Severity,
@@ -118,8 +119,8 @@ pub(super) enum Outcome {
         source: ImageSource,
         analysis: Box<Analysis>,
         playlist: Vec<Pick>,
-        /// The pooled features, when the run writes them.
-        features: Vec<f32>,
+        /// What learning needs, when the run writes it.
+        learning: Option<Box<Learning>>,
     },
     Failed {
         image_id: Option<String>,

@@ -10,8 +10,9 @@ use super::{Outcome, Progress};
 use crate::analysis::Analysis;
 use crate::error::{Error, Failure, Result, Stage};
 use crate::ingest::ImageSource;
-use crate::model::{FEATURE_DIM, ModelOutput};
+use crate::model::ModelOutput;
 use crate::mood::head::MoodHead;
+use crate::output::Learning;
 use crate::output::{
     ErrorsWriter, FeaturesWriter, ImageRecord, ImagesWriter, RecommendationRecord, RecommendationsWriter, Severity,
 };
@@ -44,8 +45,10 @@ pub(super) fn match_stage(
             .enumerate()
             .map(|(i, Pending { seq, source, info })| (seq, source, Analysis::new(head, info, &o, i, &mut probs)))
             .collect();
-        let features: Vec<Vec<f32>> = match keep_features {
-            true => o.features.chunks_exact(FEATURE_DIM).take(analysed.len()).map(<[f32]>::to_vec).collect(),
+        let learning: Vec<Box<Learning>> = match keep_features {
+            true => (0..analysed.len())
+                .map(|i| Box::new(Learning { features: o.features(i).to_vec(), semantic: o.semantic(i) }))
+                .collect(),
             false => Vec::new(),
         };
         let _ = spare.try_send(o);
@@ -62,11 +65,11 @@ pub(super) fn match_stage(
                 }
             }
         }
-        let (mut playlists, mut features) = (playlists.into_iter(), features.into_iter());
+        let (mut playlists, mut learning) = (playlists.into_iter(), learning.into_iter());
         for (seq, source, analysis) in analysed {
             let playlist = playlists.next().unwrap_or_default();
-            let features = features.next().unwrap_or_default();
-            if out.send((seq, Outcome::Analysed { source, analysis: Box::new(analysis), playlist, features })).is_err()
+            let learning = learning.next();
+            if out.send((seq, Outcome::Analysed { source, analysis: Box::new(analysis), playlist, learning })).is_err()
             {
                 return;
             }
@@ -132,7 +135,7 @@ pub(super) fn sink(
         while let Some(outcome) = pending.remove(&next) {
             next += 1;
             match outcome {
-                Outcome::Analysed { source, analysis, playlist, features } => {
+                Outcome::Analysed { source, analysis, playlist, learning } => {
                     let path = source.path.to_string_lossy();
                     let top = analysis.labels();
                     let info = &analysis.info;
@@ -148,8 +151,8 @@ pub(super) fn sink(
                         mood: &analysis.mood,
                         mood_label: analysis.label,
                     })?;
-                    if let Some(w) = feature_table.as_mut() {
-                        w.push(&source.id, &features)?;
+                    if let (Some(w), Some(l)) = (feature_table.as_mut(), learning) {
+                        w.push(&source.id, &l, &info.colour)?;
                     }
                     if let (Some(w), Some(cat)) = (recs.as_mut(), catalog) {
                         for (rank, pick) in playlist.iter().enumerate() {
