@@ -82,7 +82,8 @@ fn beach_at_sunset_is_calm_and_gets_soft_acoustic_or_ambient_music() {
     let top = MoodHead::embedded().unwrap().top_mood(&m);
     assert!(["calm", "dreamy", "romantic"].contains(&top), "{top}");
     // About the water, not the town on the shore.
-    assert!(v(&m, "water") > 0.5 && v(&m, "urban") < v(&m, "water"), "{:?}", &m[27..37]);
+    let themes: Vec<&str> = mood::ranked(&m, mood::Group::Themes).iter().take(3).map(|t| t.0).collect();
+    assert!(themes.contains(&"water") && v(&m, "urban") < v(&m, "water"), "{:?}", &m[27..37]);
     let ranked = mood::ranked(&m, mood::Group::Styles);
     assert!(["ambient", "acoustic"].contains(&ranked[0].0), "{ranked:?}");
 

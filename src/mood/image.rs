@@ -18,10 +18,13 @@ struct Tables {
 const LINK_SOURCES: std::ops::Range<usize> = 2..14;
 
 static TABLES: LazyLock<Tables> = LazyLock::new(|| {
-    let classes = parse_table(include_str!("../../models/mood/imagenet_mood.tsv"), 1)
-        .into_iter()
-        .map(|(_, v)| to_vector(&v))
-        .collect();
+    let rows = parse_table(include_str!("../../models/mood/imagenet_mood.tsv"), 1);
+    let names: Vec<String> = rows.iter().map(|(k, _)| k[0].clone()).collect();
+    let mut classes: Vec<MoodVector> = rows.into_iter().map(|(_, v)| to_vector(&v)).collect();
+    for fix in class_fixes() {
+        let c = names.iter().position(|n| *n == fix.class).expect("class_fixes.tsv names an ImageNet class");
+        classes[c][fix.dim] = fix.value;
+    }
     let links = parse_table(include_str!("../../models/mood/style_links.tsv"), 1)
         .into_iter()
         .map(|(_, v)| {
@@ -32,6 +35,38 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
         .collect();
     Tables { classes, links }
 });
+
+/// One hand fix of the derived class table (`models/mood/class_fixes.tsv`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassFix {
+    pub class: String,
+    pub dim: usize,
+    pub value: f32,
+    /// The documented rule it follows (models/README.md, "Hand fixes").
+    pub rule: String,
+}
+
+/// The hand fixes, in file order. The derived table reads class names as
+/// text, so for scene-bearing classes it makes mistakes a person sees at
+/// once (a promontory is not urban, a restaurant not sleepy); each fix
+/// follows a written rule rather than a case.
+pub fn class_fixes() -> Vec<ClassFix> {
+    include_str!("../../models/mood/class_fixes.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split('\t').collect();
+            assert_eq!(cells.len(), 4, "class_fixes.tsv: {l:?} is not class, dimension, value, rule");
+            ClassFix {
+                class: cells[0].to_string(),
+                dim: dim(cells[1]).expect("class_fixes.tsv names a mood dimension"),
+                value: cells[2].parse().expect("class_fixes.tsv values are numbers"),
+                rule: cells[3].to_string(),
+            }
+        })
+        .collect()
+}
 
 /// Header-checked rows of a derived TSV: (key columns, values; NaN for empty cells).
 pub(crate) fn parse_table(text: &str, keys: usize) -> Vec<(Vec<String>, Vec<f32>)> {
@@ -108,7 +143,8 @@ pub fn image_mood(probs: &[f32], colour: &ColourFeatures) -> MoodVector {
 /// classes would otherwise blur every picture toward the table's mean.
 pub const SEMANTIC_MIN_PROB: f32 = 1e-4;
 
-/// The derived mood vector of every ImageNet class, in logit order.
+/// The mood vector of every ImageNet class, in logit order: the derived
+/// table with the hand fixes applied.
 pub fn class_table() -> &'static [MoodVector] {
     &TABLES.classes
 }

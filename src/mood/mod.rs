@@ -21,7 +21,9 @@ pub mod head;
 mod image;
 
 pub(crate) use image::parse_table;
-pub use image::{SEMANTIC_MIN_PROB, class_table, image_mood, image_mood_from, learned_mood, semantic};
+pub use image::{
+    ClassFix, SEMANTIC_MIN_PROB, class_fixes, class_table, image_mood, image_mood_from, learned_mood, semantic,
+};
 
 pub const NUM_DIMS: usize = 37;
 
