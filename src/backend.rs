@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::gpu::{self, Gpu};
+use crate::learn::profile::ProfileReport;
 use crate::model::{Engine, MobileNetV2, cpu::CpuEngine, gpu::GpuEngine};
 use crate::mood::head::MoodHead;
 use crate::similarity::{CpuMatcher, Matcher, TrackMatrix, gpu::GpuMatcher};
@@ -149,7 +150,7 @@ impl Backend {
         let batch = wanted.min(engine.max_batch()).max(1);
         let notice = (batch < wanted)
             .then(|| format!("batches of {batch} images, the most this adapter's binding limits allow"));
-        Ok(Model { engine, batch, device: self.report.clone(), notice, head })
+        Ok(Model { engine, batch, device: self.report.clone(), notice, head, profile: None })
     }
 
     /// The matcher for `tracks`, answering `k` hits per query. A `k` beyond
@@ -183,6 +184,8 @@ pub struct Model<'g> {
     /// The learned correction of each picture's mood; the engine computes
     /// its feature term.
     pub head: MoodHead,
+    /// The profile whose head this is, for the manifest.
+    pub profile: Option<ProfileReport>,
 }
 
 /// Mesa's Vulkan drivers probe the window system when an instance is made,

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use pixtape::backend::DeviceChoice;
 use pixtape::catalog::{CatalogOptions, columns::Role, features::VaRange};
 use pixtape::decode::DecodeLimits;
+use pixtape::learn::LearnSettings;
 use pixtape::mood::{MoodMode, Weights};
 use pixtape::pipeline::AnalyzeSettings;
 use pixtape::playlist::PlaylistSettings;
@@ -40,6 +41,14 @@ pub enum Command {
     Recommend(RecommendArgs),
     /// Print one image's analysis (and, with --catalog, its playlist) for a person.
     Inspect(InspectArgs),
+    /// Fit a profile from people's feedback on a run, for `--profile`.
+    ///
+    /// Feedback is a CSV, TSV, Parquet or JSON table of image ratings
+    /// (image_id, valence and arousal on 1-9, optional labels) or of
+    /// reactions to the run's picks (image_id, track_id, and liked or a 1-5
+    /// rating). The run must have been made with --features. Prints how the
+    /// profile does on held-out images and writes it as one file.
+    Learn(LearnArgs),
     /// Catalog tools.
     #[command(subcommand)]
     Catalog(CatalogCommand),
@@ -78,6 +87,46 @@ pub struct RecommendArgs {
 
     #[command(flatten)]
     pub playlist: PlaylistArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct LearnArgs {
+    /// Output folder of the run the feedback is about (made with --features).
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+
+    /// Feedback table; repeat for several files.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub feedback: Vec<PathBuf>,
+
+    /// Where to write the profile (a .safetensors file).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// The catalog the run matched against, for reactions (default: the
+    /// one its manifest names). The run's weights are used, not --weights.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+
+    /// How the catalog's columns were mapped in the run, if by hand.
+    #[arg(long, value_name = "ROLE=COLUMN,...")]
+    pub catalog_columns: Option<String>,
+}
+
+impl LearnArgs {
+    pub fn settings(&self) -> anyhow::Result<LearnSettings> {
+        let catalog = match &self.catalog {
+            Some(p) => {
+                let mut o = CatalogOptions::new(p);
+                if let Some(spec) = &self.catalog_columns {
+                    o.overrides = parse_columns(spec)?;
+                }
+                Some(o)
+            }
+            None => None,
+        };
+        Ok(LearnSettings { run: self.run.clone(), feedback: self.feedback.clone(), catalog })
+    }
 }
 
 #[derive(Args, Debug)]
@@ -184,6 +233,12 @@ pub struct CommonArgs {
     /// Refuse images larger than this many megapixels (decompression bombs).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub max_megapixels: u64,
+
+    /// A profile written by `pixtape learn`: its mood head reads the
+    /// pictures, and its weights and style preferences (if it has them)
+    /// rank the tracks.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
 
     /// No progress bar and no summary on stderr.
     #[arg(long, short)]
@@ -304,6 +359,8 @@ pub fn flag_of(setting: &str) -> Option<&'static str> {
         "delimiter" => "--catalog-delimiter",
         "catalog" => "--catalog",
         "batch_size" => "--batch-size",
+        "feedback" => "--feedback",
+        "profile" => "--profile",
         _ => return None,
     })
 }

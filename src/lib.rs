@@ -19,6 +19,7 @@ pub mod gpu;
 pub mod ingest;
 pub mod inspect;
 pub mod isa;
+pub mod learn;
 pub mod manifest;
 pub mod model;
 pub mod mood;

@@ -9,8 +9,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{CatalogCommand, Cli, Command};
-use pixtape::backend::{self, Backend};
+use std::path::PathBuf;
+
+use pixtape::backend::{self, Backend, Model};
 use pixtape::catalog::{self, CatalogOptions};
+use pixtape::learn::{self, Profile};
 use pixtape::pipeline::{self, RunSummary};
 use pixtape::recommend::Recommender;
 
@@ -38,7 +41,7 @@ fn run() -> anyhow::Result<ExitCode> {
             let (settings, quiet) = (args.settings()?, args.common.quiet);
             args.common.init_threads()?;
             let backend = open(quiet, &args.common)?;
-            let model = backend.model(args.common.batch())?;
+            let (model, _) = model(&backend, &args.common, args.common.batch())?;
             say(quiet, model.notice.as_deref());
             let bar = progress::Bar::new(quiet);
             let summary = pipeline::analyze(&settings, &model, &bar)?;
@@ -51,11 +54,15 @@ fn run() -> anyhow::Result<ExitCode> {
             let settings = args.analyze.settings()?;
             common.init_threads()?;
             let backend = open(quiet, common)?;
-            let catalog = catalog::load(&args.catalog.options()?)?;
+            let (model, profile) = model(&backend, common, common.batch())?;
+            let catalog = catalog::load(&with_profile_weights(args.catalog.options()?, &args.catalog, &profile)?)?;
             say(quiet, Some(&progress::catalog_line(&catalog)));
-            let model = backend.model(common.batch())?;
             say(quiet, model.notice.as_deref());
-            let recommender = Recommender::new(&backend, &catalog, args.playlist.mode(), args.playlist.settings()?)?;
+            let mut recommender =
+                Recommender::new(&backend, &catalog, args.playlist.mode(), args.playlist.settings()?)?;
+            if let Some(p) = &profile {
+                recommender = recommender.with_profile(p);
+            }
             say(quiet, recommender.notice());
             let bar = progress::Bar::new(quiet);
             let summary = pipeline::run(&settings, &model, Some(&recommender), &bar)?;
@@ -69,14 +76,38 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => {
             args.common.init_threads()?;
             let backend = Backend::open(args.common.device())?;
-            let model = backend.model(Some(1))?;
-            let catalog = args.catalog.as_ref().map(|p| catalog::load(&CatalogOptions::new(p))).transpose()?;
+            let (model, profile) = model(&backend, &args.common, Some(1))?;
+            let options = |p: &PathBuf| {
+                let mut o = CatalogOptions::new(p);
+                if let Some(w) = profile.as_ref().and_then(|p| p.weights) {
+                    o.weights = w;
+                }
+                o
+            };
+            let catalog = args.catalog.as_ref().map(|p| catalog::load(&options(p))).transpose()?;
             let playlist = args.playlist.settings()?;
-            let recommender =
-                catalog.as_ref().map(|c| Recommender::new(&backend, c, args.playlist.mode(), playlist)).transpose()?;
+            let recommender = catalog
+                .as_ref()
+                .map(|c| {
+                    let r = Recommender::new(&backend, c, args.playlist.mode(), playlist)?;
+                    Ok::<_, pixtape::Error>(match &profile {
+                        Some(p) => r.with_profile(p),
+                        None => r,
+                    })
+                })
+                .transpose()?;
             let report = pixtape::inspect::inspect(&args.image, &model, args.common.limits(), recommender.as_ref())?;
             print!("{report}");
             println!("device: {}", backend.report().notice);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Learn(args) => {
+            let profile = learn::learn(&args.settings()?)?;
+            profile.save(&args.out)?;
+            for line in progress::profile_lines(&profile) {
+                eprintln!("pixtape: {line}");
+            }
+            eprintln!("pixtape: wrote the profile to {}", args.out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Catalog(CatalogCommand::Synth { tracks, out, seed }) => {
@@ -101,6 +132,33 @@ fn open(quiet: bool, common: &cli::CommonArgs) -> anyhow::Result<Backend> {
     let backend = Backend::open(common.device())?;
     say(quiet, Some(&backend.report().notice));
     Ok(backend)
+}
+
+/// The model engine, with the head of `--profile` when given, and the
+/// profile itself.
+fn model<'b>(
+    backend: &'b Backend,
+    common: &cli::CommonArgs,
+    batch: Option<usize>,
+) -> anyhow::Result<(Model<'b>, Option<Profile>)> {
+    let Some(path) = &common.profile else { return Ok((backend.model(batch)?, None)) };
+    let (profile, report) = Profile::load(path)?;
+    let mut model = backend.model_with(batch, profile.head.clone())?;
+    model.profile = Some(report);
+    Ok((model, Some(profile)))
+}
+
+/// A profile's weights become the catalog's, unless `--weights` sets them.
+fn with_profile_weights(
+    mut options: CatalogOptions,
+    args: &cli::CatalogArgs,
+    profile: &Option<Profile>,
+) -> anyhow::Result<CatalogOptions> {
+    if let Some(w) = profile.as_ref().and_then(|p| p.weights) {
+        anyhow::ensure!(args.weights.is_none(), "--weights and a --profile with learned weights: give one");
+        options.weights = w;
+    }
+    Ok(options)
 }
 
 /// One line on stderr, unless `--quiet`.

@@ -13,6 +13,7 @@ use crate::backend::{DeviceReport, Model};
 use crate::decode::DecodeLimits;
 use crate::error::{Error, Result};
 use crate::ingest::InputKind;
+use crate::learn::profile::ProfileReport;
 use crate::model;
 use crate::mood;
 use crate::output::{ERRORS_FILE, FEATURES_FILE, IMAGES_FILE, MANIFEST_FILE, RECOMMENDATIONS_FILE};
@@ -50,6 +51,10 @@ struct Manifest<'a> {
     outputs: Outputs<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     recommend: Option<RecommendReport<'a>>,
+    /// The profile the run used (`--profile`): its head replaces the
+    /// bundled one, its weights and style preferences are in `recommend`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a ProfileReport>,
     mood_space: MoodSpaceInfo,
 }
 
@@ -63,7 +68,8 @@ struct InputInfo<'a> {
 struct ModelInfo<'a> {
     name: &'a str,
     weights_sha256: &'a str,
-    /// The learned mood head (`models/mood_head.safetensors`).
+    /// The bundled learned mood head (`models/mood_head.safetensors`); a
+    /// profile's head is recorded under `profile`.
     mood_head_sha256: &'a str,
     input_size: usize,
     preprocessing: &'a str,
@@ -130,6 +136,7 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
             features: s.features.then_some(FEATURES_FILE),
         },
         recommend: run.recommender.map(Recommender::report),
+        profile: run.model.profile.as_ref(),
         mood_space: MoodSpaceInfo {
             dimensions: mood::DIM_NAMES.to_vec(),
             groups: mood::GROUPS.iter().map(|g| (g.name(), mood::DIM_NAMES[g.dims()].to_vec())).collect(),

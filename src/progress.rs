@@ -152,3 +152,34 @@ fn read(path: &Path) -> anyhow::Result<RecordBatch> {
     let batches: Vec<RecordBatch> = builder.build()?.collect::<Result<_, _>>()?;
     Ok(arrow_select::concat::concat_batches(&schema, &batches)?)
 }
+
+/// What `learn` fitted, for a person: the feedback, the changes and the
+/// held-out figures.
+pub fn profile_lines(profile: &pixtape::learn::Profile) -> Vec<String> {
+    use pixtape::mood::{DIM_NAMES, Group, head::MoodHead};
+    let mut lines: Vec<String> =
+        profile.info.feedback.iter().map(|f| format!("{}: {} {}", f.path, f.rows, f.kind)).collect();
+    if let Ok(bundled) = MoodHead::embedded()
+        && *bundled != profile.head
+    {
+        let (b, p) = (bundled.bias(), profile.head.bias());
+        lines.push(format!(
+            "mood head adjusted: valence bias {:+.3}, arousal bias {:+.3} (what else, below)",
+            p[0] - b[0],
+            p[1] - b[1]
+        ));
+    }
+    if let Some(w) = profile.weights {
+        lines.push(format!(
+            "weights: affect {:.3}, moods {:.3}, styles {:.3}, themes {:.3}",
+            w.affect, w.moods, w.styles, w.themes
+        ));
+        let mut prefs: Vec<(&str, f32)> =
+            Group::Styles.dims().zip(profile.style_bias).map(|(d, b)| (DIM_NAMES[d], b)).collect();
+        prefs.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        let shown: Vec<String> = prefs.iter().take(4).map(|(s, b)| format!("{s} {b:+.3}")).collect();
+        lines.push(format!("style preferences (score per unit share): {}", shown.join(", ")));
+    }
+    lines.extend(profile.info.held_out.iter().map(|l| format!("held out: {l}")));
+    lines
+}

@@ -16,6 +16,7 @@ use crate::analysis::Analysis;
 use crate::backend::Backend;
 use crate::catalog::Catalog;
 use crate::error::Result;
+use crate::learn::profile::{Profile, STYLES};
 use crate::mood::{self, MoodMode, MoodVector, SimVector, Weights};
 use crate::playlist::{self, Pick, PlaylistSettings};
 use crate::similarity::Matcher;
@@ -27,6 +28,10 @@ pub struct Recommender<'a> {
     mode: MoodMode,
     playlist: PlaylistSettings,
     notice: Option<String>,
+    /// A profile's style preferences, as a shift of the query's style
+    /// components (`Profile::query_shift`).
+    style_shift: Option<[f32; STYLES]>,
+    style_bias: Option<[f32; STYLES]>,
 }
 
 /// One image's query: the mood it asks for and its similarity vector.
@@ -49,13 +54,26 @@ pub struct RecommendReport<'a> {
     pub per_artist: usize,
     pub relevance_lambda: f32,
     pub candidates: usize,
+    /// A profile's preference per style, added to each track's score in
+    /// proportion to its share of the style.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub style_preferences: Option<Vec<(&'static str, f32)>>,
 }
 
 impl<'a> Recommender<'a> {
     /// A recommender over `catalog`, matching where `backend` runs.
     pub fn new(backend: &'a Backend, catalog: &'a Catalog, mode: MoodMode, playlist: PlaylistSettings) -> Result<Self> {
         let (matcher, notice) = backend.matcher(catalog.matrix(), playlist.candidates())?;
-        Ok(Recommender { catalog, matcher, mode, playlist, notice })
+        Ok(Recommender { catalog, matcher, mode, playlist, notice, style_shift: None, style_bias: None })
+    }
+
+    /// Applies a profile's style preferences to every query. Its weights
+    /// are the catalog's business (`CatalogOptions::weights`), its head the
+    /// model's.
+    pub fn with_profile(mut self, profile: &Profile) -> Self {
+        self.style_shift = profile.query_shift(&self.catalog.weights());
+        self.style_bias = self.style_shift.map(|_| profile.style_bias);
+        self
     }
 
     /// Said when the matcher is not where the backend runs (say, a `k`
@@ -80,7 +98,12 @@ impl<'a> Recommender<'a> {
     /// The query for an image of mood `mood`.
     pub fn query(&self, mood: &MoodVector) -> Query {
         let target = self.mode.apply(mood);
-        let vector = mood::sim_vector(&target, mood::Groups::ALL, &self.catalog.weights(), false);
+        let mut vector = mood::sim_vector(&target, mood::Groups::ALL, &self.catalog.weights(), false);
+        if let Some(shift) = &self.style_shift {
+            for (d, s) in mood::Group::Styles.dims().zip(shift) {
+                vector[d] += s;
+            }
+        }
         Query { target, vector }
     }
 
@@ -113,6 +136,9 @@ impl<'a> Recommender<'a> {
             per_artist: self.playlist.per_artist,
             relevance_lambda: self.playlist.relevance,
             candidates: self.playlist.candidates(),
+            style_preferences: self
+                .style_bias
+                .map(|b| mood::Group::Styles.dims().zip(b).map(|(d, v)| (mood::DIM_NAMES[d], v)).collect()),
         }
     }
 }

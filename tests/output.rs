@@ -207,8 +207,7 @@ fn features_table_holds_each_images_pooled_features_when_asked() {
     let stored = lists.value(row).as_primitive::<Float32Type>().values().to_vec();
     // The same photo through the engine alone.
     let mut crop = vec![0u8; CROP_BYTES];
-    let info =
-        Decoder::new(DecodeLimits::default()).decode_file(&photos_dir().join("coffee.jpg"), &mut crop).unwrap();
+    let info = Decoder::new(DecodeLimits::default()).decode_file(&photos_dir().join("coffee.jpg"), &mut crop).unwrap();
     let mut o = ModelOutput::default();
     model.engine.forward(&crop, 1, &mut o).unwrap();
     assert_eq!(stored.len(), FEATURE_DIM);

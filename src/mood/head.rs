@@ -79,6 +79,42 @@ impl MoodHead {
         })
     }
 
+    /// The head's tensors, by their names in the safetensors file, with
+    /// their shapes: what a profile saves.
+    pub fn tensors(&self) -> [(&'static str, Vec<usize>, &[f32]); 5] {
+        [
+            ("mood_head.mean", vec![INPUTS], &self.mean),
+            ("mood_head.scale", vec![INPUTS], &self.scale),
+            ("mood_head.weight", vec![INPUTS, OUTPUTS], &self.weight),
+            ("mood_head.bias", vec![OUTPUTS], &self.bias),
+            ("mood_head.top_offset", vec![Group::Moods.dims().len()], &self.top_offset),
+        ]
+    }
+
+    /// The bias of each output.
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+
+    /// `x` standardised as the head sees it: `(x − mean) / scale`.
+    pub fn standardise(&self, x: &[f32]) -> Vec<f64> {
+        x.iter().zip(&self.mean).zip(&self.scale).map(|((&x, &m), &s)| ((x - m) / s) as f64).collect()
+    }
+
+    /// This head plus a correction of its own: `delta_weight` (`INPUTS x
+    /// OUTPUTS`) and `delta_bias` (`OUTPUTS`), on the same standardised
+    /// inputs.
+    pub fn adjusted(&self, delta_weight: &[f64], delta_bias: &[f64]) -> MoodHead {
+        let mut h = self.clone();
+        for (w, d) in h.weight.iter_mut().zip(delta_weight) {
+            *w += *d as f32;
+        }
+        for (b, d) in h.bias.iter_mut().zip(delta_bias) {
+            *b += *d as f32;
+        }
+        h
+    }
+
     /// The head's input vector for a picture.
     pub fn inputs(features: &[f32], colour: &ColourFeatures, prior: &MoodVector) -> Vec<f32> {
         let mut x = Vec::with_capacity(INPUTS);
