@@ -12,6 +12,7 @@ use pixtape::learn::LearnSettings;
 use pixtape::mood::{MoodMode, Weights};
 use pixtape::pipeline::AnalyzeSettings;
 use pixtape::playlist::PlaylistSettings;
+use pixtape::shard::Shard;
 
 /// pixtape: turns pictures into music recommendations, in bulk.
 ///
@@ -41,6 +42,15 @@ pub enum Command {
     Recommend(RecommendArgs),
     /// Print one image's analysis (and, with --catalog, its playlist) for a person.
     Inspect(InspectArgs),
+    /// Check that a run (sharded or not) is whole: every shard complete,
+    /// fingerprints agreeing, each input exactly once, counts adding up.
+    ///
+    /// Exit 0 only when it is whole; otherwise prints what is wrong and the
+    /// missing shard indices in the form `sbatch --array=` takes.
+    Verify {
+        /// The run's output folder (the one given to --out).
+        out: PathBuf,
+    },
     /// Fit a profile from people's feedback on a run, for `--profile`.
     ///
     /// Feedback is a CSV, TSV, Parquet or JSON table of image ratings
@@ -185,6 +195,13 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DIR", default_value = "pixtape-out")]
     pub out: PathBuf,
 
+    /// Analyse only shard I of N, into OUT/shard-IIIII-of-NNNNN/. I is a
+    /// number, or `auto`: the first set of PIXTAPE_SHARD_INDEX,
+    /// SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX.
+    /// A shard that finds its own complete run does nothing.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+
     /// Also write features.parquet: what `pixtape learn` reads of each image
     /// (the model's pooled 1,280-d features and its mood before the learned
     /// head; about 5 KB an image).
@@ -280,6 +297,7 @@ impl AnalyzeArgs {
         settings.decode_threads = self.common.threads();
         settings.limits = self.common.limits();
         settings.features = self.features;
+        settings.shard = self.shard.as_deref().map(|s| Shard::parse(s, &|v| std::env::var(v).ok())).transpose()?;
         Ok(settings)
     }
 }
@@ -361,6 +379,7 @@ pub fn flag_of(setting: &str) -> Option<&'static str> {
         "batch_size" => "--batch-size",
         "feedback" => "--feedback",
         "profile" => "--profile",
+        "shard" => "--shard",
         _ => return None,
     })
 }

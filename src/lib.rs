@@ -27,6 +27,8 @@ pub mod output;
 pub mod pipeline;
 pub mod playlist;
 pub mod recommend;
+pub mod shard;
 pub mod similarity;
+pub mod verify;
 
 pub use error::{Error, Failure, Result, Stage};

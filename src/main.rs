@@ -43,6 +43,7 @@ fn run() -> anyhow::Result<ExitCode> {
             let backend = open(quiet, &args.common)?;
             let (model, _) = model(&backend, &args.common, args.common.batch())?;
             say(quiet, model.notice.as_deref());
+            say(quiet, progress::shard_line(&settings).as_deref());
             let bar = progress::Bar::new(quiet);
             let summary = pipeline::analyze(&settings, &model, &bar)?;
             bar.finish();
@@ -64,11 +65,12 @@ fn run() -> anyhow::Result<ExitCode> {
                 recommender = recommender.with_profile(p);
             }
             say(quiet, recommender.notice());
+            say(quiet, progress::shard_line(&settings).as_deref());
             let bar = progress::Bar::new(quiet);
             let summary = pipeline::run(&settings, &model, Some(&recommender), &bar)?;
             bar.finish();
             say(quiet, Some(&progress::summary_line(&summary)));
-            if !quiet {
+            if !quiet && !summary.already_complete {
                 progress::print_playlists(&summary.out)?;
             }
             Ok(exit_code(&summary))
@@ -100,6 +102,13 @@ fn run() -> anyhow::Result<ExitCode> {
             print!("{report}");
             println!("device: {}", backend.report().notice);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { out } => {
+            let report = pixtape::verify::verify(&out)?;
+            for line in progress::verify_lines(&report) {
+                println!("{line}");
+            }
+            Ok(if report.is_whole() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Learn(args) => {
             let profile = learn::learn(&args.settings()?)?;

@@ -19,6 +19,7 @@ use crate::mood;
 use crate::output::{ERRORS_FILE, FEATURES_FILE, IMAGES_FILE, MANIFEST_FILE, RECOMMENDATIONS_FILE};
 use crate::pipeline::{AnalyzeSettings, RunSummary};
 use crate::recommend::{RecommendReport, Recommender};
+use crate::shard::{self, InputDigest, Shard};
 
 /// How the model sees a picture, as recorded for reproducibility.
 const PREPROCESSING: &str =
@@ -32,12 +33,19 @@ pub struct Run<'a> {
     pub model: &'a Model<'a>,
     pub recommender: Option<&'a Recommender<'a>>,
     pub started_at: SystemTime,
+    /// The whole input listing (every shard's), digested.
+    pub inputs: InputDigest,
 }
 
 #[derive(Serialize)]
 struct Manifest<'a> {
     pixtape_version: &'a str,
     command: &'a str,
+    /// What decides this run's output (see `fingerprint`); every shard of a
+    /// run has the same.
+    fingerprint: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<&'a Shard>,
     started_at: String,
     finished_at: String,
     wall_seconds: f64,
@@ -62,6 +70,10 @@ struct Manifest<'a> {
 struct InputInfo<'a> {
     path: String,
     kind: &'a str,
+    /// Inputs in the whole listing, every shard's.
+    listed: u64,
+    /// Order-free digest of their ids.
+    digest: String,
 }
 
 #[derive(Serialize)]
@@ -107,11 +119,18 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
     let manifest = Manifest {
         pixtape_version: env!("CARGO_PKG_VERSION"),
         command: if run.recommender.is_some() { "recommend" } else { "analyze" },
+        fingerprint: &run.summary.fingerprint,
+        shard: s.shard.as_ref(),
         started_at: humantime::format_rfc3339_seconds(run.started_at).to_string(),
         finished_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         wall_seconds: run.summary.wall_seconds,
         images_per_second: run.summary.counts.images as f64 / run.summary.wall_seconds.max(1e-9),
-        input: InputInfo { path: s.images.display().to_string(), kind: run.input_kind.as_str() },
+        input: InputInfo {
+            path: s.images.display().to_string(),
+            kind: run.input_kind.as_str(),
+            listed: run.inputs.count,
+            digest: run.inputs.hex(),
+        },
         model: ModelInfo {
             name: model::MODEL_NAME,
             weights_sha256: model::weights_sha256(),
@@ -145,4 +164,61 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
     let path = out.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::output(&path, e))?;
     crate::output::write_atomic(&path, &json)
+}
+
+/// The fingerprint of a run: the pixtape version, the model and mood head
+/// (or profile), the input listing's digest, every setting that changes a
+/// table, the catalog's sha256 and the recommender's settings, and the
+/// shard count. A shard's index is not in it: every shard of a run shares it.
+pub fn fingerprint(
+    settings: &AnalyzeSettings,
+    model: &Model,
+    recommender: Option<&Recommender>,
+    inputs: &InputDigest,
+) -> String {
+    let head = match &model.profile {
+        Some(p) => format!("profile {}", p.sha256),
+        None => mood::head::sha256().to_string(),
+    };
+    let mut parts = vec![
+        ("pixtape", env!("CARGO_PKG_VERSION").to_string()),
+        ("model", model::weights_sha256().to_string()),
+        ("mood_head", head),
+        ("inputs", inputs.hex()),
+        ("features", settings.features.to_string()),
+        ("max_pixels", settings.limits.max_pixels.to_string()),
+        ("max_file_bytes", settings.limits.max_file_bytes.to_string()),
+        ("shards", settings.shard.as_ref().map_or(1, |s| s.count).to_string()),
+    ];
+    if let Some(r) = recommender {
+        let report = serde_json::to_string(&r.report()).unwrap_or_default();
+        // The matcher's name says where it ran, not what it found.
+        let mut v: serde_json::Value = serde_json::from_str(&report).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("matcher");
+        }
+        parts.push(("recommend", v.to_string()));
+    }
+    shard::fingerprint(&parts)
+}
+
+/// What a finished run's manifest says, as far as reruns need it.
+#[derive(serde::Deserialize)]
+pub struct Previous {
+    pub fingerprint: String,
+    pub counts: crate::pipeline::Counts,
+    pub engine: String,
+}
+
+/// The manifest of a complete run in `out`, if there is one. A manifest
+/// that cannot be read is an error: it is not this run's to overwrite.
+pub fn read(out: &Path) -> Result<Option<Previous>> {
+    let path = out.join(MANIFEST_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::input(&path, format!("not a pixtape manifest: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&path, e)),
+    }
 }

@@ -72,6 +72,13 @@ pub fn rate(per_sec: f64, unit: &str) -> String {
 
 pub fn summary_line(s: &RunSummary) -> String {
     let c = &s.counts;
+    if s.already_complete {
+        return format!(
+            "{} already holds this shard's complete run (same fingerprint, {} images): nothing to do",
+            s.out.display(),
+            c.images
+        );
+    }
     format!(
         "analysed {} images in {:.1} s ({}) on {}; {} errors, {} warnings{}; wrote {}",
         c.images,
@@ -181,5 +188,40 @@ pub fn profile_lines(profile: &pixtape::learn::Profile) -> Vec<String> {
         lines.push(format!("style preferences (score per unit share): {}", shown.join(", ")));
     }
     lines.extend(profile.info.held_out.iter().map(|l| format!("held out: {l}")));
+    lines
+}
+
+/// Which shard a run is, and where the index came from.
+pub fn shard_line(settings: &pixtape::pipeline::AnalyzeSettings) -> Option<String> {
+    settings.shard.as_ref().map(|s| {
+        format!(
+            "shard {} of {} (index from {}), writing {}",
+            s.index,
+            s.count,
+            s.index_from,
+            settings.out_dir().display()
+        )
+    })
+}
+
+/// `verify`'s verdict, for a person (and for `sbatch --array=`).
+pub fn verify_lines(report: &pixtape::verify::Report) -> Vec<String> {
+    let mut lines: Vec<String> = report.problems.iter().map(|p| format!("problem: {p}")).collect();
+    if !report.missing.is_empty() {
+        lines.push(format!(
+            "missing: {} of {} shards have no complete run; rerun them with --array={}",
+            report.missing.len(),
+            report.shards,
+            report.missing_array()
+        ));
+    }
+    lines.push(if report.is_whole() {
+        format!(
+            "whole: {} shards, {} inputs ({} analysed, {} failed), each exactly once",
+            report.shards, report.inputs, report.images, report.errors
+        )
+    } else {
+        "not whole".to_string()
+    });
     lines
 }

@@ -40,6 +40,7 @@ use crate::output::{
 };
 use crate::playlist::Pick;
 use crate::recommend::Recommender;
+use crate::shard::{InputDigest, Shard};
 use sink::{Tables, match_stage, sink};
 use workers::{Ready, decode_worker, model_stage};
 
@@ -54,6 +55,8 @@ pub struct AnalyzeSettings {
     /// Also write the model's pooled features (`features.parquet`), which
     /// learning reads; off by default, as they are 5 KB an image.
     pub features: bool,
+    /// Analyse only this shard's inputs, into its own folder under `out`.
+    pub shard: Option<Shard>,
 }
 
 impl AnalyzeSettings {
@@ -65,6 +68,15 @@ impl AnalyzeSettings {
             decode_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             limits: DecodeLimits::default(),
             features: false,
+            shard: None,
+        }
+    }
+
+    /// The folder this run writes: `out`, or its shard's folder under it.
+    pub fn out_dir(&self) -> PathBuf {
+        match &self.shard {
+            Some(s) => s.dir(&self.out),
+            None => self.out.clone(),
         }
     }
 }
@@ -81,7 +93,8 @@ pub trait Progress: Sync {
 pub struct Silent;
 impl Progress for Silent {}
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Counts {
     /// Inputs the run attempted (images and rejected entries).
     pub inputs: u64,
@@ -92,6 +105,8 @@ pub struct Counts {
     pub warnings: u64,
     /// Files in a folder that are not images (or hidden), passed over.
     pub skipped_files: u64,
+    /// Inputs of the listing that belong to other shards.
+    pub other_shards: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -100,6 +115,11 @@ pub struct RunSummary {
     pub wall_seconds: f64,
     pub out: PathBuf,
     pub engine: String,
+    /// The run's fingerprint (see `shard`).
+    pub fingerprint: String,
+    /// A shard found its own complete run with the same fingerprint and did
+    /// nothing; `counts` are that run's.
+    pub already_complete: bool,
 }
 
 pub(super) struct Job {
@@ -146,31 +166,37 @@ pub fn run(
     let engine = model.engine.as_ref();
     let started = Instant::now();
     let started_at = SystemTime::now();
+    let out = settings.out_dir();
+    if settings.shard.is_some()
+        && let Some(done) = finished_shard(settings, model, recommend, &out)?
+    {
+        return Ok(done);
+    }
     let (kind, sources) = ingest::open(&settings.images)?;
-    prepare_out_dir(&settings.out)?;
-    let mut errors = ErrorsWriter::create(&settings.out.join(ERRORS_FILE))?;
+    prepare_out_dir(&out)?;
+    let mut errors = ErrorsWriter::create(&out.join(ERRORS_FILE))?;
     let recommendations = match recommend {
         Some(r) => {
             for issue in &r.catalog().issues {
                 let severity = if issue.is_error { Severity::Error } else { Severity::Warning };
                 errors.push(None, &issue.locator, "catalog", severity, &issue.reason)?;
             }
-            Some(RecommendationsWriter::create(&settings.out.join(RECOMMENDATIONS_FILE))?)
+            Some(RecommendationsWriter::create(&out.join(RECOMMENDATIONS_FILE))?)
         }
         None => None,
     };
     let features = match settings.features {
-        true => Some(FeaturesWriter::create(&settings.out.join(FEATURES_FILE))?),
+        true => Some(FeaturesWriter::create(&out.join(FEATURES_FILE))?),
         false => None,
     };
     // A stale table from an earlier run with other options would mislead.
     for (file, written) in [(RECOMMENDATIONS_FILE, recommendations.is_some()), (FEATURES_FILE, features.is_some())] {
         if !written {
-            let _ = std::fs::remove_file(settings.out.join(file));
+            let _ = std::fs::remove_file(out.join(file));
         }
     }
     let mut tables =
-        Tables { images: ImagesWriter::create(&settings.out.join(IMAGES_FILE))?, errors, recommendations, features };
+        Tables { images: ImagesWriter::create(&out.join(IMAGES_FILE))?, errors, recommendations, features };
     let catalog_errors = tables.errors.counts().0;
 
     let batch = model.batch;
@@ -184,14 +210,23 @@ pub fn run(
     }
     let skipped = AtomicU64::new(0);
     let inputs = AtomicU64::new(0);
+    let others = AtomicU64::new(0);
+    let digest = std::sync::Mutex::new(InputDigest::default());
 
     let sink_result = std::thread::scope(|s| {
-        let (skipped, inputs) = (&skipped, &inputs);
+        let (skipped, inputs, others, digest) = (&skipped, &inputs, &others, &digest);
+        let shard = settings.shard.as_ref();
         s.spawn(move || {
             let mut seq = 0u64;
+            let mut all = InputDigest::default();
             for item in sources {
-                if item == IngestItem::Skipped {
+                let Some(id) = input_id(&item) else {
                     skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                all.add(id);
+                if shard.is_some_and(|s| !s.owns(id)) {
+                    others.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 if job_tx.send(Job { seq, item }).is_err() {
@@ -201,6 +236,7 @@ pub fn run(
                 inputs.store(seq, Ordering::Relaxed);
                 progress.discovered(seq, false);
             }
+            *digest.lock().unwrap_or_else(|p| p.into_inner()) = all;
             progress.discovered(seq, true);
         });
         for _ in 0..workers {
@@ -234,17 +270,81 @@ pub fn run(
         errors: error_rows - catalog_errors,
         warnings,
         skipped_files: skipped.load(Ordering::Relaxed),
+        other_shards: others.load(Ordering::Relaxed),
     };
+    let digest = digest.into_inner().unwrap_or_else(|p| p.into_inner());
     let summary = RunSummary {
         counts,
         wall_seconds: started.elapsed().as_secs_f64(),
-        out: settings.out.clone(),
+        out: out.clone(),
         engine: engine.describe(),
+        fingerprint: manifest::fingerprint(settings, model, recommend, &digest),
+        already_complete: false,
     };
-    let run =
-        manifest::Run { settings, input_kind: kind, summary: &summary, model, recommender: recommend, started_at };
-    manifest::write(&settings.out, &run)?;
+    let run = manifest::Run {
+        settings,
+        input_kind: kind,
+        summary: &summary,
+        model,
+        recommender: recommend,
+        started_at,
+        inputs: digest,
+    };
+    manifest::write(&out, &run)?;
     Ok(summary)
+}
+
+/// The id an input is sharded and fingerprinted by: its `image_id`, or
+/// for an entry that cannot become an image, its path. `None` for files
+/// the walk passes over.
+fn input_id(item: &IngestItem) -> Option<&str> {
+    match item {
+        IngestItem::Image(s) => Some(&s.id),
+        IngestItem::Rejected { path, .. } => Some(path),
+        IngestItem::Skipped => None,
+    }
+}
+
+/// A shard's earlier complete run in `out`: the same fingerprint means
+/// there is nothing to do; another is an error, never an overwrite.
+fn finished_shard(
+    settings: &AnalyzeSettings,
+    model: &Model,
+    recommend: Option<&Recommender>,
+    out: &Path,
+) -> Result<Option<RunSummary>> {
+    let Some(previous) = manifest::read(out)? else { return Ok(None) };
+    let (_, sources) = ingest::open(&settings.images)?;
+    let mut digest = InputDigest::default();
+    for item in sources {
+        if let Some(id) = input_id(&item) {
+            digest.add(id);
+        }
+    }
+    let fingerprint = manifest::fingerprint(settings, model, recommend, &digest);
+    if previous.fingerprint != fingerprint {
+        return Err(Error::input(
+            out,
+            format!(
+                "holds a complete run with another fingerprint ({}, this run's is {}): the inputs, catalog, \
+                 settings, model or version differ; write to another folder, or remove this one to redo it",
+                short(&previous.fingerprint),
+                short(&fingerprint)
+            ),
+        ));
+    }
+    Ok(Some(RunSummary {
+        counts: previous.counts,
+        wall_seconds: 0.0,
+        out: out.to_path_buf(),
+        engine: previous.engine,
+        fingerprint,
+        already_complete: true,
+    }))
+}
+
+fn short(fingerprint: &str) -> &str {
+    &fingerprint[..fingerprint.len().min(12)]
 }
 
 /// Creates the output folder and removes a previous run's manifest, so the
