@@ -51,6 +51,15 @@ pub enum Command {
         /// The run's output folder (the one given to --out).
         out: PathBuf,
     },
+    /// Write a whole sharded run's dataset-level manifest.json (totals,
+    /// per-shard wall times, the run's images/s) and a _SUCCESS marker.
+    ///
+    /// Refuses, changing nothing, unless `verify` finds the run whole. The
+    /// tables stay in the shard folders: each reads with one glob.
+    Merge {
+        /// The run's output folder (the one given to --out).
+        out: PathBuf,
+    },
     /// Fit a profile from people's feedback on a run, for `--profile`.
     ///
     /// Feedback is a CSV, TSV, Parquet or JSON table of image ratings

@@ -21,6 +21,7 @@ pub mod inspect;
 pub mod isa;
 pub mod learn;
 pub mod manifest;
+pub mod merge;
 pub mod model;
 pub mod mood;
 pub mod output;

@@ -110,6 +110,19 @@ fn run() -> anyhow::Result<ExitCode> {
             }
             Ok(if report.is_whole() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Merge { out } => {
+            let report = pixtape::merge::merge(&out)?;
+            println!(
+                "merged {} shards: {} inputs ({} analysed, {} failed); wrote {} and {}",
+                report.shards,
+                report.inputs,
+                report.images,
+                report.errors,
+                out.join("manifest.json").display(),
+                out.join(pixtape::merge::SUCCESS_FILE).display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Learn(args) => {
             let profile = learn::learn(&args.settings()?)?;
             profile.save(&args.out)?;

@@ -180,3 +180,71 @@ fn run_shards_again(model: &Model, out: &Path) {
     run_shards(model, out, 2);
     assert!(verify(out).unwrap().is_whole());
 }
+
+/// The contract a Kubernetes Indexed Job (or a Slurm array) relies on, run
+/// by hand: each process gets only its index in the environment. This
+/// covers pixtape's side of the contract, not the engines themselves.
+#[test]
+fn indexed_job_contract_then_verify_and_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let pixtape = |env: &[(&str, &str)], args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_pixtape"));
+        c.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
+        for v in pixtape::shard::INDEX_VARIABLES {
+            c.env_remove(v);
+        }
+        c.envs(env.iter().copied());
+        c.output().unwrap()
+    };
+    let run = ["analyze", "--device", "cpu", "-q", "--shard", "auto/3", "--out", out.to_str().unwrap()];
+    for i in ["0", "2"] {
+        let o = pixtape(&[("JOB_COMPLETION_INDEX", i)], &run);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    // Merging an incomplete run is refused and writes nothing.
+    let o = pixtape(&[], &["merge", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!out.join("_SUCCESS").exists() && !out.join("manifest.json").exists());
+    // Slurm rerunning one index says the array has one task: the count is
+    // still the one --shard gives.
+    let o = pixtape(&[("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_TASK_COUNT", "1")], &run);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(folder_name(1, 3)).join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["shard"]["index_from"], "SLURM_ARRAY_TASK_ID");
+    assert_eq!(m["shard"]["count"], 3);
+    // A retried pod of a complete shard does nothing.
+    let o = pixtape(
+        &[("JOB_COMPLETION_INDEX", "2")],
+        &["analyze", "--device", "cpu", "--shard", "auto/3", "--out", out.to_str().unwrap()],
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to do"));
+    let o = pixtape(&[], &["verify", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = pixtape(&[], &["merge", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("_SUCCESS").exists());
+    let merged: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(merged["shards"], 3);
+    assert_eq!(merged["per_shard"].as_array().unwrap().len(), 3);
+    let images: u64 =
+        (0..3).map(|i| read_parquet(&out.join(folder_name(i, 3)).join("images.parquet")).num_rows() as u64).sum();
+    assert_eq!(merged["totals"]["images"].as_u64(), Some(images));
+    // The run still verifies with its dataset-level manifest beside the shards.
+    assert!(verify(&out).unwrap().is_whole());
+}
+
+#[test]
+fn deployment_files_agree_with_themselves() {
+    let job =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/pixtape-indexed-job.yaml")).unwrap();
+    let completions: u32 = job.lines().find_map(|l| l.trim().strip_prefix("completions: ")).unwrap().parse().unwrap();
+    assert!(job.contains("completionMode: Indexed") && job.contains("backoffLimitPerIndex"));
+    assert!(job.contains(&format!("--shard=auto/{completions}")), "completions and --shard disagree");
+    let sbatch =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/pixtape-array.sbatch")).unwrap();
+    let array = sbatch.lines().find_map(|l| l.strip_prefix("#SBATCH --array=0-")).unwrap();
+    let last: u32 = array.split('%').next().unwrap().parse().unwrap();
+    assert!(sbatch.contains(&format!("SHARDS=${{SHARDS:-{}}}", last + 1)), "array size and SHARDS disagree");
+}
