@@ -248,3 +248,33 @@ fn deployment_files_agree_with_themselves() {
     let last: u32 = array.split('%').next().unwrap().parse().unwrap();
     assert!(sbatch.contains(&format!("SHARDS=${{SHARDS:-{}}}", last + 1)), "array size and SHARDS disagree");
 }
+
+#[test]
+fn a_folder_being_written_is_locked_and_a_dead_runs_lock_is_taken_over() {
+    use pixtape::output::{LOCK_FILE, OutputLock};
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::cpu();
+    let model = backend.model(Some(4)).unwrap();
+    let out = dir.path().join("run");
+    std::fs::create_dir_all(&out).unwrap();
+    // A live holder (this very process) on this host: refused, lock named.
+    let held = OutputLock::acquire(&out).unwrap();
+    let e = pipeline::analyze(&settings(&out, None), &model, &Silent).unwrap_err().to_string();
+    assert!(e.contains(LOCK_FILE) && e.contains("another pixtape run"), "{e}");
+    assert!(!out.join("manifest.json").exists());
+    drop(held);
+    assert!(!out.join(LOCK_FILE).exists(), "the lock goes with its holder");
+    // A killed run's lock (no such process here) is stale: taken over.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    if !host.trim().is_empty() {
+        let text = format!("pid={}\nhost={}\nsince=2026-01-01T00:00:00Z\n", u32::MAX - 7, host.trim());
+        std::fs::write(out.join(LOCK_FILE), text).unwrap();
+        pipeline::analyze(&settings(&out, None), &model, &Silent).unwrap();
+        assert!(out.join("manifest.json").exists() && !out.join(LOCK_FILE).exists());
+    }
+    // Another host's lock cannot be checked from here: refused, with advice.
+    std::fs::write(out.join(LOCK_FILE), "pid=12\nhost=elsewhere-node-7\nsince=2026-01-01T00:00:00Z\n").unwrap();
+    let e = pipeline::analyze(&settings(&out, None), &model, &Silent).unwrap_err().to_string();
+    assert!(e.contains("elsewhere-node-7") && e.contains("remove the lock file"), "{e}");
+    assert!(out.join("manifest.json").exists(), "the refused run removed nothing");
+}

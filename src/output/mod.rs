@@ -23,12 +23,14 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 mod errors;
 mod features;
 mod images;
+mod lock;
 mod recommendations;
 
 use crate::error::{Error, Result};
 pub use errors::{ErrorsWriter, Severity, errors_schema};
 pub use features::{FeaturesWriter, Learning, features_schema};
 pub use images::{ImageRecord, ImagesWriter, images_schema};
+pub use lock::{LOCK_FILE, OutputLock};
 pub use recommendations::{RecommendationRecord, RecommendationsWriter, recommendations_schema};
 
 pub const ROW_GROUP_ROWS: usize = 8192;

@@ -33,11 +33,11 @@ use crate::error::{Error, Failure, Result};
 use crate::ingest::{self, ImageSource, IngestItem};
 use crate::manifest;
 use crate::model::{CROP_BYTES, ModelOutput};
-use crate::output::Learning;
 use crate::output::{
     ERRORS_FILE, ErrorsWriter, FEATURES_FILE, FeaturesWriter, IMAGES_FILE, ImagesWriter, MANIFEST_FILE,
     RECOMMENDATIONS_FILE, RecommendationsWriter, Severity,
 };
+use crate::output::{Learning, OutputLock};
 use crate::playlist::Pick;
 use crate::recommend::Recommender;
 use crate::shard::{InputDigest, Shard};
@@ -173,6 +173,10 @@ pub fn run(
         return Ok(done);
     }
     let (kind, sources) = ingest::open(&settings.images)?;
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    // Locked before anything in the folder changes: a second run must not
+    // remove the manifest of a run that is finishing.
+    let _lock = OutputLock::acquire(&out)?;
     prepare_out_dir(&out)?;
     let mut errors = ErrorsWriter::create(&out.join(ERRORS_FILE))?;
     let recommendations = match recommend {
