@@ -191,13 +191,23 @@ pub fn fingerprint(
         ("shards", settings.shard.as_ref().map_or(1, |s| s.count).to_string()),
     ];
     if let Some(r) = recommender {
-        let report = serde_json::to_string(&r.report()).unwrap_or_default();
-        // The matcher's name says where it ran, not what it found.
-        let mut v: serde_json::Value = serde_json::from_str(&report).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            o.remove("matcher");
-        }
-        parts.push(("recommend", v.to_string()));
+        // What decides the picks: the catalog's content and how it was read,
+        // and the recommender's settings; not where the catalog lies, how
+        // long it took to load or where the matcher ran.
+        let rep = r.report();
+        let c = rep.catalog;
+        let catalog = serde_json::json!([c.sha256, c.columns, c.va_range, c.tracks]);
+        let settings = serde_json::json!([
+            rep.mood_mode,
+            rep.weights,
+            rep.playlist_length,
+            rep.per_artist,
+            rep.relevance_lambda,
+            rep.candidates,
+            rep.style_preferences
+        ]);
+        parts.push(("catalog", catalog.to_string()));
+        parts.push(("recommend", settings.to_string()));
     }
     shard::fingerprint(&parts)
 }

@@ -140,11 +140,20 @@ fn verify_finds_a_shard_made_with_another_catalog() {
     let demo = CatalogOptions::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/catalog/demo_catalog.csv"));
     let synth = dir.path().join("other.csv");
     catalog::synth::write(&synth, 300, 3).unwrap();
-    for (i, path) in [(0, demo.path.clone()), (1, synth)] {
+    let recommend = |i: u32, path: &Path| {
         let cat = catalog::load(&CatalogOptions::new(path)).unwrap();
         let r = Recommender::new(&backend, &cat, MoodMode::Match, PlaylistSettings::default()).unwrap();
         pipeline::run(&settings(&out, Some((i, 2))), &model, Some(&r), &Silent).unwrap();
-    }
+    };
+    // The same catalog, from another path: the same fingerprint.
+    let copy = dir.path().join("copy.csv");
+    std::fs::copy(&demo.path, &copy).unwrap();
+    recommend(0, &demo.path);
+    recommend(1, &copy);
+    let report = verify(&out).unwrap();
+    assert!(report.is_whole(), "{report:?}");
+    std::fs::remove_dir_all(out.join(folder_name(1, 2))).unwrap();
+    recommend(1, &synth);
     let report = verify(&out).unwrap();
     assert!(report.missing.is_empty());
     assert!(report.problems.iter().any(|p| p.contains("fingerprints differ")), "{report:?}");
