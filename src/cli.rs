@@ -88,6 +88,16 @@ pub enum CatalogCommand {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Place a catalog in the mood space once and write it as an index,
+    /// which `--catalog INDEX` loads in one read: for the many workers of a
+    /// sharded run. Any group weights apply to it at load.
+    Build {
+        #[command(flatten)]
+        catalog: CatalogArgs,
+        /// The index file to write.
+        #[arg(long, value_name = "INDEX")]
+        out: PathBuf,
+    },
     /// Load a catalog and report what pixtape makes of it (columns, scale,
     /// rejected rows, unknown tags), without any images.
     Check {

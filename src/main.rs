@@ -137,6 +137,21 @@ fn run() -> anyhow::Result<ExitCode> {
             eprintln!("pixtape: wrote {tracks} synthetic tracks to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Catalog(CatalogCommand::Build { catalog: args, out }) => {
+            let mut options = args.options()?;
+            options.keep_moods = true;
+            let catalog = catalog::load(&options)?;
+            eprintln!("pixtape: {}", progress::catalog_line(&catalog));
+            catalog::index::write(&catalog, &out)?;
+            let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            eprintln!(
+                "pixtape: wrote the index of {} tracks to {} ({:.1} MB)",
+                catalog.len(),
+                out.display(),
+                bytes as f64 / 1e6
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Catalog(CatalogCommand::Check { catalog: args }) => {
             let catalog = catalog::load(&args.options()?)?;
             println!("{}", serde_json::to_string_pretty(&catalog.report)?);

@@ -34,6 +34,9 @@ pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
     if meta.len() == 0 {
         return Err(Error::input(path, "catalog is empty (0 bytes)"));
     }
+    if super::index::is_index(path) {
+        return super::index::load(path, opts.weights, opts.keep_moods);
+    }
     let format = read::format_of(path, opts.delimiter)?;
     let header = read::header(path, format)?;
     check_delimiter(path, format, &header)?;
@@ -87,6 +90,7 @@ pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
         unknown_tags: tags.top_unknown(REPORTED_UNKNOWN_TAGS),
         group_coverage: mood::GROUPS.iter().zip(tally.coverage).map(|(g, n)| (g.name().to_string(), n)).collect(),
         load_seconds: 0.0,
+        index: None,
     };
     cat.report.load_seconds = started.elapsed().as_secs_f64();
     Ok(cat)
@@ -184,6 +188,9 @@ fn build_tracks(
 ) -> Result<(Catalog, RowTally, TagCounts)> {
     // The track vectors are built with the catalog's weights (see `Catalog::push`).
     let mut cat = Catalog::new(opts.weights);
+    if opts.keep_moods {
+        cat.keep_moods();
+    }
     let mut tally = RowTally::default();
     let mut reader = RowReader { cols, va_range, tags: TagCounts::default() };
     let mut seen: HashSet<String> = HashSet::new();

@@ -14,13 +14,14 @@
 pub mod columns;
 mod evidence;
 pub mod features;
+pub mod index;
 mod load;
 pub mod read;
 pub mod synth;
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::mood::{self, Groups, MoodVector, Weights};
 use crate::similarity::TrackMatrix;
@@ -42,6 +43,9 @@ pub struct CatalogOptions {
     /// Field delimiter for CSV/TSV when not the extension's.
     pub delimiter: Option<u8>,
     pub weights: Weights,
+    /// Keep each track's mood vector beside its similarity vector (what a
+    /// catalog index stores); off for runs, which need only the latter.
+    pub keep_moods: bool,
 }
 
 impl CatalogOptions {
@@ -52,6 +56,7 @@ impl CatalogOptions {
             va_range: None,
             delimiter: None,
             weights: Weights::default(),
+            keep_moods: false,
         }
     }
 }
@@ -75,7 +80,7 @@ impl StringColumn {
 }
 
 /// A bad or doubtful catalog row.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogIssue {
     /// "file:line" or "file: row n".
     pub locator: String,
@@ -85,7 +90,8 @@ pub struct CatalogIssue {
 }
 
 /// What loading found, for the manifest and the log.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CatalogReport {
     pub path: String,
     pub format: String,
@@ -115,6 +121,9 @@ pub struct CatalogReport {
     /// Wall time of reading the catalog (both passes and hashing); a run's
     /// own `wall_seconds` starts after it.
     pub load_seconds: f64,
+    /// The catalog index it was read from (`pixtape catalog build`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
 }
 
 /// Tracks in the mood space.
@@ -130,6 +139,8 @@ pub struct Catalog {
     /// One similarity vector per track (see `mood::sim_vector`), in panels.
     matrix: TrackMatrix,
     pub groups: Vec<Groups>,
+    /// Each track's mood vector, kept only when asked (`keep_moods`).
+    moods: Option<Vec<MoodVector>>,
     pub report: CatalogReport,
     pub issues: Vec<CatalogIssue>,
 }
@@ -184,6 +195,19 @@ impl Catalog {
         self.descriptors.push(track.descriptor);
         self.matrix.push(&mood::sim_vector(mood, groups, &self.weights, true));
         self.groups.push(groups);
+        if let Some(m) = &mut self.moods {
+            m.push(*mood);
+        }
+    }
+
+    /// Keeps the mood vectors of the tracks pushed from now on.
+    pub fn keep_moods(&mut self) {
+        self.moods.get_or_insert_with(Vec::new);
+    }
+
+    /// Each track's mood vector, when kept.
+    pub fn moods(&self) -> Option<&[MoodVector]> {
+        self.moods.as_deref()
     }
 
     fn issue(&mut self, locator: &str, is_error: bool, reason: String) {

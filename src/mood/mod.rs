@@ -164,6 +164,13 @@ impl Groups {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+    /// The groups as bits (affect 1, moods 2, styles 4, themes 8), for files.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+    pub fn from_bits(bits: u8) -> Groups {
+        Groups(bits & 0b1111)
+    }
     pub fn names(self) -> Vec<&'static str> {
         GROUPS.iter().filter(|g| self.has(**g)).map(|g| g.name()).collect()
     }

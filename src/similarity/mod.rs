@@ -74,6 +74,21 @@ impl TrackMatrix {
         std::array::from_fn(|d| self.panels[p * PANEL + d * LANES + lane])
     }
 
+    /// `n` tracks whose vectors `vector(i)` gives, built panel by panel on
+    /// all cores.
+    pub fn build(n: usize, vector: impl Fn(usize) -> SimVector + Sync) -> Self {
+        use rayon::prelude::*;
+        let mut panels = vec![0.0f32; n.div_ceil(LANES) * PANEL];
+        panels.par_chunks_mut(PANEL).enumerate().for_each(|(p, panel)| {
+            for lane in 0..LANES.min(n - p * LANES) {
+                for (d, x) in vector(p * LANES + lane).iter().enumerate() {
+                    panel[d * LANES + lane] = *x;
+                }
+            }
+        });
+        TrackMatrix { n, panels }
+    }
+
     /// The raw panel storage (GPU upload).
     pub fn panels(&self) -> &[f32] {
         &self.panels
