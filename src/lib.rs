@@ -28,6 +28,7 @@ pub mod output;
 pub mod pipeline;
 pub mod playlist;
 pub mod recommend;
+mod rng;
 pub mod shard;
 pub mod similarity;
 pub mod verify;

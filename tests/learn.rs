@@ -115,17 +115,9 @@ fn synthetic_users_gain_from_their_feedback_and_random_feedback_changes_nothing_
     let cat = catalog::load(&options).unwrap();
     let catalog_for = |w: Weights| catalog::load(&CatalogOptions { weights: w, ..options.clone() });
     let run = synthetic_run(160, 99);
-    let base = User {
-        name: String::new(),
-        arousal_shift: 0.0,
-        valence_shift: 0.0,
-        weights: None,
-        tastes: Vec::new(),
-        gives: Gives::Reactions,
-    };
     let users = [
-        User { name: "jazz, not metal".into(), tastes: vec![("jazz", 0.3), ("metal", -0.3)], ..base.clone() },
-        User { name: "calmer".into(), arousal_shift: -0.5, gives: Gives::Ratings, ..base.clone() },
+        User { tastes: vec![("jazz", 0.3), ("metal", -0.3)], ..User::new("jazz, not metal", Gives::Reactions) },
+        User { arousal_shift: -0.5, ..User::new("calmer", Gives::Ratings) },
     ];
     for user in &users {
         let r = simulate::replicate(&run, &cat, &catalog_for, user, 20, 5, 5).unwrap();
@@ -233,6 +225,15 @@ fn learn_and_profile_end_to_end() {
     let images = read_parquet(&run.join("images.parquet"));
     let ids: Vec<String> = common::strings(&images, "image_id").into_iter().flatten().collect();
     let arousal = floats(&images, "arousal");
+    // `pixtape learn` on this run.
+    let learn = |feedback: &[&Path], out: &Path| {
+        let mut args = vec!["learn", "--run", run.to_str().unwrap()];
+        for f in feedback {
+            args.extend(["--feedback", f.to_str().unwrap()]);
+        }
+        args.extend(["--out", out.to_str().unwrap()]);
+        pixtape(&args)
+    };
 
     // Image ratings: two SAM points calmer than pixtape reads each photo.
     let mut text = String::from("image_id,valence,arousal\n");
@@ -241,21 +242,13 @@ fn learn_and_profile_end_to_end() {
     }
     let ratings = write(d, "ratings.csv", &text);
     let profile = d.join("calm.safetensors");
-    let o = pixtape(&[
-        "learn",
-        "--run",
-        run.to_str().unwrap(),
-        "--feedback",
-        ratings.to_str().unwrap(),
-        "--out",
-        profile.to_str().unwrap(),
-    ]);
+    let o = learn(&[&ratings], &profile);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("arousal bias -") && stderr.contains("held out"), "{stderr}");
 
-    // Reactions: likes for the picks whose artist name is early in the alphabet
-    // (any rule will do: the profile must record weights and preferences).
+    // Reactions: every third pick liked (any rule will do: the profile must
+    // record weights and preferences).
     let recs = read_parquet(&run.join("recommendations.parquet"));
     let (rid, tid) = (common::strings(&recs, "image_id"), common::strings(&recs, "track_id"));
     let mut text = String::from("image_id,track_id,liked\n");
@@ -264,17 +257,7 @@ fn learn_and_profile_end_to_end() {
     }
     let reactions = write(d, "reactions.csv", &text);
     let both = d.join("both.safetensors");
-    let o = pixtape(&[
-        "learn",
-        "--run",
-        run.to_str().unwrap(),
-        "--feedback",
-        ratings.to_str().unwrap(),
-        "--feedback",
-        reactions.to_str().unwrap(),
-        "--out",
-        both.to_str().unwrap(),
-    ]);
+    let o = learn(&[&ratings, &reactions], &both);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
 
     let after = d.join("after");
@@ -303,15 +286,7 @@ fn learn_and_profile_end_to_end() {
 
     // Feedback about images the run never saw is refused, with its line.
     let stranger = write(d, "stranger.csv", "image_id,valence,arousal\nzebra.jpg,5,5\n");
-    let o = pixtape(&[
-        "learn",
-        "--run",
-        run.to_str().unwrap(),
-        "--feedback",
-        stranger.to_str().unwrap(),
-        "--out",
-        d.join("no.safetensors").to_str().unwrap(),
-    ]);
+    let o = learn(&[&stranger], &d.join("no.safetensors"));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("stranger.csv:2"), "{stderr}");

@@ -17,6 +17,7 @@ use parquet::arrow::ArrowWriter;
 
 use crate::error::{Error, Result};
 use crate::output::AtomicFile;
+use crate::rng::Rng;
 
 struct Profile {
     genres: &'static [&'static str],
@@ -169,28 +170,6 @@ const FIRST: &[&str] = &[
     "Ada", "Ben", "Clara", "Dmitri", "Elena", "Femi", "Greta", "Hiro", "Ines", "Jonas", "Kira", "Luis", "Mara", "Nils",
     "Olu", "Priya", "Quinn", "Rosa", "Sami", "Tove", "Umar", "Vera", "Wen", "Yara", "Zoe",
 ];
-
-/// SplitMix64: small, fast, and good enough for synthetic data.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[(self.next() % xs.len() as u64) as usize]
-    }
-    fn normal(&mut self) -> f32 {
-        let (u, v) = (self.unit().max(1e-7), self.unit());
-        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-    }
-}
 
 struct SynthTrack {
     id: String,

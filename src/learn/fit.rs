@@ -40,8 +40,6 @@
 
 use std::collections::HashMap;
 
-use sha2::{Digest, Sha256};
-
 use super::feedback::{ImageRating, Reaction, Response};
 use super::linalg::{Square, ridge};
 use super::profile::STYLES;
@@ -68,10 +66,9 @@ pub const MIN_RATINGS: usize = 10;
 pub const MIN_REACTIONS: usize = 20;
 const FOLDS: u64 = 5;
 
-/// The fold an image belongs to.
+/// The fold an image belongs to: the shard its id hashes to among `FOLDS`.
 pub fn fold_of(image_id: &str) -> u64 {
-    let h = Sha256::digest(image_id.as_bytes());
-    u64::from_le_bytes(h[..8].try_into().unwrap_or([0; 8])) % FOLDS
+    crate::shard::shard_of(image_id, FOLDS as u32) as u64
 }
 
 /// The head's standardised inputs, current outputs and targets of one rating.
@@ -86,9 +83,8 @@ struct Rated {
 /// The mood head adjusted to `ratings` of images of `run`, and a line on
 /// how it did on held-out images.
 pub fn fit_head(head: &MoodHead, run: &Run, ratings: &[ImageRating]) -> Result<(MoodHead, String)> {
-    for r in ratings {
-        known_image(run, &r.image_id, &r.locator)?;
-    }
+    let images: Vec<&RunImage> =
+        ratings.iter().map(|r| known_image(run, &r.image_id, &r.locator)).collect::<Result<_>>()?;
     if ratings.len() < MIN_RATINGS {
         return Err(Error::setting(
             "feedback",
@@ -96,8 +92,7 @@ pub fn fit_head(head: &MoodHead, run: &Run, ratings: &[ImageRating]) -> Result<(
         ));
     }
     let mut rows = Vec::with_capacity(ratings.len());
-    for r in ratings {
-        let image = known_image(run, &r.image_id, &r.locator)?;
+    for (r, image) in ratings.iter().zip(images) {
         let x = MoodHead::inputs(&image.features, &image.colour, &image.prior);
         let mut target = vec![(r.valence as f64 - 5.0) / 4.0, (r.arousal as f64 - 5.0) / 4.0];
         if let Some(labels) = &r.labels {

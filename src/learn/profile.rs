@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::mood::head::MoodHead;
-use crate::mood::{Group, Weights};
+use crate::mood::Weights;
+use crate::mood::head::{MoodHead, f32_tensor};
 
 /// Styles in the mood space.
 pub const STYLES: usize = 13;
@@ -139,15 +139,7 @@ impl Profile {
             .ok_or_else(|| format!("no `{META}` metadata"))
             .and_then(|s| serde_json::from_str(s).map_err(|e| e.to_string()))?;
         let st = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
-        let floats = |name: &str, len: usize| -> std::result::Result<Option<Vec<f32>>, String> {
-            match st.tensor(name) {
-                Err(_) => Ok(None),
-                Ok(t) if t.dtype() == Dtype::F32 && t.shape() == [len] => {
-                    Ok(Some(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()))
-                }
-                Ok(t) => Err(format!("{name}: expected f32 [{len}], found {:?} {:?}", t.dtype(), t.shape())),
-            }
-        };
+        let floats = |name: &str, len: usize| f32_tensor(&st, name, &[len]);
         let weights =
             floats("profile.weights", 4)?.map(|w| Weights { affect: w[0], moods: w[1], styles: w[2], themes: w[3] });
         if let Some(w) = weights {
@@ -176,9 +168,4 @@ impl Profile {
 /// sha256 of a file's bytes, as hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Which dimensions of a mood vector the style bias applies to.
-pub fn style_dims() -> std::ops::Range<usize> {
-    Group::Styles.dims()
 }

@@ -24,6 +24,7 @@ use crate::catalog::Catalog;
 use crate::error::Result;
 use crate::mood::head::MoodHead;
 use crate::mood::{self, Group, SimVector, Weights};
+use crate::rng::Rng;
 use crate::similarity;
 
 /// What a synthetic user truly wants.
@@ -60,37 +61,10 @@ pub struct Outcome {
     pub ndcg_after: f64,
     /// After learning from random feedback of the same kind and size.
     pub ndcg_random: f64,
-    /// Paired t statistics of the per-image changes (after − before,
-    /// random − before).
-    pub t_after: f64,
-    pub t_random: f64,
-    /// Per held-out image: NDCG before, after, after random feedback.
-    pub per_image: Vec<[f64; 3]>,
 }
 
 /// Picks each user reacts to per training image.
 const PICKS: usize = 20;
-
-/// A small seeded generator (splitmix64): the simulation must be exactly
-/// reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform().max(1e-12), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
 
 /// The user's true utility of every track of `catalog` for `image`.
 fn utility(user: &User, image: &RunImage, catalog: &Catalog) -> Vec<f64> {
@@ -132,7 +106,7 @@ fn feedback(user: &User, train: &[&RunImage], catalog: &Catalog, rng: &mut Rng, 
                             let h = 3.0f64.min(9.0 - centre).min(centre - 1.0).max(0.0);
                             h * (2.0 * rng.uniform() - 1.0)
                         } else {
-                            0.6 * rng.normal()
+                            0.6 * rng.normal() as f64
                         };
                         (centre + noise).round().clamp(1.0, 9.0) as f32
                     };
@@ -259,8 +233,10 @@ pub fn simulate(
         Data::Ratings(r) => r.len(),
         Data::Reactions(r) => r.len(),
     };
-    let before = Profile::neutral()?;
-    let score = |profile: &Profile| -> Result<Vec<f64>> {
+    // The user's truth on each held-out image, computed once for the three
+    // rankings it judges.
+    let truth: Vec<Vec<f64>> = held.iter().map(|m| utility(user, m, catalog)).collect();
+    let score = |profile: &Profile| -> Result<f64> {
         let reweighted;
         let cat = match profile.weights {
             Some(w) if w != catalog.weights() => {
@@ -269,36 +245,21 @@ pub fn simulate(
             }
             _ => catalog,
         };
-        Ok(held.iter().map(|m| ndcg(&ranking(profile, m, cat, k), &utility(user, m, catalog), k)).collect())
+        let ndcgs: Vec<f64> = held.iter().zip(&truth).map(|(m, u)| ndcg(&ranking(profile, m, cat, k), u, k)).collect();
+        Ok(mean(&ndcgs))
     };
-    let b = score(&before)?;
-    let a = score(&learn(run, catalog, &real)?)?;
-    let r = score(&learn(run, catalog, &random)?)?;
-    let t = |x: &[f64]| paired_t(x, &b);
     Ok(Outcome {
         user: user.name.clone(),
         feedback_rows: rows,
         held_out_images: held.len(),
-        ndcg_before: mean(&b),
-        ndcg_after: mean(&a),
-        ndcg_random: mean(&r),
-        t_after: t(&a),
-        t_random: t(&r),
-        per_image: b.iter().zip(&a).zip(&r).map(|((b, a), r)| [*b, *a, *r]).collect(),
+        ndcg_before: score(&Profile::neutral()?)?,
+        ndcg_after: score(&learn(run, catalog, &real)?)?,
+        ndcg_random: score(&learn(run, catalog, &random)?)?,
     })
 }
 
 pub fn mean(x: &[f64]) -> f64 {
     x.iter().sum::<f64>() / x.len().max(1) as f64
-}
-
-/// The paired t statistic of `after − before`: the mean change over its
-/// standard error.
-pub fn paired_t(after: &[f64], before: &[f64]) -> f64 {
-    let d: Vec<f64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
-    let m = mean(&d);
-    let sd = (d.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (d.len().max(2) - 1) as f64).sqrt();
-    if sd == 0.0 { 0.0 } else { m / (sd / (d.len() as f64).sqrt()) }
 }
 
 /// A user's simulation over several draws of the feedback (seeds): the
@@ -320,7 +281,7 @@ pub struct Replicated {
 
 impl Replicated {
     /// Mean change and its t statistic across draws (`draws − 1` degrees
-    /// of freedom).
+    /// of freedom): the mean over its standard error.
     pub fn change(&self, of: &[f64]) -> (f64, f64) {
         let d: Vec<f64> = of.iter().map(|x| x - self.ndcg_before).collect();
         let m = mean(&d);
@@ -357,28 +318,26 @@ pub fn replicate(
     Ok(r)
 }
 
+impl User {
+    /// A user who reads pictures and weighs the groups as pixtape does and
+    /// has no style tastes; the fields say how they differ.
+    pub fn new(name: &str, gives: Gives) -> User {
+        User { name: name.into(), arousal_shift: 0.0, valence_shift: 0.0, weights: None, tastes: Vec::new(), gives }
+    }
+}
+
 /// The synthetic users the README's table reports.
 pub fn users() -> Vec<User> {
-    let base = User {
-        name: String::new(),
-        arousal_shift: 0.0,
-        valence_shift: 0.0,
-        weights: None,
-        tastes: Vec::new(),
-        gives: Gives::Reactions,
-    };
     vec![
         User {
-            name: "likes jazz, dislikes metal".into(),
             tastes: vec![("jazz", 0.3), ("metal", -0.3)],
-            ..base.clone()
+            ..User::new("likes jazz, dislikes metal", Gives::Reactions)
         },
         User {
-            name: "cares for affect, not styles".into(),
             weights: Some(Weights { affect: 0.6, moods: 0.3, styles: 0.0, themes: 0.1 }),
-            ..base.clone()
+            ..User::new("cares for affect, not styles", Gives::Reactions)
         },
-        User { name: "calmer than pixtape thinks".into(), arousal_shift: -0.5, gives: Gives::Ratings, ..base.clone() },
-        User { name: "gloomier than pixtape thinks".into(), valence_shift: -0.4, gives: Gives::Ratings, ..base },
+        User { arousal_shift: -0.5, ..User::new("calmer than pixtape thinks", Gives::Ratings) },
+        User { valence_shift: -0.4, ..User::new("gloomier than pixtape thinks", Gives::Ratings) },
     ]
 }

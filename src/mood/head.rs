@@ -63,13 +63,7 @@ impl MoodHead {
 
     pub fn from_safetensors(bytes: &[u8]) -> Result<MoodHead, String> {
         let st = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
-        let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>, String> {
-            let t = st.tensor(name).map_err(|e| format!("{name}: {e}"))?;
-            if t.dtype() != Dtype::F32 || t.shape() != shape {
-                return Err(format!("{name}: expected f32 {shape:?}, found {:?} {:?}", t.dtype(), t.shape()));
-            }
-            Ok(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
-        };
+        let get = |name: &str, shape: &[usize]| f32_tensor(&st, name, shape)?.ok_or_else(|| format!("no {name}"));
         Ok(MoodHead {
             mean: get("mood_head.mean", &[INPUTS])?,
             scale: get("mood_head.scale", &[INPUTS])?,
@@ -205,6 +199,15 @@ impl MoodHead {
         let best = r.clone().max_by(|&a, &b| score(a).total_cmp(&score(b)).then(b.cmp(&a))).unwrap_or(r.start);
         super::DIM_NAMES[best]
     }
+}
+
+/// The f32 tensor `name` of shape `shape`; `None` when the file lacks it.
+pub(crate) fn f32_tensor(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Option<Vec<f32>>, String> {
+    let Ok(t) = st.tensor(name) else { return Ok(None) };
+    if t.dtype() != Dtype::F32 || t.shape() != shape {
+        return Err(format!("{name}: expected f32 {shape:?}, found {:?} {:?}", t.dtype(), t.shape()));
+    }
+    Ok(Some(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()))
 }
 
 /// sha256 of the embedded head, for the manifest.
