@@ -71,6 +71,45 @@ pub enum Command {
     /// Catalog tools.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Photo tools.
+    #[command(subcommand)]
+    Photos(PhotosCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PhotosCommand {
+    /// Write synthetic JPEG scenes (gradients, soft shapes, sensor noise)
+    /// for scale tests and benchmarks: photo-000000.jpg, ... The same seed
+    /// gives the same files.
+    Synth {
+        /// Number of photos.
+        #[arg(long, value_name = "N")]
+        count: usize,
+        /// Output folder (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Size of a landscape photo, WIDTHxHEIGHT; sizes vary by up to 25 %
+        /// and one photo in five is portrait unless --exact.
+        #[arg(long, default_value = "640x480", value_parser = parse_size)]
+        size: (u32, u32),
+        /// Every photo exactly --size, landscape.
+        #[arg(long)]
+        exact: bool,
+        /// JPEG quality, 1-100.
+        #[arg(long, default_value_t = 88, value_parser = clap::value_parser!(u8).range(1..=100))]
+        quality: u8,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s:?} is not WIDTHxHEIGHT"))?;
+    let n = |v: &str| v.trim().parse::<u32>().ok().filter(|&n| (8..=20_000).contains(&n));
+    match (n(w), n(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(format!("{s:?}: width and height must be whole numbers from 8 to 20000")),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -227,6 +266,13 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub features: bool,
 
+    /// Inputs per committed part. The run commits its rows every N inputs,
+    /// so a killed run, rerun with the same command, resumes from its last
+    /// part; the finished tables do not depend on N.
+    #[arg(long, value_name = "N", default_value_t = pixtape::output::DEFAULT_PART_INPUTS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub part_size: u64,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -316,6 +362,7 @@ impl AnalyzeArgs {
         settings.decode_threads = self.common.threads();
         settings.limits = self.common.limits();
         settings.features = self.features;
+        settings.part_inputs = self.part_size;
         settings.shard = self.shard.as_deref().map(|s| Shard::parse(s, &|v| std::env::var(v).ok())).transpose()?;
         Ok(settings)
     }

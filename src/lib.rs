@@ -31,6 +31,7 @@ pub mod recommend;
 mod rng;
 pub mod shard;
 pub mod similarity;
+pub mod synth;
 pub mod verify;
 
 pub use error::{Error, Failure, Result, Stage};

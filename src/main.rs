@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{CatalogCommand, Cli, Command};
+use cli::{CatalogCommand, Cli, Command, PhotosCommand};
 use std::path::PathBuf;
 
 use pixtape::backend::{self, Backend, Model};
@@ -29,6 +29,9 @@ fn main() -> ExitCode {
                     eprintln!("pixtape: error: {}: {message}", cli::flag_of(setting).unwrap_or_default())
                 }
                 _ => eprintln!("pixtape: error: {err:#}"),
+            }
+            if let Some(advice) = disk_advice(&err) {
+                eprintln!("pixtape: {advice}");
             }
             ExitCode::from(2)
         }
@@ -132,6 +135,12 @@ fn run() -> anyhow::Result<ExitCode> {
             eprintln!("pixtape: wrote the profile to {}", args.out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Photos(PhotosCommand::Synth { count, out, size: (width, height), exact, quality, seed }) => {
+            let spec = pixtape::synth::PhotoSpec { width, height, exact, quality, seed };
+            pixtape::synth::photos(&out, count, &spec)?;
+            eprintln!("pixtape: wrote {count} synthetic photos to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Catalog(CatalogCommand::Synth { tracks, out, seed }) => {
             catalog::synth::write(&out, tracks, seed)?;
             eprintln!("pixtape: wrote {tracks} synthetic tracks to {}", out.display());
@@ -203,6 +212,25 @@ fn say(quiet: bool, line: Option<&str>) {
     if let (false, Some(line)) = (quiet, line) {
         eprintln!("pixtape: {line}");
     }
+}
+
+/// What to do when the output disk refused a write: a full disk (or quota)
+/// and a read-only one are told apart from other failures.
+fn disk_advice(err: &anyhow::Error) -> Option<&'static str> {
+    const FULL: &str = "the output disk is full: free space (or write elsewhere) and rerun the same command; the \
+                        parts already committed are kept and the run resumes from them";
+    const READ_ONLY: &str = "the output folder is on a read-only file system: give --out a writable folder";
+    let codes = err.chain().filter_map(|e| e.downcast_ref::<std::io::Error>()?.raw_os_error());
+    // Parquet flattens I/O errors into text, so the text is checked too.
+    let text = format!("{err:#}");
+    for code in codes.chain([28, 122, 30].into_iter().filter(|c| text.contains(&format!("(os error {c})")))) {
+        match code {
+            28 | 122 => return Some(FULL),
+            30 => return Some(READ_ONLY),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn exit_code(summary: &RunSummary) -> ExitCode {

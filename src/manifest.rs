@@ -49,7 +49,12 @@ struct Manifest<'a> {
     started_at: String,
     finished_at: String,
     wall_seconds: f64,
+    /// Images this attempt analysed, per second of its wall time.
     images_per_second: f64,
+    /// Parts the tables were assembled from, and what an earlier,
+    /// interrupted attempt had committed of them.
+    parts: u32,
+    resumed: &'a crate::output::PartCounts,
     input: InputInfo<'a>,
     model: ModelInfo<'a>,
     engine: &'a str,
@@ -124,7 +129,10 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
         started_at: humantime::format_rfc3339_seconds(run.started_at).to_string(),
         finished_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         wall_seconds: run.summary.wall_seconds,
-        images_per_second: run.summary.counts.images as f64 / run.summary.wall_seconds.max(1e-9),
+        images_per_second: (run.summary.counts.images - run.summary.resumed.images) as f64
+            / run.summary.wall_seconds.max(1e-9),
+        parts: run.summary.parts,
+        resumed: &run.summary.resumed,
         input: InputInfo {
             path: s.images.display().to_string(),
             kind: run.input_kind.as_str(),

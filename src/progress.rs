@@ -49,6 +49,17 @@ impl Progress for Bar {
         self.bar.set_length(total);
     }
 
+    fn resumed(&self, done: u64) {
+        self.bar.set_position(done);
+        self.bar.reset_eta();
+    }
+
+    fn note(&self, line: &str) {
+        if !self.bar.is_hidden() {
+            self.bar.suspend(|| eprintln!("pixtape: {line}"));
+        }
+    }
+
     fn finished_one(&self, ok: bool) {
         if !ok {
             let n = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
@@ -79,11 +90,15 @@ pub fn summary_line(s: &RunSummary) -> String {
             c.images
         );
     }
+    let resumed = match s.resumed.inputs {
+        0 => String::new(),
+        n => format!(" (resumed: {n} inputs were committed by an earlier attempt)"),
+    };
     format!(
-        "analysed {} images in {:.1} s ({}) on {}; {} errors, {} warnings{}; wrote {}",
+        "analysed {} images{resumed} in {:.1} s ({}) on {}; {} errors, {} warnings{}; wrote {}",
         c.images,
         s.wall_seconds,
-        rate(c.images as f64 / s.wall_seconds.max(1e-9), "images"),
+        rate((c.images - s.resumed.images) as f64 / s.wall_seconds.max(1e-9), "images"),
         s.engine,
         c.errors,
         c.warnings,

@@ -81,6 +81,13 @@ impl ErrorsWriter {
         self.table.write(cols)
     }
 
+    /// Appends rows read back from an errors table (a committed part);
+    /// they are not counted in `counts`.
+    pub fn append(&mut self, batch: &arrow_array::RecordBatch) -> Result<()> {
+        self.flush()?;
+        self.table.write(batch.columns().to_vec())
+    }
+
     pub fn finish(mut self) -> Result<u64> {
         self.flush()?;
         self.table.finish()

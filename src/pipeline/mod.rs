@@ -34,14 +34,13 @@ use crate::ingest::{self, ImageSource, IngestItem};
 use crate::manifest;
 use crate::model::{CROP_BYTES, ModelOutput};
 use crate::output::{
-    ERRORS_FILE, ErrorsWriter, FEATURES_FILE, FeaturesWriter, IMAGES_FILE, ImagesWriter, MANIFEST_FILE,
-    RECOMMENDATIONS_FILE, RecommendationsWriter, Severity,
+    DEFAULT_PART_INPUTS, Journal, Learning, MANIFEST_FILE, OrderedIds, OutputLock, PARTS_DIR, PartCounts, PartSink, Severity,
+    compact, remove_parts,
 };
-use crate::output::{Learning, OutputLock};
 use crate::playlist::Pick;
 use crate::recommend::Recommender;
 use crate::shard::{InputDigest, Shard};
-use sink::{Tables, match_stage, sink};
+use sink::{match_stage, sink};
 use workers::{Ready, decode_worker, model_stage};
 
 /// Everything `analyze` needs besides the model; the CLI builds it, the
@@ -57,6 +56,9 @@ pub struct AnalyzeSettings {
     pub features: bool,
     /// Analyse only this shard's inputs, into its own folder under `out`.
     pub shard: Option<Shard>,
+    /// Inputs per committed part: what a kill can lose (see
+    /// `output::parts`). It does not change the tables a run writes.
+    pub part_inputs: u64,
 }
 
 impl AnalyzeSettings {
@@ -69,6 +71,7 @@ impl AnalyzeSettings {
             limits: DecodeLimits::default(),
             features: false,
             shard: None,
+            part_inputs: DEFAULT_PART_INPUTS,
         }
     }
 
@@ -87,6 +90,10 @@ pub trait Progress: Sync {
     fn discovered(&self, _total: u64, _complete: bool) {}
     /// One input finished, analysed (`ok`) or failed.
     fn finished_one(&self, _ok: bool) {}
+    /// `done` inputs were finished by an earlier attempt (committed parts).
+    fn resumed(&self, _done: u64) {}
+    /// Something the user should know about the run's output folder.
+    fn note(&self, _line: &str) {}
 }
 
 /// Reports nothing.
@@ -120,6 +127,10 @@ pub struct RunSummary {
     /// A shard found its own complete run with the same fingerprint and did
     /// nothing; `counts` are that run's.
     pub already_complete: bool,
+    /// What an earlier, interrupted attempt had committed, not redone.
+    pub resumed: PartCounts,
+    /// Parts the run's tables were assembled from.
+    pub parts: u32,
 }
 
 pub(super) struct Job {
@@ -157,6 +168,11 @@ pub fn analyze(settings: &AnalyzeSettings, model: &Model, progress: &dyn Progres
 
 /// `analyze`, plus a playlist per image written to `recommendations.parquet`
 /// when `recommend` is given.
+///
+/// The run commits its rows in parts as it goes (see `output::parts`); a run
+/// that was killed, or failed on a full disk, resumes from its last
+/// committed part when it is started again with the same inputs, catalog
+/// and settings.
 pub fn run(
     settings: &AnalyzeSettings,
     model: &Model,
@@ -167,41 +183,79 @@ pub fn run(
     let started = Instant::now();
     let started_at = SystemTime::now();
     let out = settings.out_dir();
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    // Locked before anything in the folder is read or changed: a second run
+    // must not resume parts that the first is still writing, nor remove the
+    // manifest of a run that is finishing.
+    let _lock = OutputLock::acquire(&out)?;
+    let journal = Journal::read(&out)?;
+    let committed = journal.as_ref().map_or(0, Journal::committed);
+    // The whole listing, up front: the fingerprint needs it, and a resumed
+    // run must check that its inputs still start with the committed ones.
+    let listing = list(settings, committed)?;
+    let fingerprint = manifest::fingerprint(settings, model, recommend, &listing.digest);
     if settings.shard.is_some()
-        && let Some(done) = finished_shard(settings, model, recommend, &out)?
+        && let Some(done) = finished_shard(&out, &fingerprint)?
     {
+        remove_parts(&out)?;
         return Ok(done);
     }
-    let (kind, sources) = ingest::open(&settings.images)?;
-    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
-    // Locked before anything in the folder changes: a second run must not
-    // remove the manifest of a run that is finishing.
-    let _lock = OutputLock::acquire(&out)?;
-    prepare_out_dir(&out)?;
-    let mut errors = ErrorsWriter::create(&out.join(ERRORS_FILE))?;
-    let recommendations = match recommend {
-        Some(r) => {
-            for issue in &r.catalog().issues {
-                let severity = if issue.is_error { Severity::Error } else { Severity::Warning };
-                errors.push(None, &issue.locator, "catalog", severity, &issue.reason)?;
-            }
-            Some(RecommendationsWriter::create(&out.join(RECOMMENDATIONS_FILE))?)
-        }
+    let resume = match journal {
         None => None,
-    };
-    let features = match settings.features {
-        true => Some(FeaturesWriter::create(&out.join(FEATURES_FILE))?),
-        false => None,
-    };
-    // A stale table from an earlier run with other options would mislead.
-    for (file, written) in [(RECOMMENDATIONS_FILE, recommendations.is_some()), (FEATURES_FILE, features.is_some())] {
-        if !written {
-            let _ = std::fs::remove_file(out.join(file));
+        Some(j) if j.fingerprint != fingerprint => {
+            if settings.shard.is_some() {
+                return Err(Error::input(
+                    out.join(PARTS_DIR),
+                    format!(
+                        "holds committed parts of another run (fingerprint {}, this run's is {}): the inputs, \
+                         catalog, settings, model or version differ; write to another folder, or remove this one \
+                         to redo it",
+                        short(&j.fingerprint),
+                        short(&fingerprint)
+                    ),
+                ));
+            }
+            progress.note(&format!(
+                "{}: discarding {} committed parts of an earlier run with other inputs, catalog or settings",
+                out.display(),
+                j.parts.len()
+            ));
+            None
         }
-    }
-    let mut tables =
-        Tables { images: ImagesWriter::create(&out.join(IMAGES_FILE))?, errors, recommendations, features };
-    let catalog_errors = tables.errors.counts().0;
+        Some(j) if j.committed_ids() != listing.committed_ids.hex() => {
+            progress.note(&format!(
+                "{}: the inputs no longer start with the {} committed ones in the same order; starting over",
+                out.display(),
+                j.committed()
+            ));
+            None
+        }
+        Some(j) => {
+            if j.committed() > 0 {
+                progress.note(&format!(
+                    "resuming: {} of {} inputs are committed in {} parts",
+                    j.committed(),
+                    listing.owned,
+                    j.parts.len()
+                ));
+            }
+            Some((j, listing.committed_ids.clone()))
+        }
+    };
+    let resumed = resume.as_ref().map_or(0, |(j, _)| j.committed());
+    let resumed_counts = resume.as_ref().map(|(j, _)| j.totals()).unwrap_or_default();
+    prepare_out_dir(&out)?;
+    let mut parts = PartSink::open(
+        &out,
+        &fingerprint,
+        recommend.is_some(),
+        settings.features,
+        settings.part_inputs,
+        settings.shard.as_ref().map_or(0, |s| s.index),
+        resume,
+    )?;
+    progress.resumed(resumed);
+    let (kind, sources) = ingest::open(&settings.images)?;
 
     let batch = model.batch;
     let workers = settings.decode_threads.max(1);
@@ -233,7 +287,8 @@ pub fn run(
                     others.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                if job_tx.send(Job { seq, item }).is_err() {
+                // Inputs of committed parts are counted, not redone.
+                if seq >= resumed && job_tx.send(Job { seq, item }).is_err() {
                     return;
                 }
                 seq += 1;
@@ -260,30 +315,48 @@ pub fn run(
         }
         drop(out_tx);
         // On error `out_rx` is dropped inside `sink`, so every stage unwinds.
-        sink(out_rx, &mut tables, recommend, progress)
+        sink(out_rx, resumed, &mut parts, recommend, progress)
     });
     sink_result?;
+    let journal = parts.finish()?;
+    let digest = digest.into_inner().unwrap_or_else(|p| p.into_inner());
+    if digest != listing.digest {
+        return Err(Error::input(
+            &settings.images,
+            "the inputs changed while the run was under way (files added, removed or renamed); rerun once they \
+             are settled: committed parts of inputs that are still listed first are kept",
+        ));
+    }
 
-    let (error_rows, warnings) = tables.errors.counts();
-    let written = tables.finish()?;
+    // The run's tables: the catalog's issues first, then the parts in order.
+    let catalog_issues = recommend.map_or(&[][..], |r| &r.catalog().issues[..]);
+    let written = compact(&out, &journal, |errors| {
+        for issue in catalog_issues {
+            let severity = if issue.is_error { Severity::Error } else { Severity::Warning };
+            errors.push(None, &issue.locator, "catalog", severity, &issue.reason)?;
+        }
+        Ok(())
+    })?;
+    let totals = journal.totals();
     let counts = Counts {
         inputs: inputs.load(Ordering::Relaxed),
         images: written.images,
         recommendations: written.recommendations,
         // Catalog rows are reported, but only failed images fail a run.
-        errors: error_rows - catalog_errors,
-        warnings,
+        errors: totals.errors,
+        warnings: totals.warnings + catalog_issues.iter().filter(|i| !i.is_error).count() as u64,
         skipped_files: skipped.load(Ordering::Relaxed),
         other_shards: others.load(Ordering::Relaxed),
     };
-    let digest = digest.into_inner().unwrap_or_else(|p| p.into_inner());
     let summary = RunSummary {
         counts,
         wall_seconds: started.elapsed().as_secs_f64(),
         out: out.clone(),
         engine: engine.describe(),
-        fingerprint: manifest::fingerprint(settings, model, recommend, &digest),
+        fingerprint,
         already_complete: false,
+        resumed: resumed_counts,
+        parts: journal.parts.len() as u32,
     };
     let run = manifest::Run {
         settings,
@@ -295,7 +368,37 @@ pub fn run(
         inputs: digest,
     };
     manifest::write(&out, &run)?;
+    // The manifest is in place, so the parts are no longer needed; a kill
+    // before this line leaves them, and the next run removes them.
+    remove_parts(&out)?;
     Ok(summary)
+}
+
+/// The input listing as a run sees it, taken before the run starts.
+struct Listing {
+    /// Every input's id (every shard's), digested in any order.
+    digest: InputDigest,
+    /// Inputs this run (or shard) owns.
+    owned: u64,
+    /// The ordered digest of the first `committed` owned inputs' ids.
+    committed_ids: OrderedIds,
+}
+
+fn list(settings: &AnalyzeSettings, committed: u64) -> Result<Listing> {
+    let (_, sources) = ingest::open(&settings.images)?;
+    let mut listing = Listing { digest: InputDigest::default(), owned: 0, committed_ids: OrderedIds::default() };
+    for item in sources {
+        let Some(id) = input_id(&item) else { continue };
+        listing.digest.add(id);
+        if settings.shard.as_ref().is_some_and(|s| !s.owns(id)) {
+            continue;
+        }
+        if listing.owned < committed {
+            listing.committed_ids.add(id);
+        }
+        listing.owned += 1;
+    }
+    Ok(listing)
 }
 
 /// The id an input is sharded and fingerprinted by: its `image_id`, or
@@ -311,21 +414,8 @@ fn input_id(item: &IngestItem) -> Option<&str> {
 
 /// A shard's earlier complete run in `out`: the same fingerprint means
 /// there is nothing to do; another is an error, never an overwrite.
-fn finished_shard(
-    settings: &AnalyzeSettings,
-    model: &Model,
-    recommend: Option<&Recommender>,
-    out: &Path,
-) -> Result<Option<RunSummary>> {
+fn finished_shard(out: &Path, fingerprint: &str) -> Result<Option<RunSummary>> {
     let Some(previous) = manifest::read(out)? else { return Ok(None) };
-    let (_, sources) = ingest::open(&settings.images)?;
-    let mut digest = InputDigest::default();
-    for item in sources {
-        if let Some(id) = input_id(&item) {
-            digest.add(id);
-        }
-    }
-    let fingerprint = manifest::fingerprint(settings, model, recommend, &digest);
     if previous.fingerprint != fingerprint {
         return Err(Error::input(
             out,
@@ -333,7 +423,7 @@ fn finished_shard(
                 "holds a complete run with another fingerprint ({}, this run's is {}): the inputs, catalog, \
                  settings, model or version differ; write to another folder, or remove this one to redo it",
                 short(&previous.fingerprint),
-                short(&fingerprint)
+                short(fingerprint)
             ),
         ));
     }
@@ -342,8 +432,10 @@ fn finished_shard(
         wall_seconds: 0.0,
         out: out.to_path_buf(),
         engine: previous.engine,
-        fingerprint,
+        fingerprint: fingerprint.to_string(),
         already_complete: true,
+        resumed: PartCounts::default(),
+        parts: 0,
     }))
 }
 

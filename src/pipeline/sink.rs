@@ -13,9 +13,7 @@ use crate::ingest::ImageSource;
 use crate::model::ModelOutput;
 use crate::mood::head::MoodHead;
 use crate::output::Learning;
-use crate::output::{
-    ErrorsWriter, FeaturesWriter, ImageRecord, ImagesWriter, RecommendationRecord, RecommendationsWriter, Severity,
-};
+use crate::output::{ImageRecord, PartSink, PartTables, RecommendationRecord, Severity};
 use crate::playlist::Pick;
 use crate::recommend::Recommender;
 
@@ -92,48 +90,24 @@ fn fail_all(
     true
 }
 
-/// The tables a run writes; those it was not asked for are `None`.
-pub(super) struct Tables {
-    pub images: ImagesWriter,
-    pub errors: ErrorsWriter,
-    pub recommendations: Option<RecommendationsWriter>,
-    pub features: Option<FeaturesWriter>,
-}
-
-/// Row counts of the finished tables.
-pub(super) struct Written {
-    pub images: u64,
-    pub recommendations: u64,
-}
-
-impl Tables {
-    /// Closes every table and moves it into place.
-    pub fn finish(self) -> Result<Written> {
-        let images = self.images.finish()?;
-        let recommendations = self.recommendations.map(|r| r.finish()).transpose()?.unwrap_or(0);
-        if let Some(f) = self.features {
-            f.finish()?;
-        }
-        self.errors.finish()?;
-        Ok(Written { images, recommendations })
-    }
-}
-
 /// Writes outcomes in input order.
+/// Writes outcomes in input order into the current part, from sequence
+/// number `first` (the inputs before it are in committed parts).
 pub(super) fn sink(
     outcomes: Receiver<(u64, Outcome)>,
-    tables: &mut Tables,
+    first: u64,
+    parts: &mut PartSink,
     recommend: Option<&Recommender>,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let Tables { images, errors, recommendations: recs, features: feature_table } = tables;
     let catalog = recommend.map(Recommender::catalog);
     let mut pending: BTreeMap<u64, Outcome> = BTreeMap::new();
-    let mut next = 0u64;
+    let mut next = first;
     for (seq, outcome) in outcomes {
         pending.insert(seq, outcome);
         while let Some(outcome) = pending.remove(&next) {
             next += 1;
+            let PartTables { images, errors, recommendations: recs, features: feature_table } = parts.tables()?;
             match outcome {
                 Outcome::Analysed { source, analysis, playlist, learning } => {
                     let path = source.path.to_string_lossy();
@@ -172,6 +146,7 @@ pub(super) fn sink(
                     if let Some(w) = &info.warning {
                         errors.push(Some(&source.id), &path, Stage::Decode.as_str(), Severity::Warning, w)?;
                     }
+                    parts.input_done(&source.id)?;
                     progress.finished_one(true);
                 }
                 Outcome::Failed { image_id, path, failure } => {
@@ -182,6 +157,7 @@ pub(super) fn sink(
                         Severity::Error,
                         &failure.reason,
                     )?;
+                    parts.input_done(image_id.as_deref().unwrap_or(&path))?;
                     progress.finished_one(false);
                 }
             }
