@@ -39,8 +39,19 @@ pub enum IngestItem {
         path: String,
         reason: String,
     },
-    /// A file the walk passed over (not an image extension, or hidden).
-    Skipped,
+    /// Something the walk passed over, and why.
+    Skipped(Skip),
+}
+
+/// Why a folder walk passed over an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// A file without an image extension.
+    NotImage = 0,
+    /// A symbolic link to a folder above it.
+    SymlinkLoop,
+    /// A folder whose name has an image extension.
+    FolderNamedLikeImage,
 }
 
 /// What `--images` points at.
@@ -98,6 +109,9 @@ fn walk(root: &Path) -> impl Iterator<Item = IngestItem> + Send + use<> {
         // Hidden entries (".git", "._IMG_0001.jpg" from macOS) are not photos.
         .filter_entry(|e| e.depth() == 0 || !e.file_name().as_encoded_bytes().starts_with(b"."));
     walker.filter_map(move |entry| match entry {
+        // A link back to a folder above it: walkdir notices and does not
+        // descend, so the walk ends; the link is passed over and counted.
+        Err(e) if e.loop_ancestor().is_some() => Some(IngestItem::Skipped(Skip::SymlinkLoop)),
         Err(e) => {
             let path = e.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| root.display().to_string());
             let reason = match e.io_error() {
@@ -106,29 +120,58 @@ fn walk(root: &Path) -> impl Iterator<Item = IngestItem> + Send + use<> {
             };
             Some(IngestItem::Rejected { path, reason })
         }
-        Ok(entry) if entry.file_type().is_dir() => None,
+        // A folder named like a photo ("best.jpg/") is walked into like any
+        // other, and counted, as it is not itself an input.
+        Ok(entry) if entry.file_type().is_dir() => {
+            (entry.depth() > 0 && is_image_name(entry.path())).then_some(IngestItem::Skipped(Skip::FolderNamedLikeImage))
+        }
         Ok(entry) => {
             let path = entry.path();
             if !is_image_name(path) {
-                return Some(IngestItem::Skipped);
+                return Some(IngestItem::Skipped(Skip::NotImage));
             }
             let rel = path.strip_prefix(&root).unwrap_or(path);
-            match rel.to_str() {
-                Some(id) => Some(IngestItem::Image(ImageSource {
-                    id: id.replace(std::path::MAIN_SEPARATOR, "/"),
-                    path: path.to_path_buf(),
-                })),
-                None => Some(IngestItem::Rejected {
-                    path: path.to_string_lossy().into_owned(),
-                    reason: "file name is not valid UTF-8, so it cannot be a stable image_id; rename the file".into(),
-                }),
-            }
+            let id = match rel.to_str() {
+                Some(id) => id.replace(std::path::MAIN_SEPARATOR, "/"),
+                None => escape_path(rel),
+            };
+            Some(IngestItem::Image(ImageSource { id, path: path.to_path_buf() }))
         }
     })
 }
 
-fn resolve(base: &Path, written: &str) -> PathBuf {
-    let p = Path::new(written);
+/// A printable, lossless `image_id` for a path that is not UTF-8: valid
+/// UTF-8 stretches are kept, every other byte becomes `\xNN`, and a
+/// backslash becomes `\\`, so the escape can be undone. (A UTF-8 name
+/// that itself reads like such an escape could meet it; `verify` reports
+/// any id that appears twice.)
+pub fn escape_path(path: &Path) -> String {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '/' => out.push('/'),
+                c if c == std::path::MAIN_SEPARATOR => out.push('/'),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Whether `path` is not valid UTF-8: its image gets an escaped id, its
+/// raw bytes are kept, and a warning says so.
+pub fn is_raw(path: &Path) -> bool {
+    path.to_str().is_none()
+}
+
+fn resolve(base: &Path, written: impl AsRef<Path>) -> PathBuf {
+    let p = written.as_ref();
     if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
 }
 
@@ -144,6 +187,15 @@ fn text_manifest(path: &Path, base: PathBuf) -> Result<impl Iterator<Item = Inge
             }
         };
         let Ok(text) = std::str::from_utf8(&line) else {
+            // A path written as the file system's raw bytes.
+            #[cfg(unix)]
+            {
+                use std::os::unix::ffi::OsStrExt;
+                let raw = line.strip_suffix(b"\r").unwrap_or(&line).trim_ascii();
+                let written = Path::new(std::ffi::OsStr::from_bytes(raw));
+                return Some(IngestItem::Image(ImageSource { id: escape_path(written), path: resolve(&base, written) }));
+            }
+            #[cfg(not(unix))]
             return Some(IngestItem::Rejected {
                 path: format!("{name}:{}", i + 1),
                 reason: "line is not valid UTF-8".into(),

@@ -102,9 +102,23 @@ pub fn summary_line(s: &RunSummary) -> String {
         s.engine,
         c.errors,
         c.warnings,
-        if c.skipped_files > 0 { format!(", {} non-image files skipped", c.skipped_files) } else { String::new() },
+        skipped(c),
         s.out.display(),
     )
+}
+
+/// What the folder walk passed over, if anything: `, 3 non-image files
+/// skipped, 1 symbolic-link loop skipped`.
+fn skipped(c: &pixtape::pipeline::Counts) -> String {
+    [
+        (c.skipped_files, "non-image files"),
+        (c.symlink_loops, "symbolic-link loops"),
+        (c.folders_named_like_images, "folders named like images"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!(", {n} {what} skipped"))
+    .collect()
 }
 
 pub fn catalog_line(c: &Catalog) -> String {

@@ -18,7 +18,7 @@ use arrow_array::cast::AsArray;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
-use crate::output::{ERRORS_FILE, IMAGES_FILE, MANIFEST_FILE, RECOMMENDATIONS_FILE};
+use crate::output::{ERRORS_FILE, IMAGES_FILE, Journal, MANIFEST_FILE, PARTS_DIR, RECOMMENDATIONS_FILE};
 use crate::shard::{self, array_ranges, folder_name, parse_folder_name};
 
 /// What `verify` found.
@@ -143,6 +143,9 @@ fn check_shard(
         }
     }
     let path = dir.join(MANIFEST_FILE);
+    if !path.exists() {
+        interrupted(dir, &name, report)?;
+    }
     let manifest: serde_json::Value = match std::fs::read(&path) {
         Ok(bytes) => match serde_json::from_slice(&bytes) {
             Ok(v) => v,
@@ -222,6 +225,33 @@ fn check_shard(
         fingerprint: manifest["fingerprint"].as_str().unwrap_or("").to_string(),
         listed: manifest["input"]["listed"].as_u64().unwrap_or(0),
     }))
+}
+
+/// Says what an incomplete shard's committed parts hold, and names a part
+/// left half-written by a kill. Rerunning the shard resumes from its last
+/// committed part and removes the half-written one.
+fn interrupted(dir: &Path, name: &str, report: &mut Report) -> Result<()> {
+    let parts = dir.join(PARTS_DIR);
+    let Ok(entries) = std::fs::read_dir(&parts) else { return Ok(()) };
+    for e in entries {
+        let file = e.map_err(|e| Error::io(&parts, e))?.file_name().to_string_lossy().into_owned();
+        if file.ends_with(".partial") {
+            report.problems.push(format!(
+                "{name}: a half-written part is left ({PARTS_DIR}/{file}): the shard was stopped mid-part; \
+                 rerunning it discards that part and resumes"
+            ));
+        }
+    }
+    match Journal::read(dir) {
+        Ok(Some(j)) => report.problems.push(format!(
+            "{name}: interrupted with {} inputs in {} committed parts; rerunning it resumes from there",
+            j.committed(),
+            j.parts.len()
+        )),
+        Ok(None) => {}
+        Err(e) => report.problems.push(format!("{name}: {e}")),
+    }
+    Ok(())
 }
 
 /// Records input `id` seen in shard `index`, reporting duplicates and

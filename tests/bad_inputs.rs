@@ -153,14 +153,11 @@ fn mixed_folder(root: &Path) -> (PathBuf, BTreeMap<String, &'static str>) {
         std::fs::write(dir.join(name), bytes).unwrap();
         bad.insert(name.to_string(), stage);
     }
+    // (A name that is not UTF-8 is a good image: see the test below.)
     #[cfg(unix)]
     {
-        use std::os::unix::ffi::OsStrExt;
         std::os::unix::fs::symlink(root.join("nowhere.jpg"), dir.join("dangling.jpg")).unwrap();
         bad.insert("dangling.jpg".to_string(), "ingest");
-        let name = std::ffi::OsStr::from_bytes(b"caf\xe9.jpg");
-        std::fs::write(dir.join(name), photo("cat.jpg")).unwrap();
-        bad.insert("caf\u{fffd}.jpg".to_string(), "ingest");
     }
     (dir, bad)
 }
@@ -234,4 +231,63 @@ fn binary_exit_code_reports_failed_inputs() {
     assert_eq!(out.status.code(), Some(2), "a run that cannot start exits 2");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("does-not-exist"), "{stderr}");
+}
+
+/// A name that is not UTF-8 is analysed under a printable, lossless escape,
+/// with its raw bytes kept and a warning; a symbolic-link loop and a folder
+/// named like an image are passed over and counted, and the walk ends.
+#[cfg(unix)]
+#[test]
+fn odd_names_and_links_are_analysed_or_skipped_and_never_followed_forever() {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("in");
+    std::fs::create_dir_all(images.join("album.jpg")).unwrap();
+    let jpeg = photo(&std::fs::read_dir(common::photos_dir()).unwrap().next().unwrap().unwrap().file_name().to_string_lossy());
+    // "café\.jpg" in Latin-1: 0xE9 is not UTF-8; the backslash must survive too.
+    let raw_name: &[u8] = b"caf\xe9\\.jpg";
+    std::fs::write(images.join(OsStr::from_bytes(raw_name)), &jpeg).unwrap();
+    std::fs::write(images.join("ok.jpg"), &jpeg).unwrap();
+    std::fs::write(images.join("album.jpg/inside.png"), png_solid(64, 48, [200, 120, 40])).unwrap();
+    std::os::unix::fs::symlink("..", images.join("album.jpg/up")).unwrap();
+    let out = dir.path().join("out");
+    let s = pipeline::analyze(&settings(&images, &out), &Backend::cpu().model(Some(4)).unwrap(), &Silent).unwrap();
+    let c = &s.counts;
+    assert_eq!((c.images, c.errors, c.warnings), (3, 0, 1), "{c:?}");
+    assert_eq!((c.symlink_loops, c.folders_named_like_images), (1, 1), "{c:?}");
+
+    let b = read_parquet(&out.join("images.parquet"));
+    let ids: Vec<String> = strings(&b, "image_id").into_iter().map(Option::unwrap).collect();
+    let escaped = "caf\\xE9\\\\.jpg";
+    assert_eq!(ids, ["album.jpg/inside.png", escaped, "ok.jpg"]);
+    assert_eq!(unescape(escaped), raw_name, "the escape is lossless");
+    let bytes = b.column_by_name("path_bytes").unwrap().as_binary::<i32>().clone();
+    let mut want = images.as_os_str().as_bytes().to_vec();
+    want.extend_from_slice(b"/");
+    want.extend_from_slice(raw_name);
+    assert_eq!(bytes.value(1), &want[..], "the raw path is kept");
+    assert!(bytes.is_null(0) && bytes.is_null(2), "UTF-8 paths need no raw copy");
+    let e = read_parquet(&out.join("errors.parquet"));
+    assert_eq!(strings(&e, "image_id"), [Some(escaped.to_string())]);
+    assert_eq!(strings(&e, "severity"), [Some("warning".to_string())]);
+    assert!(strings(&e, "reason")[0].as_deref().unwrap().contains("not valid UTF-8"));
+}
+
+/// The inverse of `ingest::escape_path`, to show that it loses nothing.
+fn unescape(s: &str) -> Vec<u8> {
+    let (b, mut out, mut i) = (s.as_bytes(), Vec::new(), 0);
+    while i < b.len() {
+        match (b[i], b.get(i + 1)) {
+            (b'\\', Some(b'\\')) => (out.push(b'\\'), i += 2).1,
+            (b'\\', Some(b'x')) => {
+                out.push(u8::from_str_radix(&s[i + 2..i + 4], 16).unwrap());
+                i += 4;
+            }
+            (c, _) => (out.push(c), i += 1).1,
+        }
+    }
+    out
 }

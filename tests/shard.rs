@@ -181,6 +181,24 @@ fn verify_finds_duplicated_inputs_and_half_written_or_corrupt_parts() {
     let report = verify(&out).unwrap();
     assert!(report.problems.iter().any(|p| p.contains("half-written")), "{report:?}");
     assert!(report.problems.iter().any(|p| p.contains("cannot be read")), "{report:?}");
+
+    // A shard killed mid-part: committed parts, one half-written, no manifest.
+    run_shards_again(&model, &out);
+    let mut s = settings(&out, Some((1, 2)));
+    s.part_inputs = 2;
+    std::fs::remove_dir_all(&b).unwrap();
+    pipeline::analyze(&s, &model, &Silent).unwrap();
+    std::fs::remove_file(b.join("manifest.json")).unwrap();
+    std::fs::create_dir_all(b.join("_parts")).unwrap();
+    let journal = serde_json::json!({"pixtape_version": "x", "fingerprint": "f", "recommendations": false,
+        "features": false, "parts": [{"index": 0, "first": 0, "end": 2, "ids_sha256": "00",
+        "counts": {"inputs": 2, "images": 2, "errors": 0, "warnings": 0, "recommendations": 0, "features": 0}}]});
+    std::fs::write(b.join("_parts/journal.json"), journal.to_string()).unwrap();
+    std::fs::write(b.join("_parts/.images-00001.parquet.partial"), b"PAR1\0\0").unwrap();
+    let report = verify(&out).unwrap();
+    assert_eq!(report.missing, [1]);
+    assert!(report.problems.iter().any(|p| p.contains("half-written part")), "{report:?}");
+    assert!(report.problems.iter().any(|p| p.contains("interrupted with 2 inputs in 1 committed parts")), "{report:?}");
 }
 
 /// Redoes a run from scratch in `out` (2 shards).

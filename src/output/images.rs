@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow_array::ArrayRef;
 use arrow_array::builder::{
-    Float32Builder, ListBuilder, StringBuilder, StructBuilder, UInt16Builder, UInt32Builder, UInt64Builder,
+    BinaryBuilder, Float32Builder, ListBuilder, StringBuilder, StructBuilder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use std::path::Path;
@@ -18,6 +18,9 @@ use crate::mood::{self, Group, MoodVector};
 pub struct ImageRecord<'a> {
     pub image_id: &'a str,
     pub path: &'a str,
+    /// The path's raw bytes, only when it is not UTF-8 (then `path` is a
+    /// lossy rendering and `image_id` an escape).
+    pub path_bytes: Option<&'a [u8]>,
     pub width: u32,
     pub height: u32,
     pub format: &'a str,
@@ -62,6 +65,7 @@ pub fn images_schema() -> SchemaRef {
         list("styles", DataType::Utf8),
         list("themes", DataType::Utf8),
         list("mood_vector", DataType::Float32),
+        Field::new("path_bytes", DataType::Binary, true),
     ]))
 }
 
@@ -86,6 +90,7 @@ pub struct ImagesWriter {
     mood_label: StringBuilder,
     mood_lists: [ListBuilder<StringBuilder>; 3],
     mood_vector: ListBuilder<Float32Builder>,
+    path_bytes: BinaryBuilder,
 }
 
 /// Labels of a group above this affinity are listed (at most three).
@@ -115,6 +120,7 @@ impl ImagesWriter {
             mood_label: StringBuilder::new(),
             mood_lists: std::array::from_fn(|_| list_of(StringBuilder::new(), DataType::Utf8)),
             mood_vector: list_of(Float32Builder::new(), DataType::Float32),
+            path_bytes: BinaryBuilder::new(),
         })
     }
 
@@ -158,6 +164,7 @@ impl ImagesWriter {
         }
         self.mood_vector.values().append_slice(r.mood);
         self.mood_vector.append(true);
+        self.path_bytes.append_option(r.path_bytes);
         if self.table.row_added() { self.flush() } else { Ok(()) }
     }
 
@@ -185,6 +192,7 @@ impl ImagesWriter {
         cols.push(Arc::new(self.mood_label.finish()));
         cols.extend(self.mood_lists.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         cols.push(Arc::new(self.mood_vector.finish()));
+        cols.push(Arc::new(self.path_bytes.finish()));
         self.table.write(cols)
     }
 

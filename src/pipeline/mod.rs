@@ -30,7 +30,7 @@ use crate::analysis::Analysis;
 use crate::backend::Model;
 use crate::decode::{DecodeLimits, DecodedInfo};
 use crate::error::{Error, Failure, Result};
-use crate::ingest::{self, ImageSource, IngestItem};
+use crate::ingest::{self, ImageSource, IngestItem, Skip};
 use crate::manifest;
 use crate::model::{CROP_BYTES, ModelOutput};
 use crate::output::{
@@ -112,6 +112,10 @@ pub struct Counts {
     pub warnings: u64,
     /// Files in a folder that are not images (or hidden), passed over.
     pub skipped_files: u64,
+    /// Symbolic links to a folder above them, passed over.
+    pub symlink_loops: u64,
+    /// Folders named like images ("best.jpg/"): not inputs themselves.
+    pub folders_named_like_images: u64,
     /// Inputs of the listing that belong to other shards.
     pub other_shards: u64,
 }
@@ -266,7 +270,7 @@ pub fn run(
     for _ in 0..batch * 2 + workers {
         let _ = free_tx.send(vec![0u8; CROP_BYTES]);
     }
-    let skipped = AtomicU64::new(0);
+    let skipped: [AtomicU64; 3] = Default::default();
     let inputs = AtomicU64::new(0);
     let others = AtomicU64::new(0);
     let digest = std::sync::Mutex::new(InputDigest::default());
@@ -278,10 +282,11 @@ pub fn run(
             let mut seq = 0u64;
             let mut all = InputDigest::default();
             for item in sources {
-                let Some(id) = input_id(&item) else {
-                    skipped.fetch_add(1, Ordering::Relaxed);
+                if let IngestItem::Skipped(why) = item {
+                    skipped[why as usize].fetch_add(1, Ordering::Relaxed);
                     continue;
-                };
+                }
+                let Some(id) = input_id(&item) else { continue };
                 all.add(id);
                 if shard.is_some_and(|s| !s.owns(id)) {
                     others.fetch_add(1, Ordering::Relaxed);
@@ -345,7 +350,9 @@ pub fn run(
         // Catalog rows are reported, but only failed images fail a run.
         errors: totals.errors,
         warnings: totals.warnings + catalog_issues.iter().filter(|i| !i.is_error).count() as u64,
-        skipped_files: skipped.load(Ordering::Relaxed),
+        skipped_files: skipped[Skip::NotImage as usize].load(Ordering::Relaxed),
+        symlink_loops: skipped[Skip::SymlinkLoop as usize].load(Ordering::Relaxed),
+        folders_named_like_images: skipped[Skip::FolderNamedLikeImage as usize].load(Ordering::Relaxed),
         other_shards: others.load(Ordering::Relaxed),
     };
     let summary = RunSummary {
@@ -408,7 +415,7 @@ fn input_id(item: &IngestItem) -> Option<&str> {
     match item {
         IngestItem::Image(s) => Some(&s.id),
         IngestItem::Rejected { path, .. } => Some(path),
-        IngestItem::Skipped => None,
+        IngestItem::Skipped(_) => None,
     }
 }
 

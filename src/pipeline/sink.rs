@@ -9,7 +9,7 @@ use super::workers::{Pending, Ready, send_failure};
 use super::{Outcome, Progress};
 use crate::analysis::Analysis;
 use crate::error::{Error, Failure, Result, Stage};
-use crate::ingest::ImageSource;
+use crate::ingest::{self, ImageSource};
 use crate::model::ModelOutput;
 use crate::mood::head::MoodHead;
 use crate::output::Learning;
@@ -111,11 +111,13 @@ pub(super) fn sink(
             match outcome {
                 Outcome::Analysed { source, analysis, playlist, learning } => {
                     let path = source.path.to_string_lossy();
+                    let raw = ingest::is_raw(&source.path).then(|| source.path.as_os_str().as_encoded_bytes());
                     let top = analysis.labels();
                     let info = &analysis.info;
                     images.push(&ImageRecord {
                         image_id: &source.id,
                         path: &path,
+                        path_bytes: raw,
                         width: info.width,
                         height: info.height,
                         format: info.format,
@@ -145,6 +147,11 @@ pub(super) fn sink(
                     }
                     if let Some(w) = &info.warning {
                         errors.push(Some(&source.id), &path, Stage::Decode.as_str(), Severity::Warning, w)?;
+                    }
+                    if raw.is_some() {
+                        let why = "the file name is not valid UTF-8: image_id is its escape (\\xNN for each \
+                                   undecodable byte), and images.path_bytes holds the raw path";
+                        errors.push(Some(&source.id), &path, Stage::Ingest.as_str(), Severity::Warning, why)?;
                     }
                     parts.input_done(&source.id)?;
                     progress.finished_one(true);

@@ -36,7 +36,7 @@ pub(super) fn decode_worker(
                 }
                 continue;
             }
-            IngestItem::Skipped => continue,
+            IngestItem::Skipped(_) => continue,
         };
         let mut crop = match slot.take() {
             Some(c) => c,
