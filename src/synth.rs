@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use image::codecs::jpeg::JpegEncoder;
 
 use crate::error::{Error, Result};
-use crate::output::AtomicFile;
 use crate::rng::Rng;
 
 /// What `photos` makes.
@@ -41,10 +40,11 @@ pub fn photos(dir: &Path, count: usize, spec: &PhotoSpec) -> Result<Vec<PathBuf>
     let mut paths = Vec::with_capacity(count);
     for i in 0..count {
         let path = dir.join(format!("photo-{i:06}.jpg"));
-        let bytes = photo(spec, i as u64);
-        let mut f = AtomicFile::create(&path)?;
-        std::io::Write::write_all(f.file(), &bytes).map_err(|e| Error::io(&path, e))?;
-        f.commit(None)?;
+        // Renamed into place, so a stopped generator leaves no torn photo;
+        // not synced, as test data can be made again.
+        let tmp = dir.join(format!(".photo-{i:06}.jpg.partial"));
+        std::fs::write(&tmp, photo(spec, i as u64)).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
         paths.push(path);
     }
     Ok(paths)

@@ -307,3 +307,83 @@ fn synthetic_catalogs_are_realistic_and_reproducible() {
         assert!((0..a.len()).any(|i| a.matrix().vector(i)[d] > 0.1), "no {style} track");
     }
 }
+
+/// Catalogs are read in chunks on every core and merged in file order: the
+/// tracks, their order, the issues and their line numbers must be those of
+/// reading row by row, wherever the chunk boundaries fall, in every format.
+#[test]
+fn chunked_parallel_reading_keeps_file_order_lines_and_first_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 3 * catalog::read::CHUNK_ROWS + 123;
+    let mut csv = String::from("track_id,title,artist,valence,arousal\n");
+    let mut expect_ids = Vec::new();
+    let mut expect_issues = Vec::new();
+    for i in 0..rows {
+        let line = i + 2;
+        let v = (i % 97) as f32 / 96.0;
+        if i == 4200 {
+            // A bad row just past the first chunk boundary.
+            csv.push_str(&format!("bad{i},Bad,Nobody,loud,0.5\n"));
+            expect_issues.push((format!("{line}"), true));
+        } else if i % 1000 == 999 {
+            // A duplicate of a row from an earlier chunk: the first is kept.
+            csv.push_str(&format!("t{},Again,Someone,{v},0.5\n", i / 2 - 1));
+            expect_issues.push((format!("{line}"), false));
+        } else {
+            csv.push_str(&format!("t{i},Song {i},Artist {},{v},{}\n", i % 50, 1.0 - v));
+            expect_ids.push(format!("t{i}"));
+        }
+    }
+    // Duplicates must name a track that exists earlier.
+    let csv_path = write(dir.path(), "big.csv", &csv);
+    let tsv_path = write(dir.path(), "big.tsv", &csv.replace(',', "\t"));
+    let mut jsonl = String::new();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let valence = if f[3].parse::<f64>().is_ok() { f[3].to_string() } else { format!("\"{}\"", f[3]) };
+        jsonl.push_str(&format!(
+            "{{\"track_id\":\"{}\",\"title\":\"{}\",\"artist\":\"{}\",\"valence\":{valence},\"arousal\":{}}}\n",
+            f[0], f[1], f[2], f[4]
+        ));
+    }
+    let json_path = write(dir.path(), "big.jsonl", &jsonl);
+    for path in [csv_path, tsv_path, json_path] {
+        let cat = load(&path);
+        let ids: Vec<String> = (0..cat.len()).map(|i| cat.track(i).id.to_string()).collect();
+        let dups = expect_issues.iter().filter(|(_, e)| !e).count();
+        assert_eq!(ids.len(), expect_ids.len(), "{}", path.display());
+        assert_eq!(ids, expect_ids, "{}: tracks in file order", path.display());
+        let got: Vec<(String, bool)> = cat
+            .issues
+            .iter()
+            .map(|i| (i.locator.rsplit(':').next().unwrap().trim().to_string(), i.is_error))
+            .collect();
+        // JSON lines count the header-less file: one line less.
+        let shift = if path.extension().unwrap() == "jsonl" { 1 } else { 0 };
+        let want: Vec<(String, bool)> =
+            expect_issues.iter().map(|(l, e)| ((l.parse::<usize>().unwrap() - shift).to_string(), *e)).collect();
+        assert_eq!(got, want, "{}: issues in file order, with their lines", path.display());
+        assert_eq!(cat.report.duplicate_ids, dups as u64);
+        assert_eq!(cat.report.rows, rows as u64);
+    }
+}
+
+/// The Parquet reader hands record batches to the workers: the tracks come
+/// out in file order all the same.
+#[test]
+fn chunked_parquet_keeps_file_order() {
+    use arrow_array::cast::AsArray;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("synth.parquet");
+    catalog::synth::write(&path, 2 * catalog::read::CHUNK_ROWS as u64 + 77, 5).unwrap();
+    let cat = load(&path);
+    let file = std::fs::File::open(&path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let mut ids = Vec::new();
+    for b in reader {
+        let b = b.unwrap();
+        ids.extend(b.column_by_name("track_id").unwrap().as_string::<i32>().iter().map(|s| s.unwrap().to_string()));
+    }
+    assert_eq!(cat.len(), ids.len());
+    assert!((0..cat.len()).all(|i| cat.track(i).id == ids[i]), "tracks in file order");
+}

@@ -41,6 +41,15 @@ impl TagCounts {
         }
     }
 
+    /// Adds the counts of another part of the catalog.
+    pub fn merge(&mut self, o: TagCounts) {
+        self.known_uses += o.known_uses;
+        self.unknown_uses += o.unknown_uses;
+        for (k, n) in o.unknown {
+            *self.unknown.entry(k).or_default() += n;
+        }
+    }
+
     /// The `n` most used unknown tags, most used first, then by name.
     pub fn top_unknown(self, n: usize) -> Vec<(String, u64)> {
         let mut unknown: Vec<(String, u64)> = self.unknown.into_iter().collect();

@@ -134,13 +134,23 @@ fn learn_va_range(opts: &CatalogOptions, format: Format, header: &[String], cols
     // Valence is only a mood source beside arousal or audio features; alone
     // it is not scanned, and detection sees no values.
     if cols.has(Role::Arousal) || cols.has(Role::Energy) {
-        read::for_each_row(&opts.path, format, &mut |_, row| {
-            for (k, role) in va_roles.iter().enumerate() {
-                if let Some(c) = cols.get(*role)
-                    && let Ok(Some(x)) = evidence::number(&row.cells[c])
-                {
-                    stats[k].add(x);
+        let only: Vec<usize> = va_roles.iter().filter_map(|r| cols.get(*r)).collect();
+        let work = |_: &[String], rows: Vec<Row>| {
+            let mut stats = [Stats::default(); 2];
+            for row in rows {
+                for (k, role) in va_roles.iter().enumerate() {
+                    if let Some(c) = cols.get(*role)
+                        && let Ok(Some(x)) = evidence::number(&row.cells[c])
+                    {
+                        stats[k].add(x);
+                    }
                 }
+            }
+            stats
+        };
+        read::par_chunks(&opts.path, format, Some(&only), &work, &mut |chunk| {
+            for (s, c) in stats.iter_mut().zip(chunk) {
+                s.merge(&c);
             }
             true
         })?;
@@ -192,50 +202,85 @@ fn build_tracks(
         cat.keep_moods();
     }
     let mut tally = RowTally::default();
-    let mut reader = RowReader { cols, va_range, tags: TagCounts::default() };
+    let mut tags = TagCounts::default();
     let mut seen: HashSet<String> = HashSet::new();
-    read::for_each_row(&opts.path, format, &mut |hdr, row| {
-        tally.rows += 1;
-        let Row { locator, cells, extra } = row;
-        tally.with_extra += !extra.is_empty() as u64;
-        let Some(id) = cells.get(id_col).and_then(Cell::text) else {
-            tally.rejected += 1;
-            cat.issue(&locator, true, format!("column {}: no track id", hdr[id_col]));
-            return true;
-        };
-        let evidence = match reader.evidence(hdr, &cells, &extra) {
-            Ok(e) => e,
-            Err(reason) => {
-                tally.rejected += 1;
-                cat.issue(&locator, true, reason);
-                return true;
+    // Each chunk of rows becomes evidence and mood vectors on every core;
+    // what depends on the rows before it (duplicates, the order of tracks
+    // and issues) is decided here, in file order.
+    let work = |hdr: &[String], rows: Vec<Row>| {
+        let mut reader = RowReader { cols, va_range, tags: TagCounts::default() };
+        let items: Vec<Item> = rows.into_iter().map(|row| read_row(&mut reader, hdr, id_col, row)).collect();
+        (items, reader.tags)
+    };
+    read::par_chunks(&opts.path, format, None, &work, &mut |(items, chunk_tags)| {
+        tags.merge(chunk_tags);
+        for item in items {
+            tally.rows += 1;
+            tally.with_extra += item.with_extra as u64;
+            match item.kind {
+                ItemKind::Rejected(reason) => {
+                    tally.rejected += 1;
+                    cat.issue(&item.locator, true, reason);
+                }
+                ItemKind::Track { id, .. } if seen.contains(&id) => {
+                    tally.duplicates += 1;
+                    cat.issue(&item.locator, false, format!("duplicate track id `{id}`: the first row with it is kept"));
+                }
+                ItemKind::Track { id, groups, .. } if groups.is_empty() => {
+                    tally.moodless += 1;
+                    cat.issue(&item.locator, false, format!("track `{id}` has no usable mood information; skipped"));
+                }
+                ItemKind::Track { id, vector, groups, title, artist, descriptor } => {
+                    for (k, g) in mood::GROUPS.iter().enumerate() {
+                        tally.coverage[k] += groups.has(*g) as u64;
+                    }
+                    let track = TrackRef { id: &id, title: &title, artist: &artist, descriptor: &descriptor };
+                    cat.push(track, &vector, groups);
+                    seen.insert(id);
+                }
             }
-        };
-        if seen.contains(&id) {
-            tally.duplicates += 1;
-            cat.issue(&locator, false, format!("duplicate track id `{id}`: the first row with it is kept"));
-            return true;
         }
-        let (vector, groups) = features::track_mood(&evidence);
-        if groups.is_empty() {
-            tally.moodless += 1;
-            cat.issue(&locator, false, format!("track `{id}` has no usable mood information; skipped"));
-            return true;
-        }
-        for (k, g) in mood::GROUPS.iter().enumerate() {
-            tally.coverage[k] += groups.has(*g) as u64;
-        }
-        seen.insert(id.clone());
-        let text = |role| cols.get(role).and_then(|c| cells[c].text()).unwrap_or_default();
-        let descriptor = evidence::describe(&evidence);
-        cat.push(
-            TrackRef { id: &id, title: &text(Role::Title), artist: &text(Role::Artist), descriptor: &descriptor },
-            &vector,
-            groups,
-        );
         true
     })?;
-    Ok((cat, tally, reader.tags))
+    Ok((cat, tally, tags))
+}
+
+/// One row, read on a worker: a track (perhaps a duplicate or moodless,
+/// which only the merge can tell) or the reason it is rejected.
+struct Item {
+    locator: String,
+    with_extra: bool,
+    kind: ItemKind,
+}
+
+enum ItemKind {
+    Rejected(String),
+    Track { id: String, vector: mood::MoodVector, groups: mood::Groups, title: String, artist: String, descriptor: String },
+}
+
+fn read_row(reader: &mut RowReader, hdr: &[String], id_col: usize, row: Row) -> Item {
+    let Row { locator, cells, extra } = row;
+    let with_extra = !extra.is_empty();
+    let kind = match cells.get(id_col).and_then(Cell::text) {
+        None => ItemKind::Rejected(format!("column {}: no track id", hdr[id_col])),
+        Some(id) => match reader.evidence(hdr, &cells, &extra) {
+            Err(reason) => ItemKind::Rejected(reason),
+            Ok(evidence) => {
+                let (vector, groups) = features::track_mood(&evidence);
+                let cols = reader.cols;
+                let text = |role| cols.get(role).and_then(|c| cells[c].text()).unwrap_or_default();
+                ItemKind::Track {
+                    id,
+                    vector,
+                    groups,
+                    title: text(Role::Title),
+                    artist: text(Role::Artist),
+                    descriptor: evidence::describe(&evidence),
+                }
+            }
+        },
+    };
+    Item { locator, with_extra, kind }
 }
 
 /// Running statistics of a numeric column (Welford).
@@ -260,6 +305,24 @@ impl Stats {
         self.mean += d / self.n as f64;
         self.m2 += d * (x - self.mean);
     }
+    /// Adds another run of values (Chan et al.'s pairwise update).
+    fn merge(&mut self, o: &Stats) {
+        if o.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            *self = *o;
+            return;
+        }
+        let n = (self.n + o.n) as f64;
+        let d = o.mean - self.mean;
+        self.m2 += o.m2 + d * d * self.n as f64 * o.n as f64 / n;
+        self.mean += d * o.n as f64 / n;
+        self.n += o.n;
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+    }
+
     fn sd(&self) -> f64 {
         if self.n > 1 { (self.m2 / (self.n - 1) as f64).sqrt() } else { 0.0 }
     }

@@ -9,8 +9,11 @@ use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
-use arrow_array::{Array, ArrayRef};
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
@@ -124,6 +127,166 @@ pub fn for_each_row(path: &Path, format: Format, f: &mut dyn FnMut(&[String], Ro
         Format::Parquet => parquet_rows(path, &name, f),
         Format::Json => json_rows(path, &name, f),
     }
+}
+
+/// Rows per chunk: enough to keep a core busy for a millisecond or more,
+/// few enough that the chunks in flight stay small.
+pub const CHUNK_ROWS: usize = 4096;
+
+/// A run of consecutive rows. Parquet rows stay a record batch until a
+/// worker turns them into cells, as that is much of the reading work.
+pub enum Chunk {
+    Rows(Vec<Row>),
+    Batch {
+        batch: RecordBatch,
+        /// Row number (1-based) of the batch's first row, for locators.
+        first_row: usize,
+        name: Arc<str>,
+        /// The header's width; `columns` says which of its columns the
+        /// batch holds (all when `None`).
+        width: usize,
+        columns: Option<Arc<[usize]>>,
+    },
+}
+
+impl Chunk {
+    pub fn into_rows(self) -> Vec<Row> {
+        match self {
+            Chunk::Rows(rows) => rows,
+            Chunk::Batch { batch, first_row, name, width, columns } => (0..batch.num_rows())
+                .map(|r| {
+                    let cells = match &columns {
+                        None => batch.columns().iter().map(|c| arrow_cell(c, r)).collect(),
+                        Some(cols) => {
+                            let mut cells = vec![Cell::Null; width];
+                            for (j, &c) in cols.iter().enumerate() {
+                                cells[c] = arrow_cell(batch.column(j), r);
+                            }
+                            cells
+                        }
+                    };
+                    Row { locator: format!("{name}: row {}", first_row + r), cells, extra: Vec::new() }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Calls `f(header, chunk)` for every chunk of `CHUNK_ROWS` rows until it
+/// returns false. `only` names the columns the caller needs: a Parquet
+/// reader then decodes only those (the others read as nulls); text formats
+/// read every column anyway.
+pub fn for_each_chunk(
+    path: &Path,
+    format: Format,
+    only: Option<&[usize]>,
+    f: &mut dyn FnMut(&[String], Chunk) -> bool,
+) -> Result<()> {
+    if format == Format::Parquet {
+        return parquet_chunks(path, only, f);
+    }
+    let mut rows = Vec::with_capacity(CHUNK_ROWS);
+    // JSON headers grow as new keys appear; the chunk gets the newest.
+    let mut header: Vec<String> = Vec::new();
+    let mut stopped = false;
+    for_each_row(path, format, &mut |h, row| {
+        if h.len() != header.len() {
+            header = h.to_vec();
+        }
+        rows.push(row);
+        if rows.len() == CHUNK_ROWS && !f(h, Chunk::Rows(std::mem::replace(&mut rows, Vec::with_capacity(CHUNK_ROWS)))) {
+            stopped = true;
+            return false;
+        }
+        true
+    })?;
+    if !stopped && !rows.is_empty() {
+        f(&header, Chunk::Rows(rows));
+    }
+    Ok(())
+}
+
+fn parquet_chunks(path: &Path, only: Option<&[usize]>, f: &mut dyn FnMut(&[String], Chunk) -> bool) -> Result<()> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::input(path, e.to_string()))?;
+    let header: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let columns: Option<Arc<[usize]>> = only.map(|c| {
+        let mut c = c.to_vec();
+        c.sort_unstable();
+        c.dedup();
+        c.into()
+    });
+    if let Some(cols) = &columns {
+        let mask = ProjectionMask::roots(builder.parquet_schema(), cols.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    let reader = builder.with_batch_size(CHUNK_ROWS).build().map_err(|e| Error::input(path, e.to_string()))?;
+    let name: Arc<str> = path.display().to_string().into();
+    let mut first_row = 1usize;
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::input(path, format!("after row {}: {e}", first_row - 1)))?;
+        let n = batch.num_rows();
+        let chunk = Chunk::Batch { batch, first_row, name: name.clone(), width: header.len(), columns: columns.clone() };
+        if !f(&header, chunk) {
+            break;
+        }
+        first_row += n;
+    }
+    Ok(())
+}
+
+/// Reads the catalog in chunks on one thread, runs `work` on each chunk on
+/// every core (`rayon`'s thread count), and hands the results to `merge` in
+/// file order until it returns false. Memory stays bounded: a few chunks
+/// per core are in flight.
+pub fn par_chunks<T: Send>(
+    path: &Path,
+    format: Format,
+    only: Option<&[usize]>,
+    work: &(dyn Fn(&[String], Vec<Row>) -> T + Sync),
+    merge: &mut dyn FnMut(T) -> bool,
+) -> Result<()> {
+    let threads = rayon::current_num_threads().max(1);
+    std::thread::scope(|s| {
+        let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<(usize, Arc<Vec<String>>, Chunk)>(threads * 2);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<(usize, T)>(threads * 2);
+        let reader = s.spawn(move || {
+            let mut index = 0usize;
+            let mut header: Arc<Vec<String>> = Arc::new(Vec::new());
+            for_each_chunk(path, format, only, &mut |h, chunk| {
+                if h.len() != header.len() {
+                    header = Arc::new(h.to_vec());
+                }
+                index += 1;
+                chunk_tx.send((index - 1, header.clone(), chunk)).is_ok()
+            })
+        });
+        for _ in 0..threads {
+            let (rx, tx) = (chunk_rx.clone(), done_tx.clone());
+            s.spawn(move || {
+                for (i, header, chunk) in rx {
+                    if tx.send((i, work(&header, chunk.into_rows()))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop((chunk_rx, done_tx));
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0usize;
+        'merge: for (i, out) in done_rx.iter() {
+            pending.insert(i, out);
+            while let Some(out) = pending.remove(&next) {
+                next += 1;
+                if !merge(out) {
+                    break 'merge;
+                }
+            }
+        }
+        // Dropping the receiver stops the workers, and with them the reader.
+        drop(done_rx);
+        reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
 }
 
 fn csv_rows(path: &Path, name: &str, delim: u8, f: &mut dyn FnMut(&[String], Row) -> bool) -> Result<()> {
