@@ -316,6 +316,14 @@ pub struct CommonArgs {
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub max_megapixels: u64,
 
+    /// Decode every JPEG at full size, exactly as torchvision's transform
+    /// does. By default a large JPEG (short side 512 or more) is decoded at
+    /// 1/2, 1/4 or 1/8 scale in the DCT domain, as Pillow's `draft` does,
+    /// which is several times faster on phone photos and changes the
+    /// model's input slightly.
+    #[arg(long)]
+    pub exact_decode: bool,
+
     /// A profile written by `pixtape learn`: its mood head reads the
     /// pictures, and its weights and style preferences (if it has them)
     /// rank the tracks.
@@ -348,7 +356,7 @@ impl CommonArgs {
     }
 
     pub fn limits(&self) -> DecodeLimits {
-        DecodeLimits { max_pixels: self.max_megapixels * 1_000_000, ..DecodeLimits::default() }
+        DecodeLimits { max_pixels: self.max_megapixels * 1_000_000, exact: self.exact_decode, ..DecodeLimits::default() }
     }
 }
 

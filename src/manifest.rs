@@ -22,8 +22,8 @@ use crate::recommend::{RecommendReport, Recommender};
 use crate::shard::{self, InputDigest, Shard};
 
 /// How the model sees a picture, as recorded for reproducibility.
-const PREPROCESSING: &str =
-    "EXIF orientation; resize short side to 256 (bilinear, antialiased); centre crop 224; ImageNet mean/std";
+const PREPROCESSING: &str = "JPEGs with a short side of 512 or more decoded at 1/2, 1/4 or 1/8 DCT scale unless \
+     exact_decode; EXIF orientation; resize short side to 256 (bilinear, antialiased); centre crop 224; ImageNet mean/std";
 
 /// Everything a finished run's manifest is made of.
 pub struct Run<'a> {
@@ -98,6 +98,8 @@ struct Parameters {
     decode_threads: usize,
     max_megapixels: u64,
     max_file_megabytes: u64,
+    /// JPEGs decoded at full size only (`--exact-decode`).
+    exact_decode: bool,
     top_labels: usize,
 }
 
@@ -153,6 +155,7 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
             decode_threads: s.decode_threads,
             max_megapixels: limits.max_pixels / 1_000_000,
             max_file_megabytes: limits.max_file_bytes >> 20,
+            exact_decode: limits.exact,
             top_labels: TOP_LABELS,
         },
         counts: &run.summary.counts,
@@ -196,6 +199,7 @@ pub fn fingerprint(
         ("features", settings.features.to_string()),
         ("max_pixels", settings.limits.max_pixels.to_string()),
         ("max_file_bytes", settings.limits.max_file_bytes.to_string()),
+        ("exact_decode", settings.limits.exact.to_string()),
         ("shards", settings.shard.as_ref().map_or(1, |s| s.count).to_string()),
     ];
     if let Some(r) = recommender {

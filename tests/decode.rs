@@ -110,3 +110,58 @@ fn exif_orientation_is_honoured() {
     let mean = a.iter().zip(&b).map(|(x, y)| (*x as i32 - *y as i32).abs()).sum::<i32>() as f64 / a.len() as f64;
     assert!(mean < 1.0, "EXIF-rotated crop differs from the truly rotated one: mean |diff| {mean:.3}");
 }
+
+/// Large JPEGs are decoded at reduced DCT scale unless `exact`: the crop
+/// the model sees stays close to the exact path's, EXIF orientation still
+/// applies, and the reported size is the file's. Images too small to reduce
+/// take the exact path either way.
+#[test]
+fn reduced_scale_jpeg_decode_stays_close_to_the_exact_path() {
+    use pixtape::synth::{PhotoSpec, photo};
+    let exact_limits = DecodeLimits { exact: true, ..DecodeLimits::default() };
+    let (mut exact, mut fast) = (Decoder::new(exact_limits), Decoder::new(DecodeLimits::default()));
+    let (mut a, mut b) = (vec![0u8; CROP_BYTES], vec![0u8; CROP_BYTES]);
+    for (w, h, reduced) in [(4000, 3000, true), (1920, 1080, true), (1200, 1600, true), (700, 520, true), (600, 500, false)]
+    {
+        let jpeg = photo(&PhotoSpec { width: w, height: h, exact: true, quality: 88, seed: 3 }, 1);
+        for tag in [None, Some(6u16)] {
+            let bytes = tag.map_or_else(|| jpeg.clone(), |o| with_exif_orientation(&jpeg, o));
+            let x = exact.decode_bytes(&bytes, Some(image::ImageFormat::Jpeg), &mut a).unwrap();
+            let y = fast.decode_bytes(&bytes, Some(image::ImageFormat::Jpeg), &mut b).unwrap();
+            let want = if tag.is_some() { (h as u32, w as u32) } else { (w as u32, h as u32) };
+            assert_eq!((x.width, x.height), want);
+            assert_eq!((y.width, y.height), want, "the file's size, not the reduced decode's");
+            let diffs: Vec<i32> = a.iter().zip(&b).map(|(p, q)| (*p as i32 - *q as i32).abs()).collect();
+            let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
+            let max = *diffs.iter().max().unwrap();
+            println!("{w}x{h} orientation {tag:?}: mean |diff| {mean:.3}, max {max}");
+            if reduced {
+                assert!(mean < 1.0 && max <= 12, "{w}x{h}: reduced decode strays from the exact crop (mean {mean:.3}, max {max})");
+                assert!((x.colour.brightness - y.colour.brightness).abs() < 0.01);
+            } else {
+                assert_eq!(a, b, "{w}x{h} is too small to reduce: the same path");
+            }
+        }
+    }
+}
+
+/// A large JPEG that is damaged or cut short is judged exactly as on the
+/// full-size path: libjpeg's reduced decode gives up on any warning, and
+/// the strict decoder says what is wrong.
+#[test]
+fn damaged_large_jpegs_are_judged_as_on_the_exact_path() {
+    use pixtape::synth::{PhotoSpec, photo};
+    let jpeg = photo(&PhotoSpec { width: 1920, height: 1080, exact: true, quality: 88, seed: 5 }, 2);
+    let mut dec = Decoder::new(DecodeLimits::default());
+    let mut crop = vec![0u8; CROP_BYTES];
+    let cut = &jpeg[..jpeg.len() / 2];
+    let e = dec.decode_bytes(cut, Some(image::ImageFormat::Jpeg), &mut crop).unwrap_err();
+    assert!(e.reason.contains("truncated"), "{e:?}");
+    let mut damaged = jpeg.clone();
+    let mid = damaged.len() / 2;
+    for b in &mut damaged[mid..mid + 64] {
+        *b = if *b == 0xFF { 0xFF } else { b.wrapping_mul(31).wrapping_add(7) & 0xFE };
+    }
+    let info = dec.decode_bytes(&damaged, Some(image::ImageFormat::Jpeg), &mut crop).unwrap();
+    assert!(info.warning.as_deref().is_some_and(|w| w.contains("damaged")), "{:?}", info.warning);
+}

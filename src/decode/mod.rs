@@ -45,11 +45,17 @@ pub struct DecodeLimits {
     pub max_pixels: u64,
     /// Largest accepted file, in bytes.
     pub max_file_bytes: u64,
+    /// Decode every JPEG at full size, as torchvision's transform does.
+    /// Otherwise a JPEG whose short side is at least twice `RESIZE_SHORT`
+    /// is decoded at 1/2, 1/4 or 1/8 scale in the DCT domain (the largest
+    /// reduction that keeps the short side at `RESIZE_SHORT` or more), as
+    /// Pillow's `draft` does, and then resized as usual.
+    pub exact: bool,
 }
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        DecodeLimits { max_pixels: 100_000_000, max_file_bytes: 1 << 30 }
+        DecodeLimits { max_pixels: 100_000_000, max_file_bytes: 1 << 30, exact: false }
     }
 }
 
@@ -180,6 +186,11 @@ impl Decoder {
         };
 
         if format == ImageFormat::Jpeg {
+            if !self.limits.exact
+                && let Some(scaled) = self.decode_jpeg_scaled(bytes)?
+            {
+                return self.finish_scaled(scaled, name, bytes.len() as u64, warning, crop);
+            }
             let (w, h, orientation, jpeg_warning) = self.decode_jpeg(bytes)?;
             let warning = match (warning, jpeg_warning) {
                 (Some(a), Some(b)) => Some(format!("{a}; {b}")),
@@ -252,19 +263,63 @@ impl Decoder {
         Ok((w, h, orientation))
     }
 
+    /// A large JPEG decoded at reduced scale in the DCT domain by
+    /// libjpeg-turbo (the `mozjpeg` crate), into `self.raw`. `None` when
+    /// the image is too small to reduce, or when libjpeg reports anything at
+    /// all, a warning included (a damaged or truncated file, CMYK): the
+    /// full-size path then decodes it, or says what is wrong, exactly as
+    /// without reduction.
+    fn decode_jpeg_scaled(&mut self, bytes: &[u8]) -> Result<Option<Scaled>, Failure> {
+        use mozjpeg::{Decompress, Marker};
+        let raw = &mut self.raw;
+        let limits = self.limits;
+        let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> std::io::Result<Reduced> {
+            let mut dec = Decompress::with_markers(&[Marker::APP(1)]).with_err(strict_errors()).from_mem(bytes)?;
+            let (w, h) = (dec.width(), dec.height());
+            if let Err(f) = check_size(&limits, w as u64, h as u64) {
+                return Ok(Reduced::Refused(f));
+            }
+            let Some(factor) = [8, 4, 2].into_iter().find(|f| w.min(h) / f >= RESIZE_SHORT) else {
+                return Ok(Reduced::TooSmall);
+            };
+            dec.scale((8 / factor) as u8);
+            let orientation = dec
+                .markers()
+                .filter(|m| m.marker == Marker::APP(1))
+                .find_map(|m| m.data.strip_prefix(b"Exif\0\0").and_then(Orientation::from_exif_chunk))
+                .unwrap_or(Orientation::NoTransforms);
+            let mut started = dec.rgb()?;
+            let (sw, sh) = (started.width(), started.height());
+            raw.clear();
+            raw.resize(sw * sh * 3, 0);
+            started.read_scanlines_into(&mut raw[..])?;
+            started.finish()?;
+            Ok(Reduced::Done(Scaled { w: sw, h: sh, full_w: w, full_h: h, orientation }))
+        }));
+        match attempt {
+            Ok(Ok(Reduced::Done(s))) => Ok(Some(s)),
+            Ok(Ok(Reduced::Refused(f))) => Err(f),
+            _ => Ok(None),
+        }
+    }
+
+    /// `finish` for a reduced decode: the resize plan is the full-size
+    /// image's, mapped onto the reduced pixels, so the frame the model sees
+    /// has the exact path's size and framing; the reported size is the
+    /// file's.
+    fn finish_scaled(
+        &mut self,
+        s: Scaled,
+        name: &'static str,
+        file_bytes: u64,
+        warning: Option<String>,
+        crop: &mut [u8],
+    ) -> Result<DecodedInfo, Failure> {
+        self.finish_with(s.w, s.h, (s.full_w, s.full_h), s.orientation, name, file_bytes, warning, crop)
+    }
+
     fn check_size(&self, w: u64, h: u64) -> Result<(), Failure> {
-        let pixels = w * h;
-        if pixels == 0 {
-            return Err(decode_failure(format!("image has no pixels ({w}x{h})")));
-        }
-        if pixels > self.limits.max_pixels {
-            return Err(decode_failure(format!(
-                "image is {w}x{h} ({} megapixels), over the {} megapixel limit",
-                pixels / 1_000_000,
-                self.limits.max_pixels / 1_000_000
-            )));
-        }
-        Ok(())
+        check_size(&self.limits, w, h)
     }
 
     /// Resizes, orients and measures the RGB8 image in `self.raw`.
@@ -279,15 +334,34 @@ impl Decoder {
         warning: Option<String>,
         crop: &mut [u8],
     ) -> Result<DecodedInfo, Failure> {
+        self.finish_with(w, h, (w, h), orientation, name, file_bytes, warning, crop)
+    }
+
+    /// `finish` for `w`×`h` pixels of an image stored at `full` size.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_with(
+        &mut self,
+        w: usize,
+        h: usize,
+        full: (usize, usize),
+        orientation: Orientation,
+        name: &'static str,
+        file_bytes: u64,
+        warning: Option<String>,
+        crop: &mut [u8],
+    ) -> Result<DecodedInfo, Failure> {
         // Resize in the stored orientation, then orient the small result.
         let swaps = matches!(
             orientation,
             Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
         );
-        let (ow, oh) = if swaps { (h, w) } else { (w, h) };
+        let (ow, oh) = if swaps { (full.1, full.0) } else { full };
         let (src_box, (rw, rh)) = resize_plan(ow, oh);
         let (src_box, rw_s, rh_s) =
             if swaps { ((src_box.1, src_box.0, src_box.3, src_box.2), rh, rw) } else { (src_box, rw, rh) };
+        // The plan is in the stored image's pixels; the decode may be smaller.
+        let (kx, ky) = (w as f64 / full.0 as f64, h as f64 / full.1 as f64);
+        let src_box = (src_box.0 * kx, src_box.1 * ky, src_box.2 * kx, src_box.3 * ky);
         self.resize(w, h, src_box, rw_s, rh_s).map_err(decode_failure)?;
         let frame = if orientation == Orientation::NoTransforms {
             &self.resized
@@ -327,6 +401,57 @@ impl Decoder {
             }
         }
     }
+}
+
+/// Refuses an image with no pixels or more than the limit allows.
+fn check_size(limits: &DecodeLimits, w: u64, h: u64) -> Result<(), Failure> {
+    let pixels = w * h;
+    if pixels == 0 {
+        return Err(decode_failure(format!("image has no pixels ({w}x{h})")));
+    }
+    if pixels > limits.max_pixels {
+        return Err(decode_failure(format!(
+            "image is {w}x{h} ({} megapixels), over the {} megapixel limit",
+            pixels / 1_000_000,
+            limits.max_pixels / 1_000_000
+        )));
+    }
+    Ok(())
+}
+
+enum Reduced {
+    Done(Scaled),
+    TooSmall,
+    Refused(Failure),
+}
+
+/// libjpeg's error manager with every message fatal: an error, or a warning
+/// about damaged data (which libjpeg would otherwise paper over with grey),
+/// unwinds out of the decode, and the full-size path takes the file.
+fn strict_errors() -> mozjpeg_sys::jpeg_error_mgr {
+    extern "C-unwind" fn fail(_: &mut mozjpeg_sys::jpeg_common_struct) {
+        std::panic::resume_unwind(Box::new("libjpeg reported a problem"));
+    }
+    extern "C-unwind" fn warn(cinfo: &mut mozjpeg_sys::jpeg_common_struct, level: std::os::raw::c_int) {
+        if level < 0 {
+            fail(cinfo);
+        }
+    }
+    // SAFETY: jpeg_std_error fills in a zeroed manager, as libjpeg expects.
+    let mut err: mozjpeg_sys::jpeg_error_mgr = unsafe { std::mem::zeroed() };
+    unsafe { mozjpeg_sys::jpeg_std_error(&mut err) };
+    err.error_exit = Some(fail);
+    err.emit_message = Some(warn);
+    err
+}
+
+/// A JPEG decoded at reduced scale: `w`×`h` pixels of a `full_w`×`full_h` image.
+struct Scaled {
+    w: usize,
+    h: usize,
+    full_w: usize,
+    full_h: usize,
+    orientation: Orientation,
 }
 
 enum JpegError {

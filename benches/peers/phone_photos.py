@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Phone photos side by side: pixtape against Pillow (with and without
+`draft`, libjpeg's DCT-scaled decode) and the Pillow-draft -> onnxruntime
+stack a savvy Python user would write, alternating in one run.
+
+    pixtape photos synth --count 40 --size 4000x3000 --exact --quality 88 --out phone40
+    python3 -m pip install numpy pillow onnx onnxruntime safetensors
+    python3 benches/peers/phone_photos.py PIXTAPE phone40 [REPS]
+
+Every figure is images/s over the whole folder, median of REPS (default
+3), page cache warm:
+  * pixtape analyze (default: reduced-scale JPEG decode) and with
+    --exact-decode: the whole process, start, model load and Parquet
+    writing included, on every core;
+  * Pillow decode + torchvision preprocessing, plain and with draft, in a
+    pool of one process per core (decode only, no model);
+  * Pillow-draft -> onnxruntime: the pool preprocesses, the main process
+    runs MobileNetV2 in batches of 32 with onnxruntime's threads; the
+    session is built before the clock starts.
+"""
+import multiprocessing as mp
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image, ImageOps
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def preprocess(path, draft):
+    img = Image.open(path)
+    if draft:
+        w, h = img.size
+        short = min(w, h)
+        # The largest DCT reduction that keeps the short side >= 256.
+        img.draft("RGB", (-(-w * 256 // short), -(-h * 256 // short)))
+    img = ImageOps.exif_transpose(img).convert("RGB")
+    w, h = img.size
+    ow, oh = (256, int(256 * h / w)) if w <= h else (int(256 * w / h), 256)
+    img = img.resize((ow, oh), Image.BILINEAR)
+    top, left = int(round((oh - 224) / 2.0)), int(round((ow - 224) / 2.0))
+    x = np.asarray(img.crop((left, top, left + 224, top + 224)), dtype=np.float32) / 255.0
+    return ((x - MEAN) / STD).transpose(2, 0, 1)
+
+
+def plain(path):
+    return preprocess(path, False).shape
+
+
+def drafted(path):
+    return preprocess(path, True).shape
+
+
+def drafted_array(path):
+    return preprocess(path, True)
+
+
+def main():
+    pixtape, folder = sys.argv[1:3]
+    reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith((".jpg", ".jpeg")))
+    for f in files:
+        with open(f, "rb") as fh:
+            fh.read()
+    cores = os.cpu_count() or 1
+    import onnxruntime as ort
+    from safetensors.numpy import load_file
+    from ort_mobilenet import ROOT, build
+    sess = ort.InferenceSession(
+        build(load_file(os.path.join(ROOT, "models", "mobilenet_v2.safetensors"))).SerializeToString(),
+        providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    out = tempfile.mkdtemp(prefix="pixtape-phone-")
+    rates = {k: [] for k in ("pixtape", "pixtape --exact-decode", "pillow", "pillow draft", "pillow draft -> onnxruntime")}
+    with mp.Pool(cores) as pool:
+        pool.map(plain, files[:cores])
+        for _ in range(reps):
+            for label, extra in (("pixtape", []), ("pixtape --exact-decode", ["--exact-decode"])):
+                shutil.rmtree(os.path.join(out, "run"), ignore_errors=True)
+                t = time.perf_counter()
+                subprocess.run([pixtape, "analyze", "--device", "cpu", "-q", "--images", folder,
+                                "--out", os.path.join(out, "run")] + extra, check=True)
+                rates[label].append(len(files) / (time.perf_counter() - t))
+            for label, fn in (("pillow", plain), ("pillow draft", drafted)):
+                t = time.perf_counter()
+                pool.map(fn, files, chunksize=1)
+                rates[label].append(len(files) / (time.perf_counter() - t))
+            t = time.perf_counter()
+            batch = []
+            for x in pool.imap(drafted_array, files, chunksize=1):
+                batch.append(x)
+                if len(batch) == 32:
+                    sess.run(None, {name: np.stack(batch)})
+                    batch = []
+            if batch:
+                sess.run(None, {name: np.stack(batch)})
+            rates["pillow draft -> onnxruntime"].append(len(files) / (time.perf_counter() - t))
+    shutil.rmtree(out, ignore_errors=True)
+    img = Image.open(files[0])
+    print(f"{len(files)} JPEGs of {img.size[0]}x{img.size[1]}, {cores} cores, {reps} reps, medians (images/s):")
+    for k, v in rates.items():
+        print(f"  {k:30s} {statistics.median(v):7.1f}   (runs: {', '.join(f'{x:.1f}' for x in v)})")
+    base = statistics.median(rates["pillow draft -> onnxruntime"])
+    print(f"  pixtape / (pillow draft -> onnxruntime): {statistics.median(rates['pixtape']) / base:.2f}")
+
+
+if __name__ == "__main__":
+    main()
