@@ -74,6 +74,34 @@ pub enum Command {
     /// Photo tools.
     #[command(subcommand)]
     Photos(PhotosCommand),
+    /// Measure how fast pixtape runs here, stage by stage, on the CPU and
+    /// the GPU, on data it generates itself; prints a table and, with
+    /// --json, writes every run's times.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// `cpu`, `gpu` (fails without an adapter; software ones count), `all`
+    /// (both; a missing GPU is reported), or `auto` (the CPU, and a
+    /// hardware GPU when there is one).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu", "all"])]
+    pub device: String,
+    /// Small data, about 3 s a case (the default): under a minute on 2 CPU
+    /// cores; a software GPU adapter takes minutes.
+    #[arg(long, conflicts_with_all = ["full", "smoke"])]
+    pub quick: bool,
+    /// 12-MP photos, batch 128, 10M tracks, about 20 s a case: for real GPUs.
+    #[arg(long, conflicts_with = "smoke")]
+    pub full: bool,
+    /// The smallest sizes, one run a case: checks that every stage runs
+    /// here (CI runs it on a software adapter). Its figures are not a
+    /// benchmark.
+    #[arg(long)]
+    pub smoke: bool,
+    /// Also write the whole report (machine, adapter, every run) as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -11,6 +11,7 @@
 
 pub mod analysis;
 pub mod backend;
+pub mod bench;
 pub mod catalog;
 pub mod colour;
 pub mod decode;

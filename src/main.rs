@@ -149,6 +149,34 @@ fn run() -> anyhow::Result<ExitCode> {
             eprintln!("pixtape: wrote the profile to {}", args.out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(args) => {
+            let (cpu, gpu) = match args.device.as_str() {
+                "cpu" => (true, false),
+                "gpu" => (false, true),
+                "all" => (true, true),
+                // auto: a hardware GPU if there is one.
+                _ => (true, Backend::open(backend::DeviceChoice::Auto).is_ok_and(|b| b.gpu().is_some())),
+            };
+            if args.device == "gpu" {
+                Backend::open(backend::DeviceChoice::Gpu)?;
+            }
+            use pixtape::bench::Scale;
+            let scale = if args.full {
+                Scale::Full
+            } else if args.smoke {
+                Scale::Smoke
+            } else {
+                Scale::Quick
+            };
+            let settings = pixtape::bench::BenchSettings { cpu, gpu, scale };
+            let report = pixtape::bench::run(&settings, &|stage| eprintln!("pixtape: bench: {stage}"))?;
+            print!("{}", pixtape::bench::table(&report));
+            if let Some(path) = &args.json {
+                pixtape::output::write_atomic(path, &serde_json::to_vec_pretty(&report)?)?;
+                eprintln!("pixtape: wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Photos(PhotosCommand::Synth { count, out, size: (width, height), exact, quality, seed }) => {
             let spec = pixtape::synth::PhotoSpec { width, height, exact, quality, seed };
             pixtape::synth::photos(&out, count, &spec)?;
