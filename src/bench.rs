@@ -8,7 +8,10 @@
 //! as fit its time budget (`--quick`: about 3 s, `--full`: about 20 s), at
 //! least two and at most ten, so a slow software adapter still finishes.
 //! GPU cases end with the device idle: each call returns once its results
-//! are read back to the host.
+//! are read back to the host. On a GPU the bench first measures the
+//! adapter's own peaks (`gpu::peak`: chains of FMAs, and a streaming read),
+//! since wgpu reports none, and gives the model's GFLOP/s and the
+//! similarity scan's GB/s as shares of them (or of `--peak-gflops`).
 
 use std::time::Instant;
 
@@ -59,6 +62,9 @@ pub struct BenchSettings {
     pub cpu: bool,
     pub gpu: bool,
     pub scale: Scale,
+    /// The GPU's FP32 peak as its vendor states it, in GFLOP/s; without it
+    /// the measured FMA peak is the reference.
+    pub peak_gflops: Option<f64>,
 }
 
 /// One measured case on one device.
@@ -85,6 +91,10 @@ pub struct Figure {
     pub gflops: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gbytes_per_s: Option<f64>,
+    /// GPU figures: the share of the device's peak they reach (GFLOP/s of
+    /// the FMA peak for the model, GB/s of the read peak for similarity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_fraction: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -174,6 +184,7 @@ fn figure(
         rate_max: items / fast,
         gflops: flop_per_run.map(|f| f / m / 1e9),
         gbytes_per_s: bytes_per_run.map(|b| b / m / 1e9),
+        peak_fraction: None,
         runs_seconds: secs,
     }
 }
@@ -239,6 +250,36 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
             None,
             None,
         ));
+    }
+
+    // The GPU's own peaks, measured: wgpu reports none.
+    let mut peak = (settings.peak_gflops, None::<f64>);
+    if let Some(gpu) = gpu_backend.as_ref().and_then(|b| b.gpu()) {
+        log("GPU peak: FMA throughput and read bandwidth");
+        let (threads, iterations, passes) = match scale {
+            Scale::Smoke => (4096u32, 16u32, 1u32),
+            Scale::Quick => (1 << 18, 2048, 1),
+            Scale::Full => (1 << 22, 8192, 4),
+        };
+        let secs = runs(scale, || crate::gpu::peak::fma(gpu, threads, iterations, passes).map(drop))?;
+        let flop = crate::gpu::peak::fma_flop(threads, iterations) * passes as f64;
+        let f = figure("peak", "FP32 FMA chains".into(), "gpu", "GFLOP", flop / 1e9, secs, Some(flop), None);
+        peak.0 = peak.0.or(f.gflops);
+        figures.push(f);
+        let cap = match scale {
+            Scale::Smoke => 1u64 << 20,
+            Scale::Quick => 64 << 20,
+            Scale::Full => 1 << 30,
+        };
+        let bytes = gpu.max_binding().min(cap) / 16 * 16;
+        let words = (bytes / 16) as u32;
+        let data = gpu.scratch("peak stream data", bytes)?;
+        let (threads, passes) = if full { (1u32 << 18, 8u32) } else { (1 << 16, 1) };
+        let secs = runs(scale, || crate::gpu::peak::stream(gpu, &data, words, threads, passes).map(drop))?;
+        let moved = bytes as f64 * passes as f64;
+        let f = figure("peak", format!("read {} MiB", bytes >> 20), "gpu", "GB", moved / 1e9, secs, None, Some(moved));
+        peak.1 = f.gbytes_per_s;
+        figures.push(f);
     }
 
     // The model, for several batch sizes.
@@ -394,6 +435,14 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    // A smoke run's peaks are launch overhead, not peaks: no shares.
+    for f in figures.iter_mut().filter(|f| f.device == "gpu" && !smoke) {
+        f.peak_fraction = match f.stage {
+            "model" => f.gflops.zip(peak.0).map(|(g, p)| g / p),
+            "similarity" => f.gbytes_per_s.zip(peak.1).map(|(g, p)| g / p),
+            _ => None,
+        };
+    }
     Ok(BenchReport {
         pixtape_version: env!("CARGO_PKG_VERSION"),
         mode: scale.name(),
@@ -473,7 +522,7 @@ pub fn table(r: &BenchReport) -> String {
         }
         _ => {}
     }
-    let _ = writeln!(s, "medians of the runs after a warm-up; [slowest-fastest]");
+    let _ = writeln!(s, "medians of the runs after a warm-up; [slowest-fastest]; GPU shares of the peak measured here");
     let _ = writeln!(s, "{:<11} {:<50} {:>34} {:>34} {:>8}", "stage", "case", "CPU", "GPU", "GPU/CPU");
     let mut seen: Vec<(&str, &str)> = Vec::new();
     for f in &r.figures {
@@ -485,11 +534,15 @@ pub fn table(r: &BenchReport) -> String {
         let cell = |g: Option<&Figure>| match g {
             None => "-".to_string(),
             Some(g) => {
-                let extra = match (g.gflops, g.gbytes_per_s) {
+                let mut extra = match (g.gflops, g.gbytes_per_s) {
+                    _ if g.stage == "peak" => String::new(),
                     (Some(fl), Some(b)) => format!(" {fl:.0} GFLOP/s {b:.1} GB/s"),
                     (Some(fl), None) => format!(" {fl:.0} GFLOP/s"),
                     _ => String::new(),
                 };
+                if let Some(p) = g.peak_fraction {
+                    extra.push_str(&format!(" ({:.1}% of peak)", 100.0 * p));
+                }
                 format!("{} {}/s{extra} [{}-{}]", num(g.rate), g.unit, num(g.rate_min), num(g.rate_max))
             }
         };

@@ -102,6 +102,10 @@ pub struct BenchArgs {
     /// Also write the whole report (machine, adapter, every run) as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// The GPU's FP32 peak in GFLOP/s as its vendor states it; the model's
+    /// share of peak is then of this figure, not of the measured one.
+    #[arg(long, value_name = "GFLOPS")]
+    pub peak_gflops: Option<f64>,
 }
 
 #[derive(Subcommand, Debug)]

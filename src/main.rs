@@ -168,7 +168,7 @@ fn run() -> anyhow::Result<ExitCode> {
             } else {
                 Scale::Quick
             };
-            let settings = pixtape::bench::BenchSettings { cpu, gpu, scale };
+            let settings = pixtape::bench::BenchSettings { cpu, gpu, scale, peak_gflops: args.peak_gflops };
             let report = pixtape::bench::run(&settings, &|stage| eprintln!("pixtape: bench: {stage}"))?;
             print!("{}", pixtape::bench::table(&report));
             if let Some(path) = &args.json {

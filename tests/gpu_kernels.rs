@@ -140,3 +140,33 @@ fn mood_correction_matches_the_heads_feature_term() {
         assert!(err <= TOLERANCE, "mood correction, {images} images: relative error {err:.2e}");
     }
 }
+
+/// The bench's peak kernels write what their CPU references compute, on
+/// thread counts that are not a multiple of the workgroup and a buffer that
+/// does not divide among the threads, so the measured peaks come from
+/// kernels doing exactly the work they are credited with.
+#[test]
+fn peak_kernels_match_reference() {
+    use pixtape::gpu::peak;
+    let Some(gpu) = gpu() else { return };
+    for (threads, iterations) in [(1u32, 1u32), (1000, 37), (4099, 300)] {
+        let (out, _) = peak::fma(gpu, threads, iterations, 2).unwrap();
+        assert_eq!(out.len(), threads as usize);
+        for i in [0, threads / 2, threads - 1] {
+            let want = peak::fma_reference(i, iterations);
+            // fma may be fused or not on a given backend: tolerance 1e-5 of the ~8.0 sum.
+            assert!((out[i as usize] - want).abs() < 1e-4, "fma thread {i}: {} vs {want}", out[i as usize]);
+        }
+    }
+    let mut rng = Rng(42);
+    let words: Vec<[f32; 4]> = (0..10_007).map(|_| std::array::from_fn(|_| rng.f32())).collect();
+    let data = gpu.storage("peak test data", &words).unwrap();
+    for threads in [1u32, 333, 4096] {
+        let (out, _) = peak::stream(gpu, &data, words.len() as u32, threads, 3).unwrap();
+        for i in [0, threads / 2, threads - 1] {
+            let want = peak::stream_reference(&words, threads, i);
+            let got = out[i as usize];
+            assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0) * 10.0, "stream thread {i}/{threads}: {got} vs {want}");
+        }
+    }
+}

@@ -10,6 +10,7 @@
 //! records anything else, so every failure reaches the caller as
 //! `Error::Gpu` or `Error::Device`, never as a panic.
 
+pub mod peak;
 pub mod shaders;
 
 use std::sync::{Arc, Mutex};

@@ -21,5 +21,6 @@ shader!(POOL, "pool.wgsl");
 shader!(MOOD_HEAD, "mood_head.wgsl");
 shader!(MOOD_CORRECTION, "mood_correction.wgsl");
 shader!(TOPK, "topk.wgsl");
+shader!(PEAK, "peak.wgsl");
 
-pub const ALL: [&Shader; 7] = [&STEM, &POINTWISE, &DEPTHWISE, &POOL, &MOOD_HEAD, &MOOD_CORRECTION, &TOPK];
+pub const ALL: [&Shader; 8] = [&STEM, &POINTWISE, &DEPTHWISE, &POOL, &MOOD_HEAD, &MOOD_CORRECTION, &TOPK, &PEAK];
