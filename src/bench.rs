@@ -232,7 +232,16 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
         };
         let (mut dec, mut crop) = (Decoder::new(DecodeLimits::default()), vec![0u8; CROP_BYTES]);
         let secs = runs(scale, || files.iter().try_for_each(|f| one(&mut dec, &mut crop, f)))?;
-        figures.push(figure("decode", format!("{w}x{h} JPEG, 1 thread"), "cpu", "images", count as f64, secs, None, None));
+        figures.push(figure(
+            "decode",
+            format!("{w}x{h} JPEG, 1 thread"),
+            "cpu",
+            "images",
+            count as f64,
+            secs,
+            None,
+            None,
+        ));
         use rayon::prelude::*;
         let secs = runs(scale, || {
             files.par_iter().try_for_each_init(
@@ -330,7 +339,16 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
             Ok(())
         })?;
         let flop = 2.0 * (FEATURE_DIM * crate::mood::head::OUTPUTS * n) as f64;
-        figures.push(figure("mood head", "1,280 x 24 feature term".into(), "cpu", "images", n as f64, secs, Some(flop), None));
+        figures.push(figure(
+            "mood head",
+            "1,280 x 24 feature term".into(),
+            "cpu",
+            "images",
+            n as f64,
+            secs,
+            Some(flop),
+            None,
+        ));
     }
 
     // Exact top-k over generated tracks.
@@ -482,7 +500,10 @@ fn tempdir() -> Result<std::path::PathBuf> {
 fn machine() -> Machine {
     let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())))
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        })
         .unwrap_or_else(|| "unknown".into());
     Machine {
         cpu_model,

@@ -388,7 +388,11 @@ impl CommonArgs {
     }
 
     pub fn limits(&self) -> DecodeLimits {
-        DecodeLimits { max_pixels: self.max_megapixels * 1_000_000, exact: self.exact_decode, ..DecodeLimits::default() }
+        DecodeLimits {
+            max_pixels: self.max_megapixels * 1_000_000,
+            exact: self.exact_decode,
+            ..DecodeLimits::default()
+        }
     }
 }
 

@@ -122,9 +122,8 @@ fn walk(root: &Path) -> impl Iterator<Item = IngestItem> + Send + use<> {
         }
         // A folder named like a photo ("best.jpg/") is walked into like any
         // other, and counted, as it is not itself an input.
-        Ok(entry) if entry.file_type().is_dir() => {
-            (entry.depth() > 0 && is_image_name(entry.path())).then_some(IngestItem::Skipped(Skip::FolderNamedLikeImage))
-        }
+        Ok(entry) if entry.file_type().is_dir() => (entry.depth() > 0 && is_image_name(entry.path()))
+            .then_some(IngestItem::Skipped(Skip::FolderNamedLikeImage)),
         Ok(entry) => {
             let path = entry.path();
             if !is_image_name(path) {
@@ -193,7 +192,10 @@ fn text_manifest(path: &Path, base: PathBuf) -> Result<impl Iterator<Item = Inge
                 use std::os::unix::ffi::OsStrExt;
                 let raw = line.strip_suffix(b"\r").unwrap_or(&line).trim_ascii();
                 let written = Path::new(std::ffi::OsStr::from_bytes(raw));
-                return Some(IngestItem::Image(ImageSource { id: escape_path(written), path: resolve(&base, written) }));
+                return Some(IngestItem::Image(ImageSource {
+                    id: escape_path(written),
+                    path: resolve(&base, written),
+                }));
             }
             #[cfg(not(unix))]
             return Some(IngestItem::Rejected {

@@ -246,7 +246,8 @@ fn odd_names_and_links_are_analysed_or_skipped_and_never_followed_forever() {
     let dir = tempfile::tempdir().unwrap();
     let images = dir.path().join("in");
     std::fs::create_dir_all(images.join("album.jpg")).unwrap();
-    let jpeg = photo(&std::fs::read_dir(common::photos_dir()).unwrap().next().unwrap().unwrap().file_name().to_string_lossy());
+    let jpeg =
+        photo(&std::fs::read_dir(common::photos_dir()).unwrap().next().unwrap().unwrap().file_name().to_string_lossy());
     // "café\.jpg" in Latin-1: 0xE9 is not UTF-8; the backslash must survive too.
     let raw_name: &[u8] = b"caf\xe9\\.jpg";
     std::fs::write(images.join(OsStr::from_bytes(raw_name)), &jpeg).unwrap();

@@ -36,7 +36,8 @@ fn check(table: &str, report: &serde_json::Value, devices: &[&str], mode: &str) 
     for f in figures {
         let runs = f["runs_seconds"].as_array().unwrap();
         assert!(!runs.is_empty() && runs.iter().all(|s| s.as_f64().unwrap() > 0.0), "{f}");
-        let (lo, mid, hi) = (f["rate_min"].as_f64().unwrap(), f["rate"].as_f64().unwrap(), f["rate_max"].as_f64().unwrap());
+        let (lo, mid, hi) =
+            (f["rate_min"].as_f64().unwrap(), f["rate"].as_f64().unwrap(), f["rate_max"].as_f64().unwrap());
         assert!(lo > 0.0 && lo <= mid * (1.0 + 1e-9) && mid <= hi * (1.0 + 1e-9), "{f}");
         if f["stage"] == "similarity" {
             assert!(f["gflops"].as_f64().unwrap() > 0.0 && f["gbytes_per_s"].as_f64().unwrap() > 0.0, "{f}");

@@ -353,11 +353,8 @@ fn chunked_parallel_reading_keeps_file_order_lines_and_first_duplicates() {
         let dups = expect_issues.iter().filter(|(_, e)| !e).count();
         assert_eq!(ids.len(), expect_ids.len(), "{}", path.display());
         assert_eq!(ids, expect_ids, "{}: tracks in file order", path.display());
-        let got: Vec<(String, bool)> = cat
-            .issues
-            .iter()
-            .map(|i| (i.locator.rsplit(':').next().unwrap().trim().to_string(), i.is_error))
-            .collect();
+        let got: Vec<(String, bool)> =
+            cat.issues.iter().map(|i| (i.locator.rsplit(':').next().unwrap().trim().to_string(), i.is_error)).collect();
         // JSON lines count the header-less file: one line less.
         let shift = if path.extension().unwrap() == "jsonl" { 1 } else { 0 };
         let want: Vec<(String, bool)> =

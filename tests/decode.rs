@@ -121,7 +121,8 @@ fn reduced_scale_jpeg_decode_stays_close_to_the_exact_path() {
     let exact_limits = DecodeLimits { exact: true, ..DecodeLimits::default() };
     let (mut exact, mut fast) = (Decoder::new(exact_limits), Decoder::new(DecodeLimits::default()));
     let (mut a, mut b) = (vec![0u8; CROP_BYTES], vec![0u8; CROP_BYTES]);
-    for (w, h, reduced) in [(4000, 3000, true), (1920, 1080, true), (1200, 1600, true), (700, 520, true), (600, 500, false)]
+    for (w, h, reduced) in
+        [(4000, 3000, true), (1920, 1080, true), (1200, 1600, true), (700, 520, true), (600, 500, false)]
     {
         let jpeg = photo(&PhotoSpec { width: w, height: h, exact: true, quality: 88, seed: 3 }, 1);
         for tag in [None, Some(6u16)] {
@@ -136,7 +137,10 @@ fn reduced_scale_jpeg_decode_stays_close_to_the_exact_path() {
             let max = *diffs.iter().max().unwrap();
             println!("{w}x{h} orientation {tag:?}: mean |diff| {mean:.3}, max {max}");
             if reduced {
-                assert!(mean < 1.0 && max <= 12, "{w}x{h}: reduced decode strays from the exact crop (mean {mean:.3}, max {max})");
+                assert!(
+                    mean < 1.0 && max <= 12,
+                    "{w}x{h}: reduced decode strays from the exact crop (mean {mean:.3}, max {max})"
+                );
                 assert!((x.colour.brightness - y.colour.brightness).abs() < 0.01);
             } else {
                 assert_eq!(a, b, "{w}x{h} is too small to reduce: the same path");

@@ -166,7 +166,10 @@ fn peak_kernels_match_reference() {
         for i in [0, threads / 2, threads - 1] {
             let want = peak::stream_reference(&words, threads, i);
             let got = out[i as usize];
-            assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0) * 10.0, "stream thread {i}/{threads}: {got} vs {want}");
+            assert!(
+                (got - want).abs() <= 1e-5 * want.abs().max(1.0) * 10.0,
+                "stream thread {i}/{threads}: {got} vs {want}"
+            );
         }
     }
 }

@@ -226,7 +226,9 @@ fn a_full_disk_fails_cleanly_and_the_rerun_finishes_once_there_is_room() {
     // A read-only disk: exit code 2, a clear message.
     let ro = dir.path().join("ro-disk");
     std::fs::create_dir_all(&ro).unwrap();
-    assert!(Command::new("mount").args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"]).arg(&ro).status().unwrap().success());
+    assert!(
+        Command::new("mount").args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"]).arg(&ro).status().unwrap().success()
+    );
     let _unmount_ro = Unmount(ro.clone());
     let o = recommend(&images, &ro.join("out"), 4).output().unwrap();
     let e = String::from_utf8_lossy(&o.stderr);

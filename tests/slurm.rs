@@ -137,9 +137,7 @@ impl Cluster {
 
 /// Starts munged unless one already answers.
 fn start_munge() {
-    let works = || {
-        Command::new("sh").args(["-c", "munge -n | unmunge"]).output().is_ok_and(|o| o.status.success())
-    };
+    let works = || Command::new("sh").args(["-c", "munge -n | unmunge"]).output().is_ok_and(|o| o.status.success());
     if works() {
         return;
     }
@@ -170,7 +168,9 @@ fn keyed(batch: &RecordBatch, keys: &[&str]) -> BTreeMap<Vec<String>, RecordBatc
     let cols: Vec<Vec<String>> = keys
         .iter()
         .map(|&k| match k {
-            "rank" => batch.column_by_name(k).unwrap().as_primitive::<UInt16Type>().iter().map(|v| format!("{v:?}")).collect(),
+            "rank" => {
+                batch.column_by_name(k).unwrap().as_primitive::<UInt16Type>().iter().map(|v| format!("{v:?}")).collect()
+            }
             _ => strings(batch, k).into_iter().map(|v| v.unwrap_or_default()).collect(),
         })
         .collect();
@@ -236,10 +236,9 @@ fn a_slurm_array_with_a_failed_task_resubmitted_equals_a_single_run() {
     let o = pixtape().arg("merge").arg(&out).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.join("_SUCCESS").exists());
-    let shard3: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(out.join(folder_name(FAILING, SHARDS)).join("manifest.json")).unwrap(),
-    )
-    .unwrap();
+    let shard3: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(folder_name(FAILING, SHARDS)).join("manifest.json")).unwrap())
+            .unwrap();
     assert_eq!(shard3["shard"]["index_from"], "SLURM_ARRAY_TASK_ID");
     assert_eq!(shard3["resumed"]["inputs"], 2, "the resubmitted task resumed from its committed part");
 

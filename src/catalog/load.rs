@@ -224,7 +224,11 @@ fn build_tracks(
                 }
                 ItemKind::Track { id, .. } if seen.contains(&id) => {
                     tally.duplicates += 1;
-                    cat.issue(&item.locator, false, format!("duplicate track id `{id}`: the first row with it is kept"));
+                    cat.issue(
+                        &item.locator,
+                        false,
+                        format!("duplicate track id `{id}`: the first row with it is kept"),
+                    );
                 }
                 ItemKind::Track { id, groups, .. } if groups.is_empty() => {
                     tally.moodless += 1;
@@ -255,7 +259,14 @@ struct Item {
 
 enum ItemKind {
     Rejected(String),
-    Track { id: String, vector: mood::MoodVector, groups: mood::Groups, title: String, artist: String, descriptor: String },
+    Track {
+        id: String,
+        vector: mood::MoodVector,
+        groups: mood::Groups,
+        title: String,
+        artist: String,
+        descriptor: String,
+    },
 }
 
 fn read_row(reader: &mut RowReader, hdr: &[String], id_col: usize, row: Row) -> Item {

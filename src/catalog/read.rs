@@ -194,7 +194,8 @@ pub fn for_each_chunk(
             header = h.to_vec();
         }
         rows.push(row);
-        if rows.len() == CHUNK_ROWS && !f(h, Chunk::Rows(std::mem::replace(&mut rows, Vec::with_capacity(CHUNK_ROWS)))) {
+        if rows.len() == CHUNK_ROWS && !f(h, Chunk::Rows(std::mem::replace(&mut rows, Vec::with_capacity(CHUNK_ROWS))))
+        {
             stopped = true;
             return false;
         }
@@ -226,7 +227,8 @@ fn parquet_chunks(path: &Path, only: Option<&[usize]>, f: &mut dyn FnMut(&[Strin
     for batch in reader {
         let batch = batch.map_err(|e| Error::input(path, format!("after row {}: {e}", first_row - 1)))?;
         let n = batch.num_rows();
-        let chunk = Chunk::Batch { batch, first_row, name: name.clone(), width: header.len(), columns: columns.clone() };
+        let chunk =
+            Chunk::Batch { batch, first_row, name: name.clone(), width: header.len(), columns: columns.clone() };
         if !f(&header, chunk) {
             break;
         }

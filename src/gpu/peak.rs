@@ -45,7 +45,9 @@ pub fn fma_reference(i: u32, iterations: u32) -> f32 {
             }
         }
     }
-    let s: [f32; 4] = std::array::from_fn(|l| ((a[0][l] + a[1][l]) + (a[2][l] + a[3][l])) + ((a[4][l] + a[5][l]) + (a[6][l] + a[7][l])));
+    let s: [f32; 4] = std::array::from_fn(|l| {
+        ((a[0][l] + a[1][l]) + (a[2][l] + a[3][l])) + ((a[4][l] + a[5][l]) + (a[6][l] + a[7][l]))
+    });
     (s[0] + s[1]) + (s[2] + s[3])
 }
 
@@ -107,7 +109,8 @@ fn run(gpu: &Gpu, entry: &str, params: Params, data: Option<&wgpu::Buffer>, pass
     let started = std::time::Instant::now();
     let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("peak") });
     {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("peak"), timestamp_writes: None });
+        let mut pass =
+            enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("peak"), timestamp_writes: None });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind, &[]);
         for _ in 0..passes.max(1) {

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use arrow_array::ArrayRef;
 use arrow_array::builder::{
-    BinaryBuilder, Float32Builder, ListBuilder, StringBuilder, StructBuilder, UInt16Builder, UInt32Builder, UInt64Builder,
+    BinaryBuilder, Float32Builder, ListBuilder, StringBuilder, StructBuilder, UInt16Builder, UInt32Builder,
+    UInt64Builder,
 };
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use std::path::Path;

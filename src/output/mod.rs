@@ -32,10 +32,10 @@ pub use errors::{ErrorsWriter, Severity, errors_schema};
 pub use features::{FeaturesWriter, Learning, features_schema};
 pub use images::{ImageRecord, ImagesWriter, images_schema};
 pub use lock::{LOCK_FILE, OutputLock};
+pub use parts::remove as remove_parts;
 pub use parts::{
     Compacted, DEFAULT_PART_INPUTS, Journal, OrderedIds, PARTS_DIR, PartCounts, PartSink, PartTables, compact,
 };
-pub use parts::remove as remove_parts;
 pub use recommendations::{RecommendationRecord, RecommendationsWriter, recommendations_schema};
 
 pub const ROW_GROUP_ROWS: usize = 8192;

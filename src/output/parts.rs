@@ -333,11 +333,7 @@ pub struct Compacted {
 
 /// Copies the committed parts, in order, into the run's tables in `out`.
 /// `head` writes the errors table's first rows (the catalog's issues).
-pub fn compact(
-    out: &Path,
-    journal: &Journal,
-    head: impl FnOnce(&mut ErrorsWriter) -> Result<()>,
-) -> Result<Compacted> {
+pub fn compact(out: &Path, journal: &Journal, head: impl FnOnce(&mut ErrorsWriter) -> Result<()>) -> Result<Compacted> {
     let dir = out.join(PARTS_DIR);
     let mut errors = ErrorsWriter::create(&out.join(ERRORS_FILE))?;
     head(&mut errors)?;
@@ -379,8 +375,12 @@ fn read_part(path: &Path) -> Result<impl Iterator<Item = Result<RecordBatch>> + 
     let owned = path.to_path_buf();
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.with_batch_size(super::ROW_GROUP_ROWS).build())
-        .map_err(|e| Error::input(path, format!("a committed part does not read ({e}); remove {PARTS_DIR}/ to start over")))?;
+        .map_err(|e| {
+            Error::input(path, format!("a committed part does not read ({e}); remove {PARTS_DIR}/ to start over"))
+        })?;
     Ok(reader.map(move |b| {
-        b.map_err(|e| Error::input(&owned, format!("a committed part does not read ({e}); remove {PARTS_DIR}/ to start over")))
+        b.map_err(|e| {
+            Error::input(&owned, format!("a committed part does not read ({e}); remove {PARTS_DIR}/ to start over"))
+        })
     }))
 }

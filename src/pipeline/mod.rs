@@ -34,8 +34,8 @@ use crate::ingest::{self, ImageSource, IngestItem, Skip};
 use crate::manifest;
 use crate::model::{CROP_BYTES, ModelOutput};
 use crate::output::{
-    DEFAULT_PART_INPUTS, Journal, Learning, MANIFEST_FILE, OrderedIds, OutputLock, PARTS_DIR, PartCounts, PartSink, Severity,
-    compact, remove_parts,
+    DEFAULT_PART_INPUTS, Journal, Learning, MANIFEST_FILE, OrderedIds, OutputLock, PARTS_DIR, PartCounts, PartSink,
+    Severity, compact, remove_parts,
 };
 use crate::playlist::Pick;
 use crate::recommend::Recommender;
