@@ -55,12 +55,25 @@ impl Scale {
     }
 }
 
+/// Whether and which GPU the bench measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuUse {
+    No,
+    /// A hardware GPU when there is one; nothing said otherwise.
+    IfHardware,
+    /// Any adapter, software ones too; a missing one is reported.
+    IfAny,
+    /// Any adapter; a missing one is an error.
+    Required,
+}
+
 /// What `bench` measures, and how long it may take.
 #[derive(Clone, Debug)]
 pub struct BenchSettings {
-    /// Devices to measure: the CPU, the GPU, or both.
+    /// Measure the CPU.
     pub cpu: bool,
-    pub gpu: bool,
+    /// Which GPU to measure, if any.
+    pub gpu: GpuUse,
     pub scale: Scale,
     /// The GPU's FP32 peak as its vendor states it, in GFLOP/s; without it
     /// the measured FMA peak is the reference.
@@ -195,12 +208,16 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
     let (full, smoke) = (scale == Scale::Full, scale == Scale::Smoke);
     let mut figures = Vec::new();
     let (gpu_backend, gpu_missing) = match settings.gpu {
-        false => (None, None),
-        true => match Backend::open(DeviceChoice::Gpu) {
-            Ok(b) => (Some(b), None),
-            Err(e) => (None, Some(e.to_string())),
+        GpuUse::No => (Backend::cpu(), None),
+        GpuUse::IfHardware => (Backend::open(DeviceChoice::Auto)?, None),
+        GpuUse::IfAny => match Backend::open(DeviceChoice::Gpu) {
+            Ok(b) => (b, None),
+            Err(e) => (Backend::cpu(), Some(e.to_string())),
         },
+        GpuUse::Required => (Backend::open(DeviceChoice::Gpu)?, None),
     };
+    // `Auto` falls back to the CPU quietly: then there is no GPU to measure.
+    let gpu_backend = Some(gpu_backend).filter(|b| b.gpu().is_some());
     let cpu_backend = Backend::cpu();
     let mut devices: Vec<(&'static str, &Backend)> = Vec::new();
     if settings.cpu {

@@ -150,17 +150,13 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => {
+            use pixtape::bench::{GpuUse, Scale};
             let (cpu, gpu) = match args.device.as_str() {
-                "cpu" => (true, false),
-                "gpu" => (false, true),
-                "all" => (true, true),
-                // auto: a hardware GPU if there is one.
-                _ => (true, Backend::open(backend::DeviceChoice::Auto).is_ok_and(|b| b.gpu().is_some())),
+                "cpu" => (true, GpuUse::No),
+                "gpu" => (false, GpuUse::Required),
+                "all" => (true, GpuUse::IfAny),
+                _ => (true, GpuUse::IfHardware),
             };
-            if args.device == "gpu" {
-                Backend::open(backend::DeviceChoice::Gpu)?;
-            }
-            use pixtape::bench::Scale;
             let scale = if args.full {
                 Scale::Full
             } else if args.smoke {

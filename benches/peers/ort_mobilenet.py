@@ -25,6 +25,30 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SETTING = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
 
 
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def preprocess(path, draft=False):
+    """torchvision's evaluation transform with Pillow, as the peers feed the
+    model: EXIF orientation, short side 256 (bilinear), centre crop 224,
+    ImageNet mean/std, CHW. With `draft`, a JPEG is first decoded at the
+    largest DCT reduction that keeps its short side at 256 or more."""
+    from PIL import Image, ImageOps
+    img = Image.open(path)
+    if draft:
+        w, h = img.size
+        short = min(w, h)
+        img.draft("RGB", (-(-w * 256 // short), -(-h * 256 // short)))
+    img = ImageOps.exif_transpose(img).convert("RGB")
+    w, h = img.size
+    ow, oh = (256, int(256 * h / w)) if w <= h else (int(256 * w / h), 256)
+    img = img.resize((ow, oh), Image.BILINEAR)
+    top, left = int(round((oh - 224) / 2.0)), int(round((ow - 224) / 2.0))
+    x = np.asarray(img.crop((left, top, left + 224, top + 224)), dtype=np.float32) / 255.0
+    return ((x - MEAN) / STD).transpose(2, 0, 1)
+
+
 def build(weights):
     nodes, inits = [], []
     for name, arr in weights.items():

@@ -28,29 +28,10 @@ import tempfile
 import time
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-
-
-def preprocess(path, draft):
-    img = Image.open(path)
-    if draft:
-        w, h = img.size
-        short = min(w, h)
-        # The largest DCT reduction that keeps the short side >= 256.
-        img.draft("RGB", (-(-w * 256 // short), -(-h * 256 // short)))
-    img = ImageOps.exif_transpose(img).convert("RGB")
-    w, h = img.size
-    ow, oh = (256, int(256 * h / w)) if w <= h else (int(256 * w / h), 256)
-    img = img.resize((ow, oh), Image.BILINEAR)
-    top, left = int(round((oh - 224) / 2.0)), int(round((ow - 224) / 2.0))
-    x = np.asarray(img.crop((left, top, left + 224, top + 224)), dtype=np.float32) / 255.0
-    return ((x - MEAN) / STD).transpose(2, 0, 1)
-
+from ort_mobilenet import preprocess  # noqa: E402
 
 def plain(path):
     return preprocess(path, False).shape

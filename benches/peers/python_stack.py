@@ -23,25 +23,10 @@ import numpy as np
 import onnxruntime as ort
 import pyarrow as pa
 import pyarrow.parquet as pq
-from PIL import Image, ImageOps
 from safetensors.numpy import load_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ort_mobilenet import ROOT, build  # noqa: E402
-
-MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-
-
-def preprocess(path):
-    img = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
-    w, h = img.size
-    ow, oh = (256, int(256 * h / w)) if w <= h else (int(256 * w / h), 256)
-    img = img.resize((ow, oh), Image.BILINEAR)
-    top, left = int(round((oh - 224) / 2.0)), int(round((ow - 224) / 2.0))
-    x = np.asarray(img.crop((left, top, left + 224, top + 224)), dtype=np.float32) / 255.0
-    return ((x - MEAN) / STD).transpose(2, 0, 1)
-
+from ort_mobilenet import ROOT, build, preprocess  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()

@@ -187,9 +187,12 @@ impl Decoder {
 
         if format == ImageFormat::Jpeg {
             if !self.limits.exact
-                && let Some(scaled) = self.decode_jpeg_scaled(bytes)?
+                && let Some(s) = self.decode_jpeg_scaled(bytes)?
             {
-                return self.finish_scaled(scaled, name, bytes.len() as u64, warning, crop);
+                // The full-size image's resize plan, mapped onto the reduced
+                // pixels: the model sees the exact path's size and framing.
+                let full = (s.full_w, s.full_h);
+                return self.finish_with(s.w, s.h, full, s.orientation, name, bytes.len() as u64, warning, crop);
             }
             let (w, h, orientation, jpeg_warning) = self.decode_jpeg(bytes)?;
             let warning = match (warning, jpeg_warning) {
@@ -301,21 +304,6 @@ impl Decoder {
             Ok(Ok(Reduced::Refused(f))) => Err(f),
             _ => Ok(None),
         }
-    }
-
-    /// `finish` for a reduced decode: the resize plan is the full-size
-    /// image's, mapped onto the reduced pixels, so the frame the model sees
-    /// has the exact path's size and framing; the reported size is the
-    /// file's.
-    fn finish_scaled(
-        &mut self,
-        s: Scaled,
-        name: &'static str,
-        file_bytes: u64,
-        warning: Option<String>,
-        crop: &mut [u8],
-    ) -> Result<DecodedInfo, Failure> {
-        self.finish_with(s.w, s.h, (s.full_w, s.full_h), s.orientation, name, file_bytes, warning, crop)
     }
 
     fn check_size(&self, w: u64, h: u64) -> Result<(), Failure> {
