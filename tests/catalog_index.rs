@@ -77,8 +77,11 @@ fn a_damaged_or_foreign_index_is_refused_with_what_to_do() {
     foreign[at..at + version.len()].fill(b'0');
     let e = load(&foreign);
     assert!(e.contains("another mood space"), "{e}");
-    let e = load(b"PXTIDX01\x05\x00\x00\x00\x00\x00\x00\x00{oops");
+    let e = load(b"PXTIDX02\x05\x00\x00\x00\x00\x00\x00\x00{oops");
     assert!(e.contains("header does not parse"), "{e}");
+    // An index of the earlier layout (no locations, years or tempos).
+    let e = load(b"PXTIDX01\x05\x00\x00\x00\x00\x00\x00\x00{oops");
+    assert!(e.contains("earlier pixtape") && e.contains("pixtape catalog build"), "{e}");
 }
 
 #[test]

@@ -24,10 +24,14 @@ pub enum Role {
     Speechiness,
     Tags,
     Embedding,
+    /// Where the audio is: a file path or a URL (playlist files use it).
+    Location,
+    /// Year of release (or a date that starts with one): eras in coverage.
+    Year,
 }
 
 impl Role {
-    pub const ALL: [Role; 15] = [
+    pub const ALL: [Role; 17] = [
         Role::Id,
         Role::Title,
         Role::Artist,
@@ -43,6 +47,8 @@ impl Role {
         Role::Speechiness,
         Role::Tags,
         Role::Embedding,
+        Role::Location,
+        Role::Year,
     ];
 
     pub fn name(self) -> &'static str {
@@ -62,6 +68,8 @@ impl Role {
             Role::Speechiness => "speechiness",
             Role::Tags => "tags",
             Role::Embedding => "embedding",
+            Role::Location => "location",
+            Role::Year => "year",
         }
     }
 
@@ -123,6 +131,30 @@ impl Role {
                 "top_tags",
             ],
             Role::Embedding => &["embedding", "mood_vector", "mood_embedding", "pixtape_mood"],
+            Role::Location => &[
+                "location",
+                "file_path",
+                "filepath",
+                "path",
+                "file",
+                "audio_path",
+                "audio_file",
+                "audio_url",
+                "url",
+                "stream_url",
+                "preview_url",
+                "mp3",
+            ],
+            Role::Year => &[
+                "year",
+                "release_year",
+                "releaseyear",
+                "year_released",
+                "release_date",
+                "releasedate",
+                "released",
+                "date",
+            ],
         }
     }
 

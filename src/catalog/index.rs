@@ -5,16 +5,18 @@
 //! Layout, little-endian:
 //!
 //! ```text
-//! "PXTIDX01"                       8 bytes, the magic
+//! "PXTIDX02"                       8 bytes, the magic
 //! header length (u64), header      JSON: pixtape version, mood-space
 //!                                  version, the source's report (with its
 //!                                  sha256) and issues, the track count n
 //! groups                           n bytes (`Groups::bits`)
 //! padding to 4 bytes
 //! moods                            n × 37 f32, the mood vectors
-//! 4 × string column                (ids, titles, artists, descriptors):
-//!                                  byte length (u64), UTF-8 bytes,
-//!                                  n end offsets (u64)
+//! 5 × string column                (ids, titles, artists, descriptors,
+//!                                  locations): byte length (u64), UTF-8
+//!                                  bytes, n end offsets (u64)
+//! years                            n × u16, 0 when unknown
+//! tempos                           n × f32, NaN when unknown
 //! ```
 //!
 //! Mood vectors, not similarity vectors, are stored, so one index serves
@@ -34,7 +36,9 @@ use crate::mood::{self, Groups, MoodVector, NUM_DIMS, Weights};
 use crate::output::AtomicFile;
 use crate::similarity::TrackMatrix;
 
-pub const MAGIC: &[u8; 8] = b"PXTIDX01";
+pub const MAGIC: &[u8; 8] = b"PXTIDX02";
+/// Indexes of an earlier layout: recognised, and refused with advice.
+const OLD_MAGICS: [&[u8; 8]; 1] = [b"PXTIDX01"];
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -54,7 +58,8 @@ pub fn mood_space_version() -> String {
 /// Whether `path` is a catalog index (by its first bytes).
 pub fn is_index(path: &Path) -> bool {
     let mut magic = [0u8; 8];
-    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok() && &magic == MAGIC
+    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok()
+        && (&magic == MAGIC || OLD_MAGICS.contains(&&magic))
 }
 
 /// Writes `catalog` (loaded with `keep_moods`) as an index at `out`.
@@ -84,13 +89,15 @@ pub fn write(catalog: &Catalog, out: &Path) -> Result<()> {
     for m in moods {
         w.write_all(bytemuck::cast_slice(m)).map_err(io)?;
     }
-    for col in [&catalog.ids, &catalog.titles, &catalog.artists, &catalog.descriptors] {
+    for col in [&catalog.ids, &catalog.titles, &catalog.artists, &catalog.descriptors, &catalog.locations] {
         w.write_all(&(col.data.len() as u64).to_le_bytes()).map_err(io)?;
         w.write_all(col.data.as_bytes()).map_err(io)?;
         for e in &col.ends {
             w.write_all(&(*e as u64).to_le_bytes()).map_err(io)?;
         }
     }
+    w.write_all(bytemuck::cast_slice(&catalog.years)).map_err(io)?;
+    w.write_all(bytemuck::cast_slice(&catalog.tempos)).map_err(io)?;
     w.flush().map_err(io)?;
     drop(w);
     file.commit(None)
@@ -119,7 +126,11 @@ pub fn load(path: &Path, weights: Weights, keep_moods: bool) -> Result<Catalog> 
         at += len;
         Ok(s)
     };
-    if take(8)? != MAGIC {
+    let magic = take(8)?;
+    if OLD_MAGICS.iter().any(|m| &m[..] == magic) {
+        return Err(bad("it was built by an earlier pixtape, in an older layout"));
+    }
+    if magic != MAGIC {
         return Err(bad("no index header"));
     }
     let u64_at = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
@@ -138,13 +149,15 @@ pub fn load(path: &Path, weights: Weights, keep_moods: bool) -> Result<Catalog> 
     // The moods start on a 4-byte boundary (see `write`).
     take((4 - (16 + hlen + n) % 4) % 4)?;
     let flat = floats(take(n * NUM_DIMS * 4)?);
-    // The four text columns: located one after the other, then copied
+    // The five text columns: located one after the other, then copied
     // and checked in parallel.
-    let mut spans = Vec::with_capacity(4);
-    for _ in 0..4 {
+    let mut spans = Vec::with_capacity(5);
+    for _ in 0..5 {
         let len = u64_at(take(8)?) as usize;
         spans.push((take(len)?, take(n * 8)?));
     }
+    let years: Vec<u16> = take(n * 2)?.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
+    let tempos = floats(take(n * 4)?).into_owned();
     use rayon::prelude::*;
     let columns: Vec<StringColumn> = spans
         .into_par_iter()
@@ -173,6 +186,9 @@ pub fn load(path: &Path, weights: Weights, keep_moods: bool) -> Result<Catalog> 
         titles: next(),
         artists: next(),
         descriptors: next(),
+        locations: next(),
+        years,
+        tempos,
         weights,
         matrix,
         groups,

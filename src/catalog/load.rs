@@ -234,11 +234,19 @@ fn build_tracks(
                     tally.moodless += 1;
                     cat.issue(&item.locator, false, format!("track `{id}` has no usable mood information; skipped"));
                 }
-                ItemKind::Track { id, vector, groups, title, artist, descriptor } => {
+                ItemKind::Track { id, vector, groups, title, artist, descriptor, location, year, tempo } => {
                     for (k, g) in mood::GROUPS.iter().enumerate() {
                         tally.coverage[k] += groups.has(*g) as u64;
                     }
-                    let track = TrackRef { id: &id, title: &title, artist: &artist, descriptor: &descriptor };
+                    let track = TrackRef {
+                        id: &id,
+                        title: &title,
+                        artist: &artist,
+                        descriptor: &descriptor,
+                        location: &location,
+                        year,
+                        tempo,
+                    };
                     cat.push(track, &vector, groups);
                     seen.insert(id);
                 }
@@ -266,6 +274,9 @@ enum ItemKind {
         title: String,
         artist: String,
         descriptor: String,
+        location: String,
+        year: Option<u16>,
+        tempo: Option<f32>,
     },
 }
 
@@ -287,11 +298,34 @@ fn read_row(reader: &mut RowReader, hdr: &[String], id_col: usize, row: Row) -> 
                     title: text(Role::Title),
                     artist: text(Role::Artist),
                     descriptor: evidence::describe(&evidence),
+                    location: text(Role::Location),
+                    year: cols.get(Role::Year).and_then(|c| year_of(&cells[c])),
+                    tempo: evidence.features.tempo.filter(|t| *t > 0.0),
                 }
             }
         },
     };
     Item { locator, with_extra, kind }
+}
+
+/// A release year from a number (2011, 2011.0) or a date's text
+/// ("2011-05-03", "2011"); anything else, or a year outside 1000..=2100,
+/// is unknown: the year only sorts tracks into eras, so a bad one costs
+/// the row nothing.
+fn year_of(cell: &Cell) -> Option<u16> {
+    let y = match cell {
+        Cell::Num(x) if x.is_finite() && x.fract() == 0.0 => *x as i64,
+        Cell::Text(s) => {
+            let s = s.trim();
+            let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+            if digits.len() != 4 {
+                return None;
+            }
+            digits.parse().ok()?
+        }
+        _ => return None,
+    };
+    (1000..=2100).contains(&y).then_some(y as u16)
 }
 
 /// Running statistics of a numeric column (Welford).

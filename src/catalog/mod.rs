@@ -133,6 +133,12 @@ pub struct Catalog {
     titles: StringColumn,
     artists: StringColumn,
     descriptors: StringColumn,
+    /// Where each track's audio is (file path or URL), "" when unknown.
+    locations: StringColumn,
+    /// Year of release, 0 when unknown.
+    years: Vec<u16>,
+    /// Tempo in BPM, NaN when unknown.
+    tempos: Vec<f32>,
     /// The group weights every track vector was built with; queries take
     /// theirs from here, so the two sides cannot disagree.
     weights: Weights,
@@ -146,13 +152,18 @@ pub struct Catalog {
 }
 
 /// One track's identity, borrowed from the catalog.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TrackRef<'a> {
     pub id: &'a str,
     pub title: &'a str,
     pub artist: &'a str,
     /// A few words about the track as the catalog describes it.
     pub descriptor: &'a str,
+    /// A file path or URL of its audio, "" when the catalog has none.
+    pub location: &'a str,
+    pub year: Option<u16>,
+    /// Beats per minute.
+    pub tempo: Option<f32>,
 }
 
 impl Catalog {
@@ -183,6 +194,9 @@ impl Catalog {
             title: self.titles.get(i),
             artist: self.artists.get(i),
             descriptor: self.descriptors.get(i),
+            location: self.locations.get(i),
+            year: Some(self.years[i]).filter(|y| *y > 0),
+            tempo: Some(self.tempos[i]).filter(|t| t.is_finite()),
         }
     }
 
@@ -193,6 +207,9 @@ impl Catalog {
         self.titles.push(track.title);
         self.artists.push(track.artist);
         self.descriptors.push(track.descriptor);
+        self.locations.push(track.location);
+        self.years.push(track.year.unwrap_or(0));
+        self.tempos.push(track.tempo.unwrap_or(f32::NAN));
         self.matrix.push(&mood::sim_vector(mood, groups, &self.weights, true));
         self.groups.push(groups);
         if let Some(m) = &mut self.moods {
