@@ -216,7 +216,9 @@ pub fn fingerprint(
             rep.per_artist,
             rep.relevance_lambda,
             rep.candidates,
-            rep.style_preferences
+            rep.style_preferences,
+            rep.hub_penalty,
+            crate::playlist::ALGORITHM
         ]);
         parts.push(("catalog", catalog.to_string()));
         parts.push(("recommend", settings.to_string()));

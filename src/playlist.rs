@@ -6,13 +6,20 @@
 //! maximises `λ·score − (1 − λ)·max cos(track, already picked)`, with
 //! λ = `relevance` (default 0.7: mostly relevance, enough variety that a
 //! playlist is not ten near-identical tracks), and no artist appears more
-//! than `per_artist` times. Each pick says which dimensions contributed most
-//! to its score and how the catalog describes it.
+//! than `per_artist` times. Versions of one song (live, remastered, radio
+//! edit, "feat.": see `versions`) are collapsed before re-ranking: the
+//! best-scoring version stays, and its explanation says how many it stands
+//! for. Each pick says which dimensions contributed most to its score and
+//! how the catalog describes it.
 
 use crate::catalog::Catalog;
 use crate::colour::ColourFeatures;
 use crate::mood::{ANCHOR, DIM_NAMES, MoodVector, SimVector};
 use crate::similarity::Hit;
+
+/// Changes when the same settings would pick differently (runs made
+/// before and after do not share a fingerprint): 2 collapses versions.
+pub const ALGORITHM: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PlaylistSettings {
@@ -22,11 +29,14 @@ pub struct PlaylistSettings {
     pub per_artist: usize,
     /// λ of maximal marginal relevance, in [0, 1]; 1 ignores diversity.
     pub relevance: f32,
+    /// β of the hub counter: a track's score is lowered by β times its
+    /// hubness (see `recommend::hubness`) when re-ranking; 0 turns it off.
+    pub hub_penalty: f32,
 }
 
 impl Default for PlaylistSettings {
     fn default() -> Self {
-        PlaylistSettings { length: 20, per_artist: 2, relevance: 0.7 }
+        PlaylistSettings { length: 20, per_artist: 2, relevance: 0.7, hub_penalty: 0.0 }
     }
 }
 
@@ -59,7 +69,9 @@ fn cosine(a: &SimVector, an: f32, b: &SimVector, bn: f32) -> f32 {
 
 /// Builds one image's playlist from its candidates (best first). `why`
 /// says what drove the image's mood (see `mood_drivers`); every pick's
-/// explanation starts with it.
+/// explanation starts with it. `hubness`, one value per catalog track,
+/// lowers the re-ranking score of hubs by `hub_penalty` times it; the
+/// picks keep their similarity as their score.
 pub fn build(
     query: &SimVector,
     image: &MoodVector,
@@ -67,7 +79,13 @@ pub fn build(
     candidates: &[Hit],
     catalog: &Catalog,
     s: &PlaylistSettings,
+    hubness: Option<&[f32]>,
 ) -> Vec<Pick> {
+    let (candidates, versions) = crate::versions::collapse(candidates, |h| {
+        let t = catalog.track(h.track as usize);
+        (t.title.to_string(), t.artist.to_string())
+    });
+    let candidates = &candidates[..];
     let vectors: Vec<SimVector> = candidates.iter().map(|h| catalog.matrix().vector(h.track as usize)).collect();
     let norms: Vec<f32> = vectors.iter().map(norm).collect();
     let mut chosen: Vec<usize> = Vec::with_capacity(s.length);
@@ -85,7 +103,8 @@ pub fn build(
                 continue;
             }
             let redundancy = if chosen.is_empty() { 0.0 } else { max_sim[i] };
-            let mmr = s.relevance * h.score - (1.0 - s.relevance) * redundancy;
+            let hub = hubness.map_or(0.0, |hb| s.hub_penalty * hb[h.track as usize]);
+            let mmr = s.relevance * (h.score - hub) - (1.0 - s.relevance) * redundancy;
             if best.is_none_or(|(_, b)| mmr > b) {
                 best = Some((i, mmr));
             }
@@ -109,14 +128,18 @@ pub fn build(
             let h = candidates[i];
             let contributions = contributions(query, &vectors[i]);
             let descriptor = catalog.track(h.track as usize).descriptor;
-            Pick {
-                track: h.track,
-                score: h.score,
-                explanation: explain(&contributions, image, why, descriptor),
-                contributions,
+            let mut explanation = explain(&contributions, image, why, descriptor);
+            if versions[i] > 1 {
+                explanation.push_str(&versions_note(versions[i]));
             }
+            Pick { track: h.track, score: h.score, explanation, contributions }
         })
         .collect()
+}
+
+/// What an explanation adds when a pick stands for several versions.
+pub fn versions_note(n: usize) -> String {
+    format!(" · best-scoring of {n} versions")
 }
 
 /// Per-dimension shares of a score (the affect anchor is folded into

@@ -32,6 +32,8 @@ pub struct Recommender<'a> {
     /// components (`Profile::query_shift`).
     style_shift: Option<[f32; STYLES]>,
     style_bias: Option<[f32; STYLES]>,
+    /// Each track's hubness, when the hub counter is on.
+    hubness: Option<Vec<f32>>,
 }
 
 /// One image's query: the mood it asks for and its similarity vector.
@@ -58,13 +60,29 @@ pub struct RecommendReport<'a> {
     /// proportion to its share of the style.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub style_preferences: Option<Vec<(&'static str, f32)>>,
+    /// β of the hub counter (0: off).
+    pub hub_penalty: f32,
 }
 
 impl<'a> Recommender<'a> {
     /// A recommender over `catalog`, matching where `backend` runs.
     pub fn new(backend: &'a Backend, catalog: &'a Catalog, mode: MoodMode, playlist: PlaylistSettings) -> Result<Self> {
         let (matcher, notice) = backend.matcher(catalog.matrix(), playlist.candidates())?;
-        Ok(Recommender { catalog, matcher, mode, playlist, notice, style_shift: None, style_bias: None })
+        let mut r = Recommender {
+            catalog,
+            matcher,
+            mode,
+            playlist,
+            notice,
+            style_shift: None,
+            style_bias: None,
+            hubness: None,
+        };
+        if playlist.hub_penalty > 0.0 {
+            let probes: Vec<SimVector> = mood::class_table().iter().map(|m| r.query(m).vector).collect();
+            r.hubness = Some(hubness(r.matcher.as_ref(), catalog, &probes, playlist.candidates())?);
+        }
+        Ok(r)
     }
 
     /// Applies a profile's style preferences to every query. Its weights
@@ -73,6 +91,14 @@ impl<'a> Recommender<'a> {
     pub fn with_profile(mut self, profile: &Profile) -> Self {
         self.style_shift = profile.query_shift(&self.catalog.weights());
         self.style_bias = self.style_shift.map(|_| profile.style_bias);
+        if self.hubness.is_some() {
+            // The probes are queries: they move with the profile's preferences.
+            let probes: Vec<SimVector> = mood::class_table().iter().map(|m| self.query(m).vector).collect();
+            // On a matcher failure the estimate without the profile stays.
+            if let Ok(h) = hubness(self.matcher.as_ref(), self.catalog, &probes, self.playlist.candidates()) {
+                self.hubness = Some(h);
+            }
+        }
         self
     }
 
@@ -80,6 +106,20 @@ impl<'a> Recommender<'a> {
     /// too long for the GPU kernel).
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_deref()
+    }
+
+    pub fn settings(&self) -> &PlaylistSettings {
+        &self.playlist
+    }
+
+    /// The matcher, for stages that query the catalog themselves (album).
+    pub fn matcher(&self) -> &dyn Matcher {
+        self.matcher.as_ref()
+    }
+
+    /// Each track's hubness, when the hub counter is on.
+    pub fn hubness(&self) -> Option<&[f32]> {
+        self.hubness.as_deref()
     }
 
     pub fn catalog(&self) -> &'a Catalog {
@@ -116,7 +156,10 @@ impl<'a> Recommender<'a> {
             .iter()
             .zip(images)
             .zip(&hits)
-            .map(|((q, a), h)| playlist::build(&q.vector, &q.target, &why(a), h, self.catalog, &self.playlist))
+            .map(|((q, a), h)| {
+                let hubness = self.hubness.as_deref();
+                playlist::build(&q.vector, &q.target, &why(a), h, self.catalog, &self.playlist, hubness)
+            })
             .collect())
     }
 
@@ -139,8 +182,26 @@ impl<'a> Recommender<'a> {
             style_preferences: self
                 .style_bias
                 .map(|b| mood::Group::Styles.dims().zip(b).map(|(d, v)| (mood::DIM_NAMES[d], v)).collect()),
+            hub_penalty: self.playlist.hub_penalty,
         }
     }
+}
+
+/// Each track's hubness: ln(1 + N), where N is how many of the 1,000
+/// ImageNet classes' moods (`mood::image::class_table`, the semantic moods
+/// pictures are mixed from) have the track among their `k` best. In a
+/// high-dimensional space some tracks sit near the middle of everything and
+/// come up for every picture (Radovanović et al. 2010); counting how often
+/// a track answers the queries pictures are made of finds them without any
+/// picture, the same for every shard of a run, for 1,000 queries once.
+pub fn hubness(matcher: &dyn Matcher, catalog: &Catalog, probes: &[SimVector], k: usize) -> Result<Vec<f32>> {
+    let mut occurrences = vec![0u32; catalog.len()];
+    for hits in matcher.top_k(probes, k)? {
+        for h in hits {
+            occurrences[h.track as usize] += 1;
+        }
+    }
+    Ok(occurrences.iter().map(|&o| (1.0 + o as f32).ln()).collect())
 }
 
 /// What drove an image's mood: its light, its most probable ImageNet class

@@ -150,7 +150,7 @@ fn playlists_respect_the_artist_cap_and_diversify() {
         "sunset_bay.jpg",
         &cat,
         MoodMode::Match,
-        &PlaylistSettings { length: 12, per_artist: 1, relevance: 1.0 },
+        &PlaylistSettings { length: 12, per_artist: 1, relevance: 1.0, hub_penalty: 0.0 },
     );
     let mut artists: Vec<&str> = capped.iter().map(|id| cat.track(cat_index(&cat, id)).artist).collect();
     let n = artists.len();
@@ -164,15 +164,29 @@ fn playlists_respect_the_artist_cap_and_diversify() {
     let r = Recommender::new(&backend, &cat, MoodMode::Match, PlaylistSettings::default()).unwrap();
     let q = r.query(&m).vector;
     let hits = pixtape::similarity::top_k(&[q], cat.matrix(), 200);
-    let pure =
-        playlist::build(&q, &m, "why", &hits[0], &cat, &PlaylistSettings { length: 5, per_artist: 0, relevance: 1.0 });
+    let pure = playlist::build(
+        &q,
+        &m,
+        "why",
+        &hits[0],
+        &cat,
+        &PlaylistSettings { length: 5, per_artist: 0, relevance: 1.0, hub_penalty: 0.0 },
+        None,
+    );
     assert_eq!(
         pure.iter().map(|p| p.track).collect::<Vec<_>>(),
         hits[0][..5].iter().map(|h| h.track).collect::<Vec<_>>()
     );
     // A low λ spreads over more families than pure relevance.
-    let diverse =
-        playlist::build(&q, &m, "why", &hits[0], &cat, &PlaylistSettings { length: 5, per_artist: 0, relevance: 0.3 });
+    let diverse = playlist::build(
+        &q,
+        &m,
+        "why",
+        &hits[0],
+        &cat,
+        &PlaylistSettings { length: 5, per_artist: 0, relevance: 0.3, hub_penalty: 0.0 },
+        None,
+    );
     let fams = |p: &[playlist::Pick]| {
         let mut f: Vec<&str> = p.iter().map(|x| family(cat.track(x.track as usize).id)).collect();
         f.sort();
