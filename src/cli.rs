@@ -60,6 +60,28 @@ pub enum Command {
         /// The run's output folder (the one given to --out).
         out: PathBuf,
     },
+    /// Write a finished run's report.html: one self-contained file with
+    /// thumbnails, palettes, moods, playlists and their reasons, a mood map,
+    /// coverage and errors; it opens offline in any browser.
+    Report {
+        /// The run's output folder.
+        out: PathBuf,
+        /// The catalog the run used, for coverage (default: the one its
+        /// manifest names).
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+    },
+    /// Measure what a finished run recommends against what the catalog
+    /// holds: the share of tracks and artists ever picked, the Gini of
+    /// exposure, the hubs, and the style, era and tempo mix. Writes
+    /// coverage.json into the run's folder.
+    Coverage {
+        /// The run's output folder.
+        out: PathBuf,
+        /// The catalog the run used (default: the one its manifest names).
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+    },
     /// Fit a profile from people's feedback on a run, for `--profile`.
     ///
     /// Feedback is a CSV, TSV, Parquet or JSON table of image ratings
@@ -187,6 +209,50 @@ pub struct RecommendArgs {
 
     #[command(flatten)]
     pub playlist: PlaylistArgs,
+
+    #[command(flatten)]
+    pub after: AfterArgs,
+}
+
+/// What runs after the playlists: album, playlist files, the report.
+#[derive(Args, Debug)]
+pub struct AfterArgs {
+    /// Also turn all the photos into one playlist that follows them in
+    /// order (capture time, else name): album.parquet.
+    #[arg(long)]
+    pub album: bool,
+
+    /// Tracks in the album playlist.
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub album_length: u32,
+
+    /// Write playlist files people can play, one per image (and one for
+    /// the album) into OUT/playlists/: m3u8, xspf, jspf (comma-separated).
+    #[arg(long, value_name = "FORMAT,...", value_delimiter = ',')]
+    pub export: Vec<String>,
+
+    /// Prefix for the catalog's relative audio locations in playlist files
+    /// (a folder or a URL).
+    #[arg(long, value_name = "DIR|URL")]
+    pub audio_root: Option<String>,
+
+    /// Also write OUT/report.html: thumbnails, moods, playlists with their
+    /// reasons, a mood map, coverage and errors, in one offline file.
+    #[arg(long)]
+    pub report: bool,
+}
+
+impl AfterArgs {
+    pub fn formats(&self) -> anyhow::Result<Vec<pixtape::export::Format>> {
+        self.export
+            .iter()
+            .filter(|f| !f.trim().is_empty())
+            .map(|f| {
+                pixtape::export::Format::parse(f)
+                    .ok_or_else(|| anyhow::anyhow!("--export: unknown format `{f}` (m3u8, xspf, jspf)"))
+            })
+            .collect()
+    }
 }
 
 #[derive(Args, Debug)]
@@ -271,6 +337,13 @@ pub struct PlaylistArgs {
     /// Maximal-marginal-relevance λ: 1 ranks by similarity alone, lower values favour variety.
     #[arg(long, default_value_t = 0.7)]
     pub mmr_lambda: f32,
+
+    /// Counter hubs: lower each track's re-ranking score by β times its
+    /// hubness, ln(1 + how many ImageNet classes' moods it answers), so
+    /// that a few central tracks do not fill every playlist. 0 is off;
+    /// 0.02 to 0.1 is useful (see the README for what it costs and gains).
+    #[arg(long, value_name = "BETA", default_value_t = 0.0)]
+    pub hub_penalty: f32,
 }
 
 #[derive(Args, Debug)]
@@ -497,10 +570,12 @@ pub fn flag_of(setting: &str) -> Option<&'static str> {
 impl PlaylistArgs {
     pub fn settings(&self) -> anyhow::Result<PlaylistSettings> {
         anyhow::ensure!((0.0..=1.0).contains(&self.mmr_lambda), "--mmr-lambda must be within 0..1");
+        anyhow::ensure!((0.0..=10.0).contains(&self.hub_penalty), "--hub-penalty must be within 0..10");
         Ok(PlaylistSettings {
             length: self.top_k as usize,
             per_artist: self.per_artist as usize,
             relevance: self.mmr_lambda,
+            hub_penalty: self.hub_penalty,
         })
     }
 

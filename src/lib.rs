@@ -9,13 +9,17 @@
 //! where the model and the matcher run, and `gpu` is the device they share
 //! when the WGSL kernels run.
 
+pub mod after;
+pub mod album;
 pub mod analysis;
 pub mod backend;
 pub mod bench;
 pub mod catalog;
 pub mod colour;
+pub mod coverage;
 pub mod decode;
 pub mod error;
+pub mod export;
 pub mod gpu;
 pub mod ingest;
 pub mod inspect;
@@ -29,10 +33,13 @@ pub mod output;
 pub mod pipeline;
 pub mod playlist;
 pub mod recommend;
+pub mod report;
 mod rng;
+pub mod run;
 pub mod shard;
 pub mod similarity;
 pub mod synth;
 pub mod verify;
+pub mod versions;
 
 pub use error::{Error, Failure, Result, Stage};

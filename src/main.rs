@@ -52,6 +52,30 @@ fn main() -> ExitCode {
     }
 }
 
+/// The post-run stages asked for on the command line.
+fn after_settings(a: &cli::AfterArgs) -> anyhow::Result<pixtape::after::AfterSettings> {
+    Ok(pixtape::after::AfterSettings {
+        album: a.album.then(|| pixtape::album::AlbumSettings { length: a.album_length as usize }),
+        export: a.formats()?,
+        audio_root: a.audio_root.clone(),
+        report: a.report,
+    })
+}
+
+/// The catalog a finished run used, for the report's mood map: the one
+/// given, else the one its manifest names; a report without it only lacks
+/// the tracks on the map, so a catalog that is gone is a notice.
+fn run_catalog(out: &std::path::Path, given: Option<&PathBuf>) -> Option<catalog::Catalog> {
+    let path = given.cloned().or_else(|| pixtape::run::FinishedRun::read(out).ok()?.catalog_path())?;
+    match catalog::load(&CatalogOptions::new(&path)) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("pixtape: notice: the mood map leaves out the tracks: {e}");
+            None
+        }
+    }
+}
+
 fn run() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
         Command::Analyze(args) => {
@@ -70,6 +94,11 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Recommend(args) => {
             let (common, quiet) = (&args.analyze.common, args.analyze.common.quiet);
             let settings = args.analyze.settings()?;
+            let after = after_settings(&args.after)?;
+            anyhow::ensure!(
+                !(args.after.album && settings.shard.is_some()),
+                "--album needs every photo in one run; it cannot be combined with --shard"
+            );
             common.init_threads()?;
             let backend = open(quiet, common)?;
             let (model, profile) = model(&backend, common, common.batch())?;
@@ -89,6 +118,27 @@ fn run() -> anyhow::Result<ExitCode> {
             say(quiet, Some(&progress::summary_line(&summary)));
             if !quiet && !summary.already_complete {
                 progress::print_playlists(&summary.out)?;
+            }
+            let done = pixtape::after::finish(&summary.out, &recommender, &after)?;
+            if !quiet {
+                for line in pixtape::coverage::summary_lines(&done.coverage) {
+                    eprintln!("pixtape: {line}");
+                }
+                if !done.exported.is_empty() {
+                    eprintln!(
+                        "pixtape: wrote {} playlist files to {}",
+                        done.exported.len(),
+                        summary.out.join(pixtape::export::PLAYLISTS_DIR).display()
+                    );
+                }
+                if let Some(r) = &done.report {
+                    eprintln!("pixtape: wrote {}", r.display());
+                }
+            }
+            if let Some(album) = &done.album {
+                for line in pixtape::album::summary_lines(album) {
+                    println!("{line}");
+                }
             }
             Ok(exit_code(&summary))
         }
@@ -138,6 +188,29 @@ fn run() -> anyhow::Result<ExitCode> {
                 out.join("manifest.json").display(),
                 out.join(pixtape::merge::SUCCESS_FILE).display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { out, catalog } => {
+            let catalog = run_catalog(&out, catalog.as_ref());
+            let path = pixtape::report::write(&out, catalog.as_ref())?;
+            eprintln!("pixtape: wrote {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Coverage { out, catalog } => {
+            let run = pixtape::run::FinishedRun::read(&out)?;
+            let path = catalog.or_else(|| run.catalog_path()).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: the run names no catalog (was it made by `recommend`?); pass --catalog",
+                    out.display()
+                )
+            })?;
+            let catalog = catalog::load(&CatalogOptions::new(&path))?;
+            let c = pixtape::coverage::measure(&run.picks, &catalog);
+            pixtape::coverage::write(&out, &c)?;
+            for line in pixtape::coverage::summary_lines(&c) {
+                println!("{line}");
+            }
+            eprintln!("pixtape: wrote {}", out.join(pixtape::coverage::COVERAGE_FILE).display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Learn(args) => {

@@ -20,6 +20,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+mod album;
 mod errors;
 mod features;
 mod images;
@@ -28,6 +29,7 @@ mod parts;
 mod recommendations;
 
 use crate::error::{Error, Result};
+pub use album::{album_schema, write_album};
 pub use errors::{ErrorsWriter, Severity, errors_schema};
 pub use features::{FeaturesWriter, Learning, features_schema};
 pub use images::{ImageRecord, ImagesWriter, images_schema};
@@ -47,6 +49,8 @@ pub const ERRORS_FILE: &str = "errors.parquet";
 pub const RECOMMENDATIONS_FILE: &str = "recommendations.parquet";
 pub const FEATURES_FILE: &str = "features.parquet";
 pub const MANIFEST_FILE: &str = "manifest.json";
+pub const ALBUM_FILE: &str = "album.parquet";
+pub const REPORT_FILE: &str = "report.html";
 
 /// A file that appears under its final name only once it is complete.
 pub struct AtomicFile {
