@@ -348,8 +348,17 @@ impl Decoder {
         let (src_box, rw_s, rh_s) =
             if swaps { ((src_box.1, src_box.0, src_box.3, src_box.2), rh, rw) } else { (src_box, rw, rh) };
         // The plan is in the stored image's pixels; the decode may be smaller.
-        let (kx, ky) = (w as f64 / full.0 as f64, h as f64 / full.1 as f64);
-        let src_box = (src_box.0 * kx, src_box.1 * ky, src_box.2 * kx, src_box.3 * ky);
+        // A DCT-scaled decode is ceil(full / f) pixels at exactly 1/f scale
+        // (its last pixel covers less): map the box by 1/f, not by
+        // w / full, and keep it inside the decode, which a box spanning the
+        // whole image could pass by a rounding error (737 · 369/737 > 369).
+        let scale = |decoded: usize, stored: usize| {
+            let f = (stored as f64 / decoded as f64).round().max(1.0);
+            if stored.div_ceil(f as usize) == decoded { 1.0 / f } else { decoded as f64 / stored as f64 }
+        };
+        let (kx, ky) = (scale(w, full.0), scale(h, full.1));
+        let (left, top) = ((src_box.0 * kx).min(w as f64), (src_box.1 * ky).min(h as f64));
+        let src_box = (left, top, (src_box.2 * kx).min(w as f64 - left), (src_box.3 * ky).min(h as f64 - top));
         self.resize(w, h, src_box, rw_s, rh_s).map_err(decode_failure)?;
         let frame = if orientation == Orientation::NoTransforms {
             &self.resized
