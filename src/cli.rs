@@ -344,6 +344,11 @@ pub struct PlaylistArgs {
     /// 0.02 to 0.1 is useful (see the README for what it costs and gains).
     #[arg(long, value_name = "BETA", default_value_t = 0.0)]
     pub hub_penalty: f32,
+
+    /// No track in more than N playlists of the run (of each shard in a
+    /// sharded run); images are served in input order. 0: no cap.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_exposure: u32,
 }
 
 #[derive(Args, Debug)]
@@ -576,6 +581,7 @@ impl PlaylistArgs {
             per_artist: self.per_artist as usize,
             relevance: self.mmr_lambda,
             hub_penalty: self.hub_penalty,
+            max_exposure: self.max_exposure,
         })
     }
 

@@ -218,6 +218,7 @@ pub fn fingerprint(
             rep.candidates,
             rep.style_preferences,
             rep.hub_penalty,
+            rep.max_exposure,
             crate::playlist::ALGORITHM
         ]);
         parts.push(("catalog", catalog.to_string()));

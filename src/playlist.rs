@@ -32,11 +32,14 @@ pub struct PlaylistSettings {
     /// β of the hub counter: a track's score is lowered by β times its
     /// hubness (see `recommend::hubness`) when re-ranking; 0 turns it off.
     pub hub_penalty: f32,
+    /// Most playlists of a run (of a shard) one track may be in; 0: no cap
+    /// (see `Exposure`).
+    pub max_exposure: u32,
 }
 
 impl Default for PlaylistSettings {
     fn default() -> Self {
-        PlaylistSettings { length: 20, per_artist: 2, relevance: 0.7, hub_penalty: 0.0 }
+        PlaylistSettings { length: 20, per_artist: 2, relevance: 0.7, hub_penalty: 0.0, max_exposure: 0 }
     }
 }
 
@@ -44,6 +47,56 @@ impl PlaylistSettings {
     /// How many exact top tracks to re-rank.
     pub fn candidates(&self) -> usize {
         (self.length * 10).max(200)
+    }
+
+    /// Picks to rank per image: with an exposure cap, every candidate, so
+    /// that the cap has replacements to take from.
+    pub fn ranked(&self) -> usize {
+        if self.max_exposure > 0 { self.candidates() } else { self.length }
+    }
+}
+
+/// The per-run exposure cap: no track in more than `cap` playlists. Images
+/// are capped in input order (the sink's), each keeping the first of its
+/// ranked picks (`PlaylistSettings::ranked`) that are still under the cap;
+/// when fewer than a playlist's length are, the most relevant capped ones
+/// fill it. Input order, not the order batches finish in, decides, so a
+/// run gives the same playlists however it is scheduled, and a resumed run
+/// restores the counts from its committed parts (`record`). In a sharded
+/// run the cap holds per shard.
+pub struct Exposure {
+    cap: u32,
+    length: usize,
+    counts: std::collections::HashMap<u32, u32>,
+}
+
+impl Exposure {
+    /// The cap of `s`, if it has one.
+    pub fn new(s: &PlaylistSettings) -> Option<Exposure> {
+        (s.max_exposure > 0).then(|| Exposure { cap: s.max_exposure, length: s.length, counts: Default::default() })
+    }
+
+    /// Counts a pick made before (in a committed part).
+    pub fn record(&mut self, track: u32) {
+        *self.counts.entry(track).or_default() += 1;
+    }
+
+    /// One image's playlist from its ranked picks, in input order.
+    pub fn apply(&mut self, ranked: Vec<Pick>) -> Vec<Pick> {
+        let (mut kept, mut capped): (Vec<Pick>, Vec<Pick>) = (Vec::new(), Vec::new());
+        for p in ranked {
+            if kept.len() < self.length && self.counts.get(&p.track).copied().unwrap_or(0) < self.cap {
+                kept.push(p);
+            } else {
+                capped.push(p);
+            }
+        }
+        let short = self.length.saturating_sub(kept.len());
+        kept.extend(capped.into_iter().take(short));
+        for p in &kept {
+            self.record(p.track);
+        }
+        kept
     }
 }
 

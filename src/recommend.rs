@@ -62,6 +62,8 @@ pub struct RecommendReport<'a> {
     pub style_preferences: Option<Vec<(&'static str, f32)>>,
     /// β of the hub counter (0: off).
     pub hub_penalty: f32,
+    /// Most playlists one track may be in (0: no cap).
+    pub max_exposure: u32,
 }
 
 impl<'a> Recommender<'a> {
@@ -148,7 +150,10 @@ impl<'a> Recommender<'a> {
     }
 
     /// One playlist per image, from one matcher call for the whole batch.
+    /// With an exposure cap each holds `PlaylistSettings::ranked` picks,
+    /// for `playlist::Exposure` to cut in input order.
     pub fn playlists(&self, images: &[&Analysis]) -> Result<Vec<Vec<Pick>>> {
+        let ranked = PlaylistSettings { length: self.playlist.ranked(), ..self.playlist };
         let queries: Vec<Query> = images.iter().map(|a| self.query(&a.mood)).collect();
         let vectors: Vec<SimVector> = queries.iter().map(|q| q.vector).collect();
         let hits = self.matcher.top_k(&vectors, self.playlist.candidates())?;
@@ -158,14 +163,17 @@ impl<'a> Recommender<'a> {
             .zip(&hits)
             .map(|((q, a), h)| {
                 let hubness = self.hubness.as_deref();
-                playlist::build(&q.vector, &q.target, &why(a), h, self.catalog, &self.playlist, hubness)
+                playlist::build(&q.vector, &q.target, &why(a), h, self.catalog, &ranked, hubness)
             })
             .collect())
     }
 
-    /// One image's playlist.
+    /// One image's playlist (an exposure cap, which is a run's, does not
+    /// apply to one image).
     pub fn playlist(&self, analysis: &Analysis) -> Result<Vec<Pick>> {
-        Ok(self.playlists(&[analysis])?.pop().unwrap_or_default())
+        let mut p = self.playlists(&[analysis])?.pop().unwrap_or_default();
+        p.truncate(self.playlist.length);
+        Ok(p)
     }
 
     /// The settings and the catalog, as the manifest records them.
@@ -183,6 +191,7 @@ impl<'a> Recommender<'a> {
                 .style_bias
                 .map(|b| mood::Group::Styles.dims().zip(b).map(|(d, v)| (mood::DIM_NAMES[d], v)).collect()),
             hub_penalty: self.playlist.hub_penalty,
+            max_exposure: self.playlist.max_exposure,
         }
     }
 }

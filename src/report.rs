@@ -96,7 +96,7 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;
 th{font-size:12px;text-transform:uppercase;letter-spacing:.5px;color:var(--muted)}
 details.page{margin:10px 0}details.page>summary{cursor:pointer;font-weight:600;padding:6px 0}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px;align-items:start}
-.card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:14px;display:grid;grid-template-columns:96px 1fr;gap:14px;align-content:start;content-visibility:auto;contain-intrinsic-size:auto 420px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:14px;display:grid;grid-template-columns:96px 1fr 96px;gap:14px;align-content:start;content-visibility:auto;contain-intrinsic-size:auto 420px}
 .card h3{margin:0 0 4px;font-size:15px;word-break:break-all}
 .thumb{width:96px;height:96px;border-radius:8px;object-fit:cover;background:#ddd;display:block}
 .nothumb{width:96px;height:96px;border-radius:8px;background:repeating-linear-gradient(45deg,#eee,#eee 6px,#e2e2e2 6px,#e2e2e2 12px)}
@@ -105,7 +105,7 @@ details.page{margin:10px 0}details.page>summary{cursor:pointer;font-weight:600;p
 .chip{display:inline-block;background:#f1ecf7;color:#5c3c6e;border-radius:10px;padding:0 8px;margin:2px 4px 2px 0;font-size:12px}
 .chip.top{background:var(--accent);color:#fff}
 .playlist{grid-column:1/-1;font-size:13px}.playlist td.n{color:var(--muted);width:22px}
-.playlist td.s{font-variant-numeric:tabular-nums;width:44px}.why{color:var(--muted)}
+.playlist td.s{font-variant-numeric:tabular-nums;width:44px}.why{color:var(--muted)}.drivers{font-size:13px;margin-top:4px}
 .bar{display:flex;align-items:center;gap:6px;font-size:12px;margin:2px 0}.bar i{display:block;height:9px;border-radius:3px}
 .err td{font-size:13px}.sev-error{color:var(--accent);font-weight:600}
 "#;
@@ -387,9 +387,8 @@ fn card(h: &mut String, im: &Image, thumb: Option<&str>, picks: &[&crate::run::P
         let _ =
             write!(h, "<span style=\"background:{};flex:{share:.3}\" title=\"{}\"></span>", css_colour(c), escape(c));
     }
-    h.push_str("</div>");
-    mini_plane(h, im);
-    let _ = write!(h, "</div><div><h3>{}</h3>", escape(&im.id));
+    h.push_str("</div></div>");
+    let _ = write!(h, "<div><h3>{}</h3>", escape(&im.id));
     let _ = write!(
         h,
         "<div class=\"facts\">{}×{} · brightness {:.2} · warmth {:+.2} · contrast {:.2} · saturation {:.2}</div>",
@@ -402,7 +401,16 @@ fn card(h: &mut String, im: &Image, thumb: Option<&str>, picks: &[&crate::run::P
     for l in im.mood_labels.iter().filter(|l| **l != im.mood_label).chain(&im.styles).chain(&im.themes).take(8) {
         let _ = write!(h, "<span class=\"chip\">{}</span>", escape(l));
     }
-    let _ = write!(h, "</div><div class=\"facts\">valence {:+.2} · arousal {:+.2}</div></div>", im.mood[0], im.mood[1]);
+    let _ = write!(h, "</div><div class=\"facts\">valence {:+.2} · arousal {:+.2}</div>", im.mood[0], im.mood[1]);
+    // Every reason opens with what drove the picture's mood: said once.
+    let explanations: Vec<&str> = picks.iter().map(|p| p.explanation.as_str()).collect();
+    let shared = shared_opening(&explanations);
+    if !shared.is_empty() {
+        let _ = write!(h, "<div class=\"drivers\">{}</div>", escape(shared.trim_end_matches([' ', '·', '↔'])));
+    }
+    h.push_str("</div><div>");
+    mini_plane(h, im);
+    h.push_str("</div>");
     if !picks.is_empty() {
         h.push_str("<table class=\"playlist\">");
         for p in picks {
@@ -413,12 +421,34 @@ fn card(h: &mut String, im: &Image, thumb: Option<&str>, picks: &[&crate::run::P
                 escape(if p.title.is_empty() { &p.track_id } else { &p.title }),
                 escape(&p.artist),
                 p.score,
-                escape(&p.explanation)
+                escape(p.explanation[shared.len()..].trim_start_matches([' ', '·']))
             );
         }
         h.push_str("</table>");
     }
     h.push_str("</article>");
+}
+
+/// The opening the explanations share, up to a " · " or " ↔ " that ends
+/// it; empty for fewer than two.
+fn shared_opening<'a>(all: &[&'a str]) -> &'a str {
+    let Some((first, rest)) = all.split_first() else { return "" };
+    if rest.is_empty() {
+        return "";
+    }
+    let mut len = first.len();
+    for s in rest {
+        len = first.bytes().zip(s.bytes()).take(len).take_while(|(a, b)| a == b).count();
+    }
+    while !first.is_char_boundary(len) {
+        len -= 1;
+    }
+    let common = &first[..len];
+    // Keep the separator: the rest of each reason starts after it.
+    match [" · ", " ↔ "].iter().filter_map(|sep| common.rfind(sep).map(|i| i + sep.len())).max() {
+        Some(end) => &first[..end],
+        None => "",
+    }
 }
 
 fn images(h: &mut String, run: &FinishedRun, thumbs: &[Option<String>]) {

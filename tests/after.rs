@@ -333,3 +333,21 @@ fn recommend_album_prints_one_playlist_for_the_bundled_photos() {
     assert_eq!(t.num_rows(), 30);
     assert_eq!(t.schema(), pixtape::output::album_schema());
 }
+
+#[test]
+fn an_exposure_cap_bounds_every_track_and_keeps_playlists_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |cap: &str| {
+        let out = dir.path().join(format!("cap-{cap}"));
+        pixtape(&["recommend", "--device", "cpu", "-q", "--max-exposure", cap, "--out", out.to_str().unwrap()]);
+        let c: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("coverage.json")).unwrap()).unwrap();
+        let r = common::read_parquet(&out.join("recommendations.parquet"));
+        (c, r.num_rows())
+    };
+    let (free, rows_free) = run("0");
+    let (capped, rows_capped) = run("2");
+    assert_eq!((rows_free, rows_capped), (200, 200), "every playlist keeps its 20 tracks");
+    assert!(free["hubs"][0]["picks"].as_u64().unwrap() > 2, "the bundled run has hubs to cap");
+    assert_eq!(capped["hubs"][0]["picks"].as_u64(), Some(2));
+    assert!(capped["distinct_tracks"].as_u64() > free["distinct_tracks"].as_u64());
+}

@@ -201,7 +201,7 @@ fn versions_of_a_song_collapse_to_the_best_scoring_one() {
     let versions: Vec<&pixtape::similarity::Hit> =
         hits[0].iter().filter(|h| cat.track(h.track as usize).title.starts_with("Song 0")).collect();
     assert_eq!(versions.len(), 4, "all four versions are candidates");
-    let s = PlaylistSettings { length: 10, per_artist: 0, relevance: 1.0, hub_penalty: 0.0 };
+    let s = PlaylistSettings { length: 10, per_artist: 0, relevance: 1.0, hub_penalty: 0.0, max_exposure: 0 };
     let picks = playlist::build(&q, &m, "why", &hits[0], &cat, &s, None);
     let of_song: Vec<_> = picks.iter().filter(|p| versions.iter().any(|h| h.track == p.track)).collect();
     assert_eq!(of_song.len(), 1, "one version of the song: {picks:?}");

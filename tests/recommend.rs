@@ -150,7 +150,7 @@ fn playlists_respect_the_artist_cap_and_diversify() {
         "sunset_bay.jpg",
         &cat,
         MoodMode::Match,
-        &PlaylistSettings { length: 12, per_artist: 1, relevance: 1.0, hub_penalty: 0.0 },
+        &PlaylistSettings { length: 12, per_artist: 1, relevance: 1.0, hub_penalty: 0.0, max_exposure: 0 },
     );
     let mut artists: Vec<&str> = capped.iter().map(|id| cat.track(cat_index(&cat, id)).artist).collect();
     let n = artists.len();
@@ -170,7 +170,7 @@ fn playlists_respect_the_artist_cap_and_diversify() {
         "why",
         &hits[0],
         &cat,
-        &PlaylistSettings { length: 5, per_artist: 0, relevance: 1.0, hub_penalty: 0.0 },
+        &PlaylistSettings { length: 5, per_artist: 0, relevance: 1.0, hub_penalty: 0.0, max_exposure: 0 },
         None,
     );
     assert_eq!(
@@ -184,7 +184,7 @@ fn playlists_respect_the_artist_cap_and_diversify() {
         "why",
         &hits[0],
         &cat,
-        &PlaylistSettings { length: 5, per_artist: 0, relevance: 0.3, hub_penalty: 0.0 },
+        &PlaylistSettings { length: 5, per_artist: 0, relevance: 0.3, hub_penalty: 0.0, max_exposure: 0 },
         None,
     );
     let fams = |p: &[playlist::Pick]| {

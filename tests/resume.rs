@@ -181,6 +181,42 @@ fn a_resumed_run_reports_what_it_kept_and_refuses_other_settings_in_a_shard() {
     assert!(e.contains("committed parts of another run"), "{e}");
 }
 
+/// An exposure cap depends on the picks before each image: a resumed run
+/// restores them from its committed parts and ends with the same tables.
+#[test]
+fn a_capped_run_resumes_to_the_same_playlists() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = input_folder(dir.path(), 24);
+    let clean = dir.path().join("clean");
+    finish(&mut recommend(&images, &clean, 5).args(["--max-exposure", "2"]));
+    let out = dir.path().join("out");
+    let marker = dir.path().join("failed-once");
+    let o = recommend(&images, &out, 5)
+        .args(["--max-exposure", "2"])
+        .env("PIXTAPE_TEST_FAULT", format!("fail-once:0:{}", marker.display()))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    finish(&mut recommend(&images, &out, 5).args(["--max-exposure", "2"]));
+    assert_eq!(manifest(&out)["resumed"]["inputs"], 5);
+    assert_same_run(&out, &clean);
+    // The cap binds here: without it some track is in more than two playlists.
+    let picks = common::strings(&read_parquet(&clean.join("recommendations.parquet")), "track_id");
+    let mut counts = std::collections::HashMap::new();
+    for p in &picks {
+        *counts.entry(p.clone()).or_insert(0) += 1;
+    }
+    assert!(counts.values().all(|&n| n <= 2), "{counts:?}");
+    let free = dir.path().join("free");
+    finish(&mut recommend(&images, &free, 5));
+    let picks = common::strings(&read_parquet(&free.join("recommendations.parquet")), "track_id");
+    let mut counts = std::collections::HashMap::new();
+    for p in &picks {
+        *counts.entry(p.clone()).or_insert(0) += 1;
+    }
+    assert!(counts.values().any(|&n| n > 2), "without a cap some track repeats more");
+}
+
 /// A full output disk: exit code 2 and a clear message; the committed parts
 /// stay, and rerunning once there is room finishes the same tables. Needs a
 /// small tmpfs, so it runs where the test may mount one (as root) and says

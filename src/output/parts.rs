@@ -298,6 +298,27 @@ impl PartSink {
         Ok(())
     }
 
+    /// The track ids the committed parts recommended, in order.
+    pub fn committed_track_ids(&self) -> Result<Vec<String>> {
+        use arrow_array::cast::AsArray;
+        let mut out = Vec::new();
+        if !self.journal.recommendations {
+            return Ok(out);
+        }
+        for p in &self.journal.parts {
+            for batch in read_part(&self.dir.join(part_file(RECOMMENDATIONS_FILE, p.index)))? {
+                let batch = batch?;
+                let path = self.dir.join(part_file(RECOMMENDATIONS_FILE, p.index));
+                let col = batch
+                    .column_by_name("track_id")
+                    .ok_or_else(|| Error::input(&path, "a committed part has no track_id column"))?
+                    .as_string::<i32>();
+                out.extend(col.iter().map(|v| v.unwrap_or_default().to_string()));
+            }
+        }
+        Ok(out)
+    }
+
     /// Commits the last part; returns the journal of the whole run.
     pub fn finish(mut self) -> Result<Journal> {
         self.commit()?;

@@ -14,7 +14,7 @@ use crate::model::ModelOutput;
 use crate::mood::head::MoodHead;
 use crate::output::Learning;
 use crate::output::{ImageRecord, PartSink, PartTables, RecommendationRecord, Severity};
-use crate::playlist::Pick;
+use crate::playlist::{Exposure, Pick};
 use crate::recommend::Recommender;
 
 /// Turns finished batches into analyses (top labels and mood) and, with a
@@ -101,6 +101,19 @@ pub(super) fn sink(
     progress: &dyn Progress,
 ) -> Result<()> {
     let catalog = recommend.map(Recommender::catalog);
+    let mut exposure = recommend.and_then(|r| Exposure::new(r.settings()));
+    if let (Some(e), Some(cat)) = (exposure.as_mut(), catalog)
+        && first > 0
+    {
+        // A resumed run: what the committed parts picked counts.
+        let ids = parts.committed_track_ids()?;
+        let index: std::collections::HashMap<&str, u32> = (0..cat.len()).map(|i| (cat.track(i).id, i as u32)).collect();
+        for id in &ids {
+            if let Some(&t) = index.get(id.as_str()) {
+                e.record(t);
+            }
+        }
+    }
     let mut pending: BTreeMap<u64, Outcome> = BTreeMap::new();
     let mut next = first;
     for (seq, outcome) in outcomes {
@@ -110,6 +123,10 @@ pub(super) fn sink(
             let PartTables { images, errors, recommendations: recs, features: feature_table } = parts.tables()?;
             match outcome {
                 Outcome::Analysed { source, analysis, playlist, learning } => {
+                    let playlist = match exposure.as_mut() {
+                        Some(e) => e.apply(playlist),
+                        None => playlist,
+                    };
                     let path = source.path.to_string_lossy();
                     let raw = ingest::is_raw(&source.path).then(|| source.path.as_os_str().as_encoded_bytes());
                     let top = analysis.labels();
