@@ -80,13 +80,13 @@ pub fn read_album(path: &Path) -> Result<Vec<AlbumRow>> {
     let mut out = Vec::new();
     for b in batches(path)? {
         let [tracks, titles, artists, why] =
-            ["track_id", "title", "artist", "explanation"].map(|n| strings(&b, path, n));
+            ["track_id", "title", "artist", "explanation"].map(|n| strings(path, &b, n));
         let (tracks, titles, artists, why) = (tracks?, titles?, artists?, why?);
-        let position = column(&b, path, "position")?.as_primitive::<UInt16Type>().values().to_vec();
-        let photos = string_lists(&b, path, "photos")?;
-        let score = floats(&b, path, "score")?;
-        let target = floats(&b, path, "target_arousal")?;
-        let arousal = column(&b, path, "arousal")?.as_primitive::<Float32Type>();
+        let position = column(path, &b, "position")?.as_primitive::<UInt16Type>().values().to_vec();
+        let photos = string_lists(path, &b, "photos")?;
+        let score = floats(path, &b, "score")?;
+        let target = floats(path, &b, "target_arousal")?;
+        let arousal = column(path, &b, "arousal")?.as_primitive::<Float32Type>();
         for i in 0..b.num_rows() {
             out.push(AlbumRow {
                 position: position[i],
@@ -118,17 +118,7 @@ impl FinishedRun {
     /// Reads the run in `dir`; a folder without a manifest is not a
     /// finished run, and says so.
     pub fn read(dir: &Path) -> Result<FinishedRun> {
-        let manifest_path = dir.join(MANIFEST_FILE);
-        let manifest: serde_json::Value = match std::fs::read(&manifest_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::input(&manifest_path, e.to_string()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::input(
-                    dir,
-                    "no manifest.json: not a finished pixtape run (a sharded run's tables are in its shard folders)",
-                ));
-            }
-            Err(e) => return Err(Error::io(&manifest_path, e)),
-        };
+        let manifest = read_manifest(dir)?;
         let images = read_images(&dir.join(IMAGES_FILE))?;
         let picks = match dir.join(RECOMMENDATIONS_FILE) {
             p if p.exists() => read_picks(&p)?,
@@ -160,7 +150,22 @@ impl FinishedRun {
     }
 }
 
-fn batches(path: &Path) -> Result<Vec<RecordBatch>> {
+/// The manifest of the finished run in `dir`; a folder without one is not
+/// a finished run, and the error says so.
+pub(crate) fn read_manifest(dir: &Path) -> Result<serde_json::Value> {
+    let path = dir.join(MANIFEST_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::input(&path, e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::input(
+            dir,
+            "no manifest.json: not a finished pixtape run (a sharded run's tables are in its shard folders)",
+        )),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+/// A table's record batches; errors name the file.
+pub(crate) fn batches(path: &Path) -> Result<Vec<RecordBatch>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.build())
@@ -169,21 +174,27 @@ fn batches(path: &Path) -> Result<Vec<RecordBatch>> {
 }
 
 /// A column of a batch, or an error naming the file and the column.
-fn column<'a>(b: &'a RecordBatch, path: &Path, name: &str) -> Result<&'a dyn Array> {
+pub(crate) fn column<'a>(path: &Path, b: &'a RecordBatch, name: &str) -> Result<&'a dyn Array> {
     b.column_by_name(name).map(|c| c.as_ref()).ok_or_else(|| Error::input(path, format!("no column `{name}`")))
 }
 
-fn strings(b: &RecordBatch, path: &Path, name: &str) -> Result<Vec<String>> {
-    let c = column(b, path, name)?.as_string::<i32>();
+/// A text column (nulls as ""); any other type is an error naming it.
+pub(crate) fn strings(path: &Path, b: &RecordBatch, name: &str) -> Result<Vec<String>> {
+    let c = column(path, b, name)?;
+    let c = c.as_string_opt::<i32>().ok_or_else(|| Error::input(path, format!("`{name}` is not text")))?;
     Ok((0..c.len()).map(|i| if c.is_null(i) { String::new() } else { c.value(i).to_string() }).collect())
 }
 
-fn floats(b: &RecordBatch, path: &Path, name: &str) -> Result<Vec<f32>> {
-    Ok(column(b, path, name)?.as_primitive::<Float32Type>().values().to_vec())
+/// A float32 column; any other type is an error naming it.
+pub(crate) fn floats(path: &Path, b: &RecordBatch, name: &str) -> Result<Vec<f32>> {
+    let c = column(path, b, name)?;
+    let c =
+        c.as_primitive_opt::<Float32Type>().ok_or_else(|| Error::input(path, format!("`{name}` is not float32")))?;
+    Ok(c.values().to_vec())
 }
 
-fn string_lists(b: &RecordBatch, path: &Path, name: &str) -> Result<Vec<Vec<String>>> {
-    let l = column(b, path, name)?.as_list::<i32>();
+fn string_lists(path: &Path, b: &RecordBatch, name: &str) -> Result<Vec<Vec<String>>> {
+    let l = column(path, b, name)?.as_list::<i32>();
     Ok((0..l.len())
         .map(|i| {
             let v = l.value(i);
@@ -193,29 +204,29 @@ fn string_lists(b: &RecordBatch, path: &Path, name: &str) -> Result<Vec<Vec<Stri
         .collect())
 }
 
-fn float_lists(b: &RecordBatch, path: &Path, name: &str) -> Result<Vec<Vec<f32>>> {
-    let l = column(b, path, name)?.as_list::<i32>();
+fn float_lists(path: &Path, b: &RecordBatch, name: &str) -> Result<Vec<Vec<f32>>> {
+    let l = column(path, b, name)?.as_list::<i32>();
     Ok((0..l.len()).map(|i| l.value(i).as_primitive::<Float32Type>().values().to_vec()).collect())
 }
 
 fn read_images(path: &Path) -> Result<Vec<Image>> {
     let mut out = Vec::new();
     for b in batches(path)? {
-        let ids = strings(&b, path, "image_id")?;
-        let paths = strings(&b, path, "path")?;
-        let width = column(&b, path, "width")?.as_primitive::<UInt32Type>().values().to_vec();
-        let height = column(&b, path, "height")?.as_primitive::<UInt32Type>().values().to_vec();
-        let labels = string_lists(&b, path, "top5_labels")?;
-        let probs = float_lists(&b, path, "top5_probs")?;
+        let ids = strings(path, &b, "image_id")?;
+        let paths = strings(path, &b, "path")?;
+        let width = column(path, &b, "width")?.as_primitive::<UInt32Type>().values().to_vec();
+        let height = column(path, &b, "height")?.as_primitive::<UInt32Type>().values().to_vec();
+        let labels = string_lists(path, &b, "top5_labels")?;
+        let probs = float_lists(path, &b, "top5_probs")?;
         let [bright, contrast, sat, warmth, colourful] =
-            ["brightness", "contrast", "saturation", "warmth", "colourfulness"].map(|n| floats(&b, path, n));
+            ["brightness", "contrast", "saturation", "warmth", "colourfulness"].map(|n| floats(path, &b, n));
         let (bright, contrast, sat, warmth, colourful) = (bright?, contrast?, sat?, warmth?, colourful?);
-        let moods = float_lists(&b, path, "mood_vector")?;
-        let mood_label = strings(&b, path, "mood_label")?;
-        let mood_labels = string_lists(&b, path, "mood_labels")?;
-        let styles = string_lists(&b, path, "styles")?;
-        let themes = string_lists(&b, path, "themes")?;
-        let palette = column(&b, path, "palette")?.as_list::<i32>();
+        let moods = float_lists(path, &b, "mood_vector")?;
+        let mood_label = strings(path, &b, "mood_label")?;
+        let mood_labels = string_lists(path, &b, "mood_labels")?;
+        let styles = string_lists(path, &b, "styles")?;
+        let themes = string_lists(path, &b, "themes")?;
+        let palette = column(path, &b, "palette")?.as_list::<i32>();
         for i in 0..b.num_rows() {
             let mut mood = [0.0f32; NUM_DIMS];
             if moods[i].len() != NUM_DIMS {
@@ -256,10 +267,10 @@ fn read_picks(path: &Path) -> Result<Vec<Pick>> {
     let mut out = Vec::new();
     for b in batches(path)? {
         let [ids, tracks, titles, artists, why] =
-            ["image_id", "track_id", "title", "artist", "explanation"].map(|n| strings(&b, path, n));
+            ["image_id", "track_id", "title", "artist", "explanation"].map(|n| strings(path, &b, n));
         let (ids, tracks, titles, artists, why) = (ids?, tracks?, titles?, artists?, why?);
-        let rank = column(&b, path, "rank")?.as_primitive::<UInt16Type>().values().to_vec();
-        let score = floats(&b, path, "score")?;
+        let rank = column(path, &b, "rank")?.as_primitive::<UInt16Type>().values().to_vec();
+        let score = floats(path, &b, "score")?;
         for i in 0..b.num_rows() {
             out.push(Pick {
                 image_id: ids[i].clone(),
@@ -278,8 +289,8 @@ fn read_picks(path: &Path) -> Result<Vec<Pick>> {
 fn read_errors(path: &Path) -> Result<Vec<ErrorRow>> {
     let mut out = Vec::new();
     for b in batches(path)? {
-        let ids = column(&b, path, "image_id")?.as_string::<i32>();
-        let [paths, stage, severity, reason] = ["path", "stage", "severity", "reason"].map(|n| strings(&b, path, n));
+        let ids = column(path, &b, "image_id")?.as_string::<i32>();
+        let [paths, stage, severity, reason] = ["path", "stage", "severity", "reason"].map(|n| strings(path, &b, n));
         let (paths, stage, severity, reason) = (paths?, stage?, severity?, reason?);
         for i in 0..b.num_rows() {
             out.push(ErrorRow {

@@ -197,7 +197,7 @@ fn the_report_escapes_every_name_and_holds_every_picture_and_pick() {
     assert_eq!(html.matches("class=\"pick\"").count(), 10);
     // `pixtape report` rewrites the same file from the folder alone.
     std::fs::remove_file(out.join("report.html")).unwrap();
-    pixtape(&["report", &s(&out)]);
+    pixtape(&["report", out.to_str().unwrap()]);
     let again = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert_eq!(again.matches("class=\"pick\"").count(), 10);
     assert!(again.contains("Coverage and bias"));

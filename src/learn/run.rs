@@ -4,19 +4,18 @@
 //! Nothing is recomputed: a run with `--features` holds all of it.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
-use arrow_array::{Array, RecordBatch};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::colour::ColourFeatures;
 use crate::error::{Error, Result};
 use crate::model::FEATURE_DIM;
 use crate::mood::{MoodVector, NUM_DIMS, Weights};
-use crate::output::{FEATURES_FILE, IMAGES_FILE, MANIFEST_FILE, RECOMMENDATIONS_FILE};
+use crate::output::{FEATURES_FILE, IMAGES_FILE, RECOMMENDATIONS_FILE};
+use crate::run::{batches, column, floats, read_manifest, strings};
 
 /// One analysed image of a run.
 #[derive(Clone, Debug)]
@@ -50,14 +49,7 @@ impl Run {
     /// Reads the run in `dir`. Fails with what to do when the run is
     /// incomplete or was made without `--features`.
     pub fn read(dir: &Path) -> Result<Run> {
-        let manifest_path = dir.join(MANIFEST_FILE);
-        let manifest: serde_json::Value = match std::fs::read(&manifest_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::input(&manifest_path, e.to_string()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::input(dir, "no manifest.json: not a finished pixtape run"));
-            }
-            Err(e) => return Err(Error::io(&manifest_path, e)),
-        };
+        let manifest = read_manifest(dir)?;
         let features_path = dir.join(FEATURES_FILE);
         if !features_path.exists() {
             return Err(Error::input(
@@ -105,31 +97,6 @@ impl Run {
     }
 }
 
-fn batches(path: &Path) -> Result<Vec<RecordBatch>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| Error::input(path, e.to_string()))?;
-    reader.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| Error::input(path, e.to_string()))
-}
-
-fn column<'b>(path: &Path, batch: &'b RecordBatch, name: &str) -> Result<&'b dyn Array> {
-    batch.column_by_name(name).map(|c| c.as_ref()).ok_or_else(|| Error::input(path, format!("no column `{name}`")))
-}
-
-fn strings(path: &Path, batch: &RecordBatch, name: &str) -> Result<Vec<String>> {
-    let c = column(path, batch, name)?;
-    let a = c.as_string_opt::<i32>().ok_or_else(|| Error::input(path, format!("`{name}` is not text")))?;
-    Ok((0..a.len()).map(|i| a.value(i).to_string()).collect())
-}
-
-fn floats(path: &Path, batch: &RecordBatch, name: &str) -> Result<Vec<f32>> {
-    let c = column(path, batch, name)?;
-    let a = c.as_primitive_opt::<Float32Type>().ok_or_else(|| Error::input(path, format!("`{name}` is not f32")))?;
-    Ok(a.values().to_vec())
-}
-
-/// Row `r` of a list (or fixed-size list) of f32 column.
 fn vector(path: &Path, c: &dyn Array, r: usize, name: &str) -> Result<Vec<f32>> {
     let values = if let Some(l) = c.as_list_opt::<i32>() {
         l.value(r)
