@@ -7,7 +7,8 @@
 //! - the hubs: the tracks picked for the most images;
 //! - the style mix of the picks against the catalog's (a track's style is
 //!   its strongest style dimension in the mood space: acoustic, ambient,
-//!   classical, ... metal), and the same by era (decade of release from
+//!   classical, ... metal), and by the catalog's own genre labels where it
+//!   has them (a `genre` column, or MTG-Jamendo's `genre---` tags), by era (decade of release from
 //!   1950, two wide bins before) and by
 //!   tempo band where the catalog has years and tempi.
 //!
@@ -74,6 +75,8 @@ pub struct Coverage {
     pub unknown_tracks: u64,
     pub hubs: Vec<Hub>,
     pub styles: Vec<MixRow>,
+    /// By the catalog's own genre labels, when it has them.
+    pub genres: Option<Vec<MixRow>>,
     /// By decade, when the catalog has years.
     pub eras: Option<Vec<MixRow>>,
     /// When the catalog has tempi.
@@ -153,6 +156,7 @@ pub fn measure(picks: &[Pick], catalog: &Catalog) -> Coverage {
     let (mut styles_held, mut styles_picked) = (HashMap::new(), HashMap::new());
     let (mut eras_held, mut eras_picked) = (HashMap::new(), HashMap::new());
     let (mut bands_held, mut bands_picked) = (HashMap::new(), HashMap::new());
+    let (mut genres_held, mut genres_picked) = (HashMap::new(), HashMap::new());
     for (i, &count) in per_track.iter().enumerate() {
         let t = catalog.track(i);
         let key = if t.artist.is_empty() { format!("\u{1f}{}", t.id) } else { t.artist.to_lowercase() };
@@ -165,6 +169,13 @@ pub fn measure(picks: &[Pick], catalog: &Catalog) -> Coverage {
         *styles_held.entry(style.clone()).or_insert(0u64) += 1;
         if count > 0 {
             *styles_picked.entry(style).or_insert(0u64) += count;
+        }
+        if !t.genre.is_empty() {
+            let g = t.genre.to_lowercase();
+            if count > 0 {
+                *genres_picked.entry(g.clone()).or_insert(0u64) += count;
+            }
+            *genres_held.entry(g).or_insert(0u64) += 1;
         }
         if let Some(y) = t.year {
             *eras_held.entry(decade(y)).or_insert(0u64) += 1;
@@ -218,6 +229,7 @@ pub fn measure(picks: &[Pick], catalog: &Catalog) -> Coverage {
         unknown_tracks: unknown,
         hubs,
         styles: mix(&styles_picked, &styles_held, &style_order),
+        genres: (!genres_held.is_empty()).then(|| mix(&genres_picked, &genres_held, &[])),
         eras: (!eras_held.is_empty()).then(|| mix(&eras_picked, &eras_held, &eras_order)),
         tempo_bands: (!bands_held.is_empty()).then(|| mix(&bands_picked, &bands_held, &band_order)),
     }

@@ -342,6 +342,9 @@ fn coverage_section(h: &mut String, c: &Coverage) {
     stat(h, &format!("{:.3}", c.mean_score), "mean score");
     h.push_str("</div><div class=\"row\" style=\"margin-top:14px\">");
     mix_bars(h, "Styles", &c.styles);
+    if let Some(g) = &c.genres {
+        mix_bars(h, "Genres", g);
+    }
     if let Some(e) = &c.eras {
         mix_bars(h, "Eras", e);
     }

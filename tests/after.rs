@@ -274,7 +274,7 @@ fn coverage_counts_exposure_over_the_whole_catalog() {
     assert!((c.mean_score - 0.5).abs() < 1e-12);
     let shares: f64 = c.styles.iter().map(|r| r.catalog).sum();
     assert!((shares - 1.0).abs() < 1e-9);
-    assert!(c.eras.is_none() && c.tempo_bands.is_none(), "the catalog has no years or tempi");
+    assert!(c.eras.is_none() && c.tempo_bands.is_none() && c.genres.is_none(), "no years, tempi or genres");
 }
 
 #[test]
@@ -319,6 +319,10 @@ fn the_hub_counter_spreads_picks_over_more_of_the_catalog() {
     assert!(on.hubs[0].picks < off.hubs[0].picks, "{} vs {}", on.hubs[0].picks, off.hubs[0].picks);
     assert!(on.mean_score > off.mean_score - 0.05, "the picks stay relevant: {} vs {}", on.mean_score, off.mean_score);
     assert!(off.eras.is_some() && off.tempo_bands.is_some());
+    // The synthetic catalog names a genre per track: the mix covers them all.
+    let genres = off.genres.as_ref().expect("a genre mix");
+    assert!((genres.iter().map(|r| r.catalog).sum::<f64>() - 1.0).abs() < 1e-9);
+    assert!((genres.iter().map(|r| r.recommended).sum::<f64>() - 1.0).abs() < 1e-9);
 }
 
 #[test]

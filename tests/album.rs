@@ -41,6 +41,7 @@ fn catalog() -> Catalog {
                 artist: &artist,
                 descriptor: "",
                 location: "",
+                genre: "",
                 year: None,
                 tempo: Some(tempo),
             };

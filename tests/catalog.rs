@@ -164,6 +164,30 @@ fn mtg_jamendo_trailing_tag_columns() {
     assert!(v[mood::dim("ambient").unwrap()] > 0.0 && v[mood::dim("calm").unwrap()] > 0.0);
     assert!(c.matrix().vector(1)[mood::dim("electronic").unwrap()] > 0.0);
     assert!(c.track(0).descriptor.contains("relaxing"));
+    // What playlist files and coverage read: the audio's path and the genre.
+    assert_eq!((c.track(0).location, c.track(0).genre), ("1/1.mp3", "ambient"));
+    assert_eq!((c.track(1).location, c.track(1).genre), ("2/2.mp3", "techno"));
+}
+
+#[test]
+fn locations_genres_years_and_tempi_are_kept_per_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "meta.csv",
+        "track_id,title,artist,genre,tags,bpm,release_date,url,valence,arousal\n\
+         a,A,X,Jazz|Swing,calm,92,1959-08-17,https://x.org/a.mp3,0.6,0.3\n\
+         b,B,Y,,happy,not-a-number-is-fine?,,/m/b.flac,0.4,0.5\n\
+         c,C,Z,rock,energetic,,sometime,,0.5,0.9\n",
+    );
+    let c = load(&p);
+    // Row b's tempo is not a number: the row is rejected, as any bad number.
+    assert_eq!(c.len(), 2);
+    let (a, z) = (c.track(0), c.track(1));
+    assert_eq!((a.genre, a.year, a.tempo, a.location), ("Jazz", Some(1959), Some(92.0), "https://x.org/a.mp3"));
+    assert_eq!((z.genre, z.year, z.tempo, z.location), ("rock", None, None, ""));
+    let names: Vec<&str> = c.report.columns.iter().map(|(r, _)| r.as_str()).collect();
+    assert!(names.contains(&"location") && names.contains(&"year"), "{names:?}");
 }
 
 #[test]

@@ -195,6 +195,12 @@ impl Columns {
         !self.all(role).is_empty() || (role == Role::Tags && self.trailing_tags)
     }
 
+    /// Whether column `c` holds genres (a tags column named `genre` or
+    /// `genres`): its first tag is the track's genre label.
+    pub fn is_genre(&self, c: usize) -> bool {
+        self.names.get(c).is_some_and(|n| matches!(key(n).as_str(), "genre" | "genres"))
+    }
+
     /// (role, column names) for the manifest and the log.
     pub fn report(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = self

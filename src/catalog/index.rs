@@ -12,9 +12,9 @@
 //! groups                           n bytes (`Groups::bits`)
 //! padding to 4 bytes
 //! moods                            n × 37 f32, the mood vectors
-//! 5 × string column                (ids, titles, artists, descriptors,
-//!                                  locations): byte length (u64), UTF-8
-//!                                  bytes, n end offsets (u64)
+//! 6 × string column                (ids, titles, artists, descriptors,
+//!                                  locations, genres): byte length (u64),
+//!                                  UTF-8 bytes, n end offsets (u64)
 //! years                            n × u16, 0 when unknown
 //! tempos                           n × f32, NaN when unknown
 //! ```
@@ -89,7 +89,9 @@ pub fn write(catalog: &Catalog, out: &Path) -> Result<()> {
     for m in moods {
         w.write_all(bytemuck::cast_slice(m)).map_err(io)?;
     }
-    for col in [&catalog.ids, &catalog.titles, &catalog.artists, &catalog.descriptors, &catalog.locations] {
+    for col in
+        [&catalog.ids, &catalog.titles, &catalog.artists, &catalog.descriptors, &catalog.locations, &catalog.genres]
+    {
         w.write_all(&(col.data.len() as u64).to_le_bytes()).map_err(io)?;
         w.write_all(col.data.as_bytes()).map_err(io)?;
         for e in &col.ends {
@@ -149,10 +151,10 @@ pub fn load(path: &Path, weights: Weights, keep_moods: bool) -> Result<Catalog> 
     // The moods start on a 4-byte boundary (see `write`).
     take((4 - (16 + hlen + n) % 4) % 4)?;
     let flat = floats(take(n * NUM_DIMS * 4)?);
-    // The five text columns: located one after the other, then copied
+    // The six text columns: located one after the other, then copied
     // and checked in parallel.
-    let mut spans = Vec::with_capacity(5);
-    for _ in 0..5 {
+    let mut spans = Vec::with_capacity(6);
+    for _ in 0..6 {
         let len = u64_at(take(8)?) as usize;
         spans.push((take(len)?, take(n * 8)?));
     }
@@ -187,6 +189,7 @@ pub fn load(path: &Path, weights: Weights, keep_moods: bool) -> Result<Catalog> 
         artists: next(),
         descriptors: next(),
         locations: next(),
+        genres: next(),
         years,
         tempos,
         weights,

@@ -234,7 +234,7 @@ fn build_tracks(
                     tally.moodless += 1;
                     cat.issue(&item.locator, false, format!("track `{id}` has no usable mood information; skipped"));
                 }
-                ItemKind::Track { id, vector, groups, title, artist, descriptor, location, year, tempo } => {
+                ItemKind::Track { id, vector, groups, title, artist, descriptor, location, genre, year, tempo } => {
                     for (k, g) in mood::GROUPS.iter().enumerate() {
                         tally.coverage[k] += groups.has(*g) as u64;
                     }
@@ -244,6 +244,7 @@ fn build_tracks(
                         artist: &artist,
                         descriptor: &descriptor,
                         location: &location,
+                        genre: &genre,
                         year,
                         tempo,
                     };
@@ -275,6 +276,7 @@ enum ItemKind {
         artist: String,
         descriptor: String,
         location: String,
+        genre: String,
         year: Option<u16>,
         tempo: Option<f32>,
     },
@@ -299,6 +301,7 @@ fn read_row(reader: &mut RowReader, hdr: &[String], id_col: usize, row: Row) -> 
                     artist: text(Role::Artist),
                     descriptor: evidence::describe(&evidence),
                     location: text(Role::Location),
+                    genre: genre_of(cols, &cells, &extra),
                     year: cols.get(Role::Year).and_then(|c| year_of(&cells[c])),
                     tempo: evidence.features.tempo.filter(|t| *t > 0.0),
                 }
@@ -306,6 +309,29 @@ fn read_row(reader: &mut RowReader, hdr: &[String], id_col: usize, row: Row) -> 
         },
     };
     Item { locator, with_extra, kind }
+}
+
+/// A row's genre: the first value of a `genre` column, else the first
+/// MTG-Jamendo style `genre---x` tag of any tags cell; "" when neither.
+fn genre_of(cols: &Columns, cells: &[Cell], extra: &[Cell]) -> String {
+    let tags = cols.all(Role::Tags);
+    if let Some(g) = tags
+        .iter()
+        .filter(|&&c| cols.is_genre(c))
+        .filter_map(|&c| cells[c].text())
+        .find_map(|t| features::split_tags(&t).next().map(str::to_string))
+    {
+        return g;
+    }
+    let trailing = if cols.trailing_tags { extra } else { &[] };
+    tags.iter()
+        .map(|&c| &cells[c])
+        .chain(trailing)
+        .filter_map(Cell::text)
+        .find_map(|t| {
+            t.split([',', '|', ';']).find_map(|tag| tag.trim().strip_prefix("genre---").map(|g| g.trim().to_string()))
+        })
+        .unwrap_or_default()
 }
 
 /// A release year from a number (2011, 2011.0) or a date's text

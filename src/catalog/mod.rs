@@ -135,6 +135,8 @@ pub struct Catalog {
     descriptors: StringColumn,
     /// Where each track's audio is (file path or URL), "" when unknown.
     locations: StringColumn,
+    /// Each track's genre as the catalog names it, "" when it names none.
+    genres: StringColumn,
     /// Year of release, 0 when unknown.
     years: Vec<u16>,
     /// Tempo in BPM, NaN when unknown.
@@ -161,6 +163,9 @@ pub struct TrackRef<'a> {
     pub descriptor: &'a str,
     /// A file path or URL of its audio, "" when the catalog has none.
     pub location: &'a str,
+    /// Its genre as the catalog names it (the first value of a `genre`
+    /// column, or the first `genre---` tag), "" when it names none.
+    pub genre: &'a str,
     pub year: Option<u16>,
     /// Beats per minute.
     pub tempo: Option<f32>,
@@ -195,6 +200,7 @@ impl Catalog {
             artist: self.artists.get(i),
             descriptor: self.descriptors.get(i),
             location: self.locations.get(i),
+            genre: self.genres.get(i),
             year: Some(self.years[i]).filter(|y| *y > 0),
             tempo: Some(self.tempos[i]).filter(|t| t.is_finite()),
         }
@@ -208,6 +214,7 @@ impl Catalog {
         self.artists.push(track.artist);
         self.descriptors.push(track.descriptor);
         self.locations.push(track.location);
+        self.genres.push(track.genre);
         self.years.push(track.year.unwrap_or(0));
         self.tempos.push(track.tempo.unwrap_or(f32::NAN));
         self.matrix.push(&mood::sim_vector(mood, groups, &self.weights, true));
