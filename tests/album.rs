@@ -112,6 +112,11 @@ fn the_playlist_follows_an_album_from_calm_to_energetic_in_small_steps() {
     for w in arousal.windows(2) {
         assert!((w[1] - w[0]).abs() <= MAX_AROUSAL_STEP + 1e-6, "a step of {} in {arousal:?}", w[1] - w[0]);
     }
+    // Tempo changes gradually too: no neighbour more than 25 % faster or slower.
+    let tempo: Vec<f32> = a.tracks.iter().map(|t| t.tempo.unwrap()).collect();
+    for w in tempo.windows(2) {
+        assert!((w[1] / w[0]).ln().abs() <= 0.25f32.ln_1p(), "a tempo step {} → {} in {tempo:?}", w[0], w[1]);
+    }
     // No track, no song and no artist past the cap, across the whole album.
     let mut ids: Vec<&str> = a.tracks.iter().map(|t| t.track_id.as_str()).collect();
     ids.sort();
