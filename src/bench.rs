@@ -526,6 +526,7 @@ fn machine() -> Machine {
         cpu_model,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         simd: match Isa::detect() {
+            Isa::Avx512 => "avx512f",
             Isa::Avx2 => "avx2+fma",
             Isa::Scalar => "scalar",
         },

@@ -10,12 +10,15 @@ pub enum Isa {
     Scalar,
     /// x86-64 with AVX2 and FMA.
     Avx2,
+    /// x86-64 with AVX-512F (and AVX2): the top-k scan takes a 16-track
+    /// panel per register; the model's kernels run their AVX2 path.
+    Avx512,
 }
 
 impl Isa {
     /// The fastest path this CPU runs.
     pub fn detect() -> Isa {
-        if Isa::Avx2.supported() { Isa::Avx2 } else { Isa::Scalar }
+        [Isa::Avx512, Isa::Avx2].into_iter().find(|isa| isa.supported()).unwrap_or(Isa::Scalar)
     }
 
     /// Whether this CPU can run the path.
@@ -24,13 +27,15 @@ impl Isa {
             Isa::Scalar => true,
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => Isa::Avx2.supported() && std::arch::is_x86_feature_detected!("avx512f"),
             #[cfg(not(target_arch = "x86_64"))]
-            Isa::Avx2 => false,
+            Isa::Avx2 | Isa::Avx512 => false,
         }
     }
 
     /// Every path this CPU runs, the plain one first.
     pub fn available() -> Vec<Isa> {
-        [Isa::Scalar, Isa::Avx2].into_iter().filter(|isa| isa.supported()).collect()
+        [Isa::Scalar, Isa::Avx2, Isa::Avx512].into_iter().filter(|isa| isa.supported()).collect()
     }
 }

@@ -30,6 +30,11 @@ fn the_fastest_path_is_the_one_the_engine_takes() {
         available.contains(&Isa::Avx2),
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
     );
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(
+        available.contains(&Isa::Avx512),
+        available.contains(&Isa::Avx2) && std::arch::is_x86_feature_detected!("avx512f")
+    );
     println!("CPU kernel paths checked here: {available:?}");
 }
 

@@ -108,15 +108,15 @@ fn run(kernel: Isa, queries: &[SimVector], tracks: &TrackMatrix, k: usize) -> Op
     got
 }
 
-const KERNELS: [Isa; 2] = [Isa::Scalar, Isa::Avx2];
+const KERNELS: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
 
 #[test]
 fn every_cpu_kernel_equals_brute_force_on_awkward_shapes() {
     // The scalar kernel is the whole CPU path on machines without AVX2, so it
     // is checked here even where `top_k` would never pick it. Tracks: one,
     // around the 16-track panel, and past one and two 65,536-track chunks;
-    // queries: one, and around the 6-image block; k: 0, 1, up to and past
-    // the catalog's size.
+    // queries: one, and around the 6-image (AVX2) and 12-image (AVX-512)
+    // blocks; k: 0, 1, up to and past the catalog's size.
     let mut rng = Rng(0x0dd5_1ee7_cafe_f00d);
     let shapes: &[(usize, usize, &[usize])] = &[
         (1, 1, &[0, 1, 3]),
@@ -124,6 +124,8 @@ fn every_cpu_kernel_equals_brute_force_on_awkward_shapes() {
         (16, 6, &[1, 15, 16, 17]),
         (17, 7, &[1, 16, 17, 40]),
         (1000, 13, &[1, 256]),
+        (300, 12, &[1, 50]),
+        (333, 25, &[3, 333]),
         (65_536 + 17, 1, &[1, 20]),
         (2 * 65_536 + 5, 6, &[0, 25]),
     ];
@@ -183,7 +185,7 @@ fn top_k_runs_the_fastest_available_kernel() {
     let kernel = Isa::detect();
     assert!(kernel.supported());
     assert!(Isa::Scalar.supported());
-    assert_eq!(kernel == Isa::Avx2, Isa::Avx2.supported());
+    assert_eq!(Some(&kernel), Isa::available().last(), "the fastest path this CPU has");
     let mut rng = Rng(8);
     let tracks = TrackMatrix::from_vectors(&sim_vecs(&mut rng, 40));
     let queries = sim_vecs(&mut rng, 3);

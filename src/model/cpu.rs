@@ -254,7 +254,7 @@ struct Queued {
 impl super::Engine for CpuEngine {
     fn describe(&self) -> String {
         let isa = match Isa::detect() {
-            Isa::Avx2 => "AVX2+FMA",
+            Isa::Avx2 | Isa::Avx512 => "AVX2+FMA",
             Isa::Scalar => "portable",
         };
         format!("cpu ({} threads, {isa} kernels)", rayon::current_num_threads())

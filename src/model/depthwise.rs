@@ -60,7 +60,7 @@ pub fn depthwise_on(isa: Isa, win: &Window, d: &DepthwiseWeights, out: &mut [f32
     assert!(out.len() >= (oy1 - oy0) * out_side * d.channels);
     assert!(isa.supported(), "this CPU cannot run the {isa:?} kernels");
     match isa {
-        Isa::Avx2 if d.channels.is_multiple_of(8) => {
+        Isa::Avx2 | Isa::Avx512 if d.channels.is_multiple_of(8) => {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the CPU has AVX2 and FMA; the asserts above bound every
             // access the kernel makes.

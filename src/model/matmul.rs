@@ -70,7 +70,8 @@ pub fn matmul_on(isa: Isa, a: &[f32], m: usize, w: &PackedWeights, epi: Epilogue
     assert!(isa.supported(), "this CPU cannot run the {isa:?} kernels");
     match isa {
         Isa::Scalar => matmul_scalar(a, m, w, epi, out),
-        Isa::Avx2 => {
+        // The model's products run their AVX2 path on AVX-512 machines.
+        Isa::Avx2 | Isa::Avx512 => {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the CPU has AVX2+FMA and the asserts above bound every
             // access of the kernel.

@@ -8,7 +8,8 @@
 //! rare lanes that beat it. Tracks are split into chunks that run in
 //! parallel with their own heaps, merged at the end; memory is the catalog
 //! plus `k` hits per image per chunk, whatever the catalog's size.
-//! Without AVX2 a plain scalar scan does the same work; `top_k_with` runs a
+//! With AVX-512F a panel row is one register and 12 images make a block
+//! (`scan_avx512`). Without AVX2 a plain scalar scan does the same work; `top_k_with` runs a
 //! chosen `Isa`, so that both are tested on any x86-64 machine.
 //! `top_k_reference` is the plain version: score everything, sort. The GPU
 //! matcher (`gpu`) runs the same scan as one fused WGSL kernel.
@@ -194,13 +195,24 @@ fn scan_chunks(queries: &[SimVector], tracks: &TrackMatrix, k: usize, kernel: Is
     let n_panels = tracks.n.div_ceil(LANES);
     let chunks: Vec<(usize, usize)> =
         (0..n_panels).step_by(CHUNK_PANELS).map(|p0| (p0, (p0 + CHUNK_PANELS).min(n_panels))).collect();
+    // Each worker carries its heaps from chunk to chunk (`fold`), so its
+    // thresholds stay as high as all it has seen: a fresh heap per chunk
+    // let the first k tracks of every chunk in, and at k = 200 over 10M
+    // tracks heap work took as long as the scan. The top k of a union does
+    // not depend on how it was split, ties included (`Worst` orders them).
+    // One run of chunks per thread: more splits would restart more heaps.
+    // (Rounded down: a minimum of half-plus-one would forbid the split.)
+    let per_thread = (chunks.len() / rayon::current_num_threads().max(1)).max(1);
     let partial: Vec<Vec<TopK>> = chunks
         .par_iter()
-        .map(|&(p0, p1)| {
-            let mut heaps: Vec<TopK> = queries.iter().map(|_| TopK::new(k)).collect();
-            scan(kernel, queries, tracks, p0, p1, &mut heaps);
-            heaps
-        })
+        .with_min_len(per_thread)
+        .fold(
+            || queries.iter().map(|_| TopK::new(k)).collect::<Vec<TopK>>(),
+            |mut heaps, &(p0, p1)| {
+                scan(kernel, queries, tracks, p0, p1, &mut heaps);
+                heaps
+            },
+        )
         .collect();
     let mut merged: Vec<TopK> = queries.iter().map(|_| TopK::new(k)).collect();
     for heaps in partial {
@@ -218,6 +230,9 @@ fn scan(kernel: Isa, queries: &[SimVector], tracks: &TrackMatrix, p0: usize, p1:
         // [p0, p1) and the query slice.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { scan_avx2(queries, tracks, p0, p1, heaps) },
+        // SAFETY: as above, for AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { scan_avx512(queries, tracks, p0, p1, heaps) },
         _ => scan_scalar(queries, tracks, p0, p1, heaps),
     }
 }
@@ -291,6 +306,68 @@ unsafe fn scan_avx2(queries: &[SimVector], tracks: &TrackMatrix, p0: usize, p1: 
                 thresholds[q] = heaps[q].threshold();
             }
             q0 += rows;
+        }
+    }
+}
+
+/// Images per AVX-512 register block: 12 accumulators, the panel row and
+/// the broadcast query value fit the 32 registers with room to spare.
+const QB512: usize = 12;
+
+/// The AVX-512 scan: a whole 16-track panel row is one register, so a
+/// block of `QB512` images takes one load and `QB512` FMAs per dimension
+/// (the AVX2 kernel needs two loads and twice the FMAs for 6 images).
+/// Blocks are full-size, with a remainder padded with zero queries whose
+/// scores are never offered, so the accumulators stay in registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::needless_range_loop)] // rows/dims index several arrays in step
+unsafe fn scan_avx512(queries: &[SimVector], tracks: &TrackMatrix, p0: usize, p1: usize, heaps: &mut [TopK]) {
+    use std::arch::x86_64::*;
+    let mut thresholds: Vec<f32> = heaps.iter().map(TopK::threshold).collect();
+    // Queries transposed per block, [block][dim][row], padded with zeros.
+    let blocks = queries.len().div_ceil(QB512);
+    let mut qt = vec![0.0f32; blocks * SIM_DIMS * QB512];
+    for (q, v) in queries.iter().enumerate() {
+        let (b, r) = (q / QB512, q % QB512);
+        for d in 0..SIM_DIMS {
+            qt[(b * SIM_DIMS + d) * QB512 + r] = v[d];
+        }
+    }
+    let mut buf = [0.0f32; LANES];
+    for p in p0..p1 {
+        let lanes = LANES.min(tracks.n - p * LANES);
+        let lane_mask: u16 = if lanes == LANES { u16::MAX } else { (1u16 << lanes) - 1 };
+        // SAFETY: p < n_panels, so the panel lies inside `panels`.
+        let panel = unsafe { tracks.panels.as_ptr().add(p * PANEL) };
+        for b in 0..blocks {
+            let mut acc = [_mm512_setzero_ps(); QB512];
+            let block = &qt[b * SIM_DIMS * QB512..(b + 1) * SIM_DIMS * QB512];
+            for d in 0..SIM_DIMS {
+                // SAFETY: d < SIM_DIMS within one panel.
+                let w = unsafe { _mm512_loadu_ps(panel.add(d * LANES)) };
+                let x = &block[d * QB512..(d + 1) * QB512];
+                for r in 0..QB512 {
+                    acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r]), w, acc[r]);
+                }
+            }
+            let rows = QB512.min(queries.len() - b * QB512);
+            for r in 0..rows {
+                let q = b * QB512 + r;
+                let mask = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(acc[r], _mm512_set1_ps(thresholds[q])) & lane_mask;
+                if mask == 0 {
+                    continue;
+                }
+                // SAFETY: buf holds 16 floats.
+                unsafe { _mm512_storeu_ps(buf.as_mut_ptr(), acc[r]) };
+                let mut bits = mask;
+                while bits != 0 {
+                    let l = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    heaps[q].offer(Hit { track: (p * LANES + l) as u32, score: buf[l] });
+                }
+                thresholds[q] = heaps[q].threshold();
+            }
         }
     }
 }
