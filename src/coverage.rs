@@ -101,15 +101,6 @@ pub fn style_of(catalog: &Catalog, i: usize) -> &'static str {
     Group::Styles.dims().filter(|&d| v[d] > 0.0).max_by(|&a, &b| v[a].total_cmp(&v[b])).map_or("none", |d| DIM_NAMES[d])
 }
 
-/// An era: decades from 1950, then two wide bins for older music.
-fn decade(year: u16) -> String {
-    match year {
-        ..1900 => "before 1900".into(),
-        1900..1950 => "1900–1949".into(),
-        y => format!("{}s", y / 10 * 10),
-    }
-}
-
 fn band(tempo: f32) -> &'static str {
     TEMPO_BANDS.iter().find(|(lo, hi, _)| tempo >= *lo && tempo < *hi).map_or("?", |b| b.2)
 }
@@ -134,62 +125,141 @@ fn mix(picked: &HashMap<String, u64>, held: &HashMap<String, u64>, order: &[&str
         .collect()
 }
 
+/// A name compared and hashed without case, borrowed: artists and genres
+/// of millions of tracks are grouped without a lower-cased copy of each.
+#[derive(Clone, Copy)]
+struct Folded<'a>(&'a str);
+
+impl PartialEq for Folded<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        if self.0.is_ascii() && o.0.is_ascii() {
+            return self.0.eq_ignore_ascii_case(o.0);
+        }
+        self.0.chars().flat_map(char::to_lowercase).eq(o.0.chars().flat_map(char::to_lowercase))
+    }
+}
+impl Eq for Folded<'_> {}
+impl std::hash::Hash for Folded<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        // Lower-cased UTF-8 in blocks: one hasher call per 64 bytes, not
+        // one per character (ASCII lower-cases to itself in UTF-8).
+        let mut block = [0u8; 64];
+        if self.0.is_ascii() {
+            for chunk in self.0.as_bytes().chunks(64) {
+                let b = &mut block[..chunk.len()];
+                b.copy_from_slice(chunk);
+                b.make_ascii_lowercase();
+                h.write(b);
+            }
+            h.write_u8(0xff);
+            return;
+        }
+        let mut len = 0;
+        for c in self.0.chars().flat_map(char::to_lowercase) {
+            if len + 4 > block.len() {
+                h.write(&block[..len]);
+                len = 0;
+            }
+            len += c.encode_utf8(&mut block[len..]).len();
+        }
+        h.write(&block[..len]);
+        h.write_u8(0xff);
+    }
+}
+
+/// An era's bucket: 0 before 1900, 1 for 1900–1949, else the decade.
+fn era_bucket(year: u16) -> u16 {
+    match year {
+        ..1900 => 0,
+        1900..1950 => 1,
+        y => y / 10 * 10,
+    }
+}
+
+/// Counts by key, turned into the owned names `mix` takes.
+fn named<K: std::hash::Hash + Eq>(m: HashMap<K, u64>, name: impl Fn(&K) -> String) -> HashMap<String, u64> {
+    let mut out: HashMap<String, u64> = HashMap::new();
+    for (k, v) in m {
+        *out.entry(name(&k)).or_default() += v;
+    }
+    out
+}
+
 /// Coverage of `picks` (from any number of playlists) over `catalog`.
+/// One pass over the catalog, with no allocation per track: at a million
+/// tracks it runs after every `recommend`.
 pub fn measure(picks: &[Pick], catalog: &Catalog) -> Coverage {
     let n = catalog.len();
-    let index: HashMap<&str, usize> = (0..n).map(|i| (catalog.track(i).id, i)).collect();
-    let mut per_track = vec![0u64; n];
+    let mut picked: HashMap<&str, u64> = HashMap::new();
     let mut playlists: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    let mut unknown = 0u64;
     let mut score_sum = 0.0f64;
     for p in picks {
         playlists.insert(&p.image_id);
         score_sum += p.score as f64;
-        match index.get(p.track_id.as_str()) {
-            Some(&i) => per_track[i] += 1,
-            None => unknown += 1,
-        }
+        *picked.entry(p.track_id.as_str()).or_default() += 1;
     }
-    // Artists by their lower-cased name; a track without one is its own.
-    let mut artist_of: HashMap<String, usize> = HashMap::new();
+    let mut per_track = vec![0u64; n];
+    let mut matched = 0u64;
+    // Artists without case; a track without one is an artist of its own.
+    let mut artist_of: HashMap<Folded, usize> = HashMap::new();
     let mut per_artist: Vec<u64> = Vec::new();
     let (mut styles_held, mut styles_picked) = (HashMap::new(), HashMap::new());
     let (mut eras_held, mut eras_picked) = (HashMap::new(), HashMap::new());
     let (mut bands_held, mut bands_picked) = (HashMap::new(), HashMap::new());
     let (mut genres_held, mut genres_picked) = (HashMap::new(), HashMap::new());
-    for (i, &count) in per_track.iter().enumerate() {
+    for i in 0..n {
         let t = catalog.track(i);
-        let key = if t.artist.is_empty() { format!("\u{1f}{}", t.id) } else { t.artist.to_lowercase() };
-        let a = *artist_of.entry(key).or_insert_with(|| {
-            per_artist.push(0);
-            per_artist.len() - 1
-        });
-        per_artist[a] += count;
-        let style = style_of(catalog, i).to_string();
-        *styles_held.entry(style.clone()).or_insert(0u64) += 1;
+        let count = picked.get(t.id).copied().unwrap_or(0);
+        per_track[i] = count;
+        matched += count;
+        if t.artist.is_empty() {
+            per_artist.push(count);
+        } else {
+            let a = *artist_of.entry(Folded(t.artist)).or_insert_with(|| {
+                per_artist.push(0);
+                per_artist.len() - 1
+            });
+            per_artist[a] += count;
+        }
+        let style = style_of(catalog, i);
+        *styles_held.entry(style).or_insert(0u64) += 1;
         if count > 0 {
             *styles_picked.entry(style).or_insert(0u64) += count;
         }
         if !t.genre.is_empty() {
-            let g = t.genre.to_lowercase();
+            *genres_held.entry(Folded(t.genre)).or_insert(0u64) += 1;
             if count > 0 {
-                *genres_picked.entry(g.clone()).or_insert(0u64) += count;
+                *genres_picked.entry(Folded(t.genre)).or_insert(0u64) += count;
             }
-            *genres_held.entry(g).or_insert(0u64) += 1;
         }
         if let Some(y) = t.year {
-            *eras_held.entry(decade(y)).or_insert(0u64) += 1;
+            *eras_held.entry(era_bucket(y)).or_insert(0u64) += 1;
             if count > 0 {
-                *eras_picked.entry(decade(y)).or_insert(0u64) += count;
+                *eras_picked.entry(era_bucket(y)).or_insert(0u64) += count;
             }
         }
         if let Some(b) = t.tempo {
-            *bands_held.entry(band(b).to_string()).or_insert(0u64) += 1;
+            *bands_held.entry(band(b)).or_insert(0u64) += 1;
             if count > 0 {
-                *bands_picked.entry(band(b).to_string()).or_insert(0u64) += count;
+                *bands_picked.entry(band(b)).or_insert(0u64) += count;
             }
         }
     }
+    let unknown = picks.len() as u64 - matched;
+    let era_name = |b: &u16| match *b {
+        0 => "before 1900".to_string(),
+        1 => "1900–1949".to_string(),
+        y => format!("{y}s"),
+    };
+    let mut eras_order: Vec<u16> = eras_held.keys().copied().collect();
+    eras_order.sort();
+    let eras_order: Vec<String> = eras_order.iter().map(era_name).collect();
+    let (eras_held, eras_picked) = (named(eras_held, era_name), named(eras_picked, era_name));
+    let lower = |g: &Folded| g.0.to_lowercase();
+    let (genres_held, genres_picked) = (named(genres_held, lower), named(genres_picked, lower));
+    let static_name = |s: &&str| s.to_string();
+    let (styles_held, styles_picked) = (named(styles_held, static_name), named(styles_picked, static_name));
+    let (bands_held, bands_picked) = (named(bands_held, static_name), named(bands_picked, static_name));
     let playlists_n = playlists.len() as u64;
     let mut ranked: Vec<usize> = (0..n).filter(|&i| per_track[i] > 0).collect();
     ranked.sort_by(|&a, &b| per_track[b].cmp(&per_track[a]).then(a.cmp(&b)));
@@ -210,8 +280,6 @@ pub fn measure(picks: &[Pick], catalog: &Catalog) -> Coverage {
     let distinct_tracks = ranked.len() as u64;
     let distinct_artists = per_artist.iter().filter(|&&c| c > 0).count() as u64;
     let style_order: Vec<&str> = Group::Styles.dims().map(|d| DIM_NAMES[d]).collect();
-    let mut eras_order: Vec<String> = eras_held.keys().cloned().collect();
-    eras_order.sort_by_key(|e| if e.starts_with("before") { String::new() } else { e.clone() });
     let eras_order: Vec<&str> = eras_order.iter().map(String::as_str).collect();
     let band_order: Vec<&str> = TEMPO_BANDS.iter().map(|b| b.2).collect();
     Coverage {
