@@ -3,7 +3,6 @@
 //! from its folder (`run::FinishedRun`), so it sees exactly what was
 //! committed, whether the run was just made, resumed or found complete.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::album::{self, Album, AlbumSettings};
@@ -11,7 +10,7 @@ use crate::catalog::Catalog;
 use crate::coverage::{self, Coverage};
 use crate::error::Result;
 use crate::export::{self, Entry, Format, Playlist};
-use crate::output::{ALBUM_FILE, write_album};
+use crate::output::{ALBUM_FILE, RECOMMENDATIONS_FILE, write_album};
 use crate::recommend::Recommender;
 use crate::run::FinishedRun;
 
@@ -35,10 +34,14 @@ pub struct AfterSummary {
 /// Coverage (always), then the album, playlist files and report as asked,
 /// for the finished run in `out`.
 pub fn finish(out: &Path, recommender: &Recommender, s: &AfterSettings) -> Result<AfterSummary> {
-    let run = FinishedRun::read(out)?;
     let catalog = recommender.catalog();
-    let coverage = coverage::measure(&run.picks, catalog);
+    // Coverage streams the picks; only the stages asked for read the run.
+    let coverage = coverage::measure_file(&out.join(RECOMMENDATIONS_FILE), catalog)?;
     coverage::write(out, &coverage)?;
+    if s.album.is_none() && s.export.is_empty() && !s.report {
+        return Ok(AfterSummary { coverage, album: None, exported: Vec::new(), report: None });
+    }
+    let run = FinishedRun::read(out)?;
     let album = match &s.album {
         Some(a) => {
             let album = album::build(&run.images, recommender, a)?;
@@ -65,7 +68,7 @@ fn playlists(
     catalog: &Catalog,
     root: Option<&str>,
 ) -> Vec<(String, Playlist)> {
-    let index: HashMap<&str, usize> = (0..catalog.len()).map(|i| (catalog.track(i).id, i)).collect();
+    let index = catalog.positions();
     let entry = |id: &str, title: &str, artist: &str, why: &str| Entry {
         id: id.to_string(),
         title: title.to_string(),

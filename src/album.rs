@@ -62,11 +62,11 @@ pub struct AlbumPhoto {
     pub mood: MoodVector,
 }
 
-/// One track of the album.
-#[derive(Clone, Debug, Serialize)]
+/// One track of the album: a row of `album.parquet`, as built and as
+/// read back (`run::read_album`).
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct AlbumTrack {
     pub position: u16,
-    pub track: u32,
     pub track_id: String,
     pub title: String,
     pub artist: String,
@@ -376,7 +376,6 @@ pub fn build(images: &[Image], recommender: &Recommender, s: &AlbumSettings) -> 
         }
         tracks.push(AlbumTrack {
             position: (p + 1) as u16,
-            track: c.track,
             track_id: t.id.to_string(),
             title: t.title.to_string(),
             artist: t.artist.to_string(),

@@ -185,19 +185,78 @@ fn named<K: std::hash::Hash + Eq>(m: HashMap<K, u64>, name: impl Fn(&K) -> Strin
     out
 }
 
-/// Coverage of `picks` (from any number of playlists) over `catalog`.
-/// One pass over the catalog, with no allocation per track: at a million
-/// tracks it runs after every `recommend`.
+/// Coverage of `picks` (from any number of playlists, each image's picks
+/// together) over `catalog`.
 pub fn measure(picks: &[Pick], catalog: &Catalog) -> Coverage {
-    let n = catalog.len();
-    let mut picked: HashMap<&str, u64> = HashMap::new();
-    let mut playlists: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    let mut score_sum = 0.0f64;
+    let mut tally = Tally::default();
     for p in picks {
-        playlists.insert(&p.image_id);
-        score_sum += p.score as f64;
-        *picked.entry(p.track_id.as_str()).or_default() += 1;
+        tally.add(&p.image_id, &p.track_id, p.score);
     }
+    tally.finish(catalog)
+}
+
+/// Coverage of a run's `recommendations.parquet`, read a batch at a time
+/// and only its image, track and score columns: a run of a million images
+/// has twenty million picks, which need not be in memory at once.
+pub fn measure_file(path: &Path, catalog: &Catalog) -> Result<Coverage> {
+    use arrow_array::cast::AsArray;
+    let mut tally = Tally::default();
+    crate::run::for_each_batch(path, &["image_id", "track_id", "score"], |b| {
+        let text = |i: usize| b.column(i).as_string_opt::<i32>();
+        let (Some(images), Some(tracks)) = (text(0), text(1)) else {
+            return Err(crate::Error::input(path, "image_id and track_id must be text"));
+        };
+        let scores = b
+            .column(2)
+            .as_primitive_opt::<arrow_array::types::Float32Type>()
+            .ok_or_else(|| crate::Error::input(path, "score must be float32"))?;
+        for r in 0..b.num_rows() {
+            tally.add(images.value(r), tracks.value(r), scores.value(r));
+        }
+        Ok(())
+    })?;
+    Ok(tally.finish(catalog))
+}
+
+/// Picks counted as they come. A run's picks come image by image (its
+/// tables are in input order), so playlists are counted where the image
+/// changes, without a set of every image id.
+#[derive(Default)]
+pub struct Tally {
+    /// Picks per track id: at most the catalog's size.
+    picked: HashMap<String, u64>,
+    playlists: u64,
+    last_image: Option<String>,
+    picks: u64,
+    score_sum: f64,
+}
+
+impl Tally {
+    pub fn add(&mut self, image_id: &str, track_id: &str, score: f32) {
+        if self.last_image.as_deref() != Some(image_id) {
+            self.playlists += 1;
+            self.last_image = Some(image_id.to_string());
+        }
+        self.picks += 1;
+        self.score_sum += score as f64;
+        match self.picked.get_mut(track_id) {
+            Some(c) => *c += 1,
+            None => {
+                self.picked.insert(track_id.to_string(), 1);
+            }
+        }
+    }
+
+    /// The coverage of what was added over `catalog`: one pass over the
+    /// catalog, with no allocation per track.
+    pub fn finish(self, catalog: &Catalog) -> Coverage {
+        finish(self, catalog)
+    }
+}
+
+fn finish(tally: Tally, catalog: &Catalog) -> Coverage {
+    let n = catalog.len();
+    let Tally { picked, playlists, picks: picks_n, score_sum, .. } = tally;
     let mut per_track = vec![0u64; n];
     let mut matched = 0u64;
     // Artists without case; a track without one is an artist of its own.
@@ -245,7 +304,7 @@ pub fn measure(picks: &[Pick], catalog: &Catalog) -> Coverage {
             }
         }
     }
-    let unknown = picks.len() as u64 - matched;
+    let unknown = picks_n - matched;
     let era_name = |b: &u16| match *b {
         0 => "before 1900".to_string(),
         1 => "1900–1949".to_string(),
@@ -260,7 +319,7 @@ pub fn measure(picks: &[Pick], catalog: &Catalog) -> Coverage {
     let static_name = |s: &&str| s.to_string();
     let (styles_held, styles_picked) = (named(styles_held, static_name), named(styles_picked, static_name));
     let (bands_held, bands_picked) = (named(bands_held, static_name), named(bands_picked, static_name));
-    let playlists_n = playlists.len() as u64;
+    let playlists_n = playlists;
     let mut ranked: Vec<usize> = (0..n).filter(|&i| per_track[i] > 0).collect();
     ranked.sort_by(|&a, &b| per_track[b].cmp(&per_track[a]).then(a.cmp(&b)));
     let hubs = ranked
@@ -286,14 +345,14 @@ pub fn measure(picks: &[Pick], catalog: &Catalog) -> Coverage {
         catalog_tracks: n as u64,
         catalog_artists: per_artist.len() as u64,
         playlists: playlists_n,
-        picks: picks.len() as u64,
+        picks: picks_n,
         distinct_tracks,
         track_coverage: distinct_tracks as f64 / n.max(1) as f64,
         distinct_artists,
         artist_coverage: distinct_artists as f64 / per_artist.len().max(1) as f64,
         gini_tracks: gini(&mut per_track),
         gini_artists: gini(&mut per_artist),
-        mean_score: if picks.is_empty() { 0.0 } else { score_sum / picks.len() as f64 },
+        mean_score: if picks_n == 0 { 0.0 } else { score_sum / picks_n as f64 },
         unknown_tracks: unknown,
         hubs,
         styles: mix(&styles_picked, &styles_held, &style_order),

@@ -66,7 +66,7 @@ fn after_settings(a: &cli::AfterArgs) -> anyhow::Result<pixtape::after::AfterSet
 /// given, else the one its manifest names; a report without it only lacks
 /// the tracks on the map, so a catalog that is gone is a notice.
 fn run_catalog(out: &std::path::Path, given: Option<&PathBuf>) -> Option<catalog::Catalog> {
-    let path = given.cloned().or_else(|| pixtape::run::FinishedRun::read(out).ok()?.catalog_path())?;
+    let path = given.cloned().or_else(|| pixtape::run::catalog_of(out).ok().flatten())?;
     match catalog::load(&CatalogOptions::new(&path)) {
         Ok(c) => Some(c),
         Err(e) => {
@@ -197,15 +197,15 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Coverage { out, catalog } => {
-            let run = pixtape::run::FinishedRun::read(&out)?;
-            let path = catalog.or_else(|| run.catalog_path()).ok_or_else(|| {
+            let named = pixtape::run::catalog_of(&out)?;
+            let path = catalog.or(named).ok_or_else(|| {
                 anyhow::anyhow!(
                     "{}: the run names no catalog (was it made by `recommend`?); pass --catalog",
                     out.display()
                 )
             })?;
             let catalog = catalog::load(&CatalogOptions::new(&path))?;
-            let c = pixtape::coverage::measure(&run.picks, &catalog);
+            let c = pixtape::coverage::measure_file(&out.join(pixtape::output::RECOMMENDATIONS_FILE), &catalog)?;
             pixtape::coverage::write(&out, &c)?;
             for line in pixtape::coverage::summary_lines(&c) {
                 println!("{line}");

@@ -21,6 +21,7 @@ use std::path::Path;
 use base64::Engine as _;
 use rayon::prelude::*;
 
+use crate::album::AlbumTrack;
 use crate::catalog::Catalog;
 use crate::coverage::{COVERAGE_FILE, Coverage};
 use crate::decode::{DecodeLimits, Decoder};
@@ -29,7 +30,7 @@ use crate::export::escape;
 use crate::model::{CROP_BYTES, INPUT_SIZE};
 use crate::mood::ANCHOR;
 use crate::output::{ALBUM_FILE, REPORT_FILE, write_atomic};
-use crate::run::{AlbumRow, FinishedRun, Image, read_album};
+use crate::run::{FinishedRun, Image, read_album};
 
 /// Images per page of cards.
 pub const PAGE: usize = 200;
@@ -115,7 +116,7 @@ details.page{margin:10px 0}details.page>summary{cursor:pointer;font-weight:600;p
 pub fn render(
     run: &FinishedRun,
     coverage: Option<&Coverage>,
-    album: &[AlbumRow],
+    album: &[AlbumTrack],
     thumbs: &[Option<String>],
     catalog: Option<&Catalog>,
 ) -> String {
@@ -237,7 +238,7 @@ fn mood_map(h: &mut String, run: &FinishedRun, catalog: Option<&Catalog>) {
         cy + 30.0
     );
     if let Some(cat) = catalog {
-        let index: std::collections::HashMap<&str, usize> = (0..cat.len()).map(|i| (cat.track(i).id, i)).collect();
+        let index = cat.positions();
         let mut seen = std::collections::HashSet::new();
         for p in &run.picks {
             if seen.len() >= MAP_TRACKS {
@@ -276,7 +277,7 @@ fn mood_map(h: &mut String, run: &FinishedRun, catalog: Option<&Catalog>) {
     h.push_str("</div></section>");
 }
 
-fn album_section(h: &mut String, album: &[AlbumRow]) {
+fn album_section(h: &mut String, album: &[AlbumTrack]) {
     h.push_str("<section id=\"album\"><h2>Album playlist</h2><div class=\"panel\">");
     // Arousal along the album: the slots' targets and the tracks chosen.
     let (w, ht, pad) = (760.0f32, 140.0f32, 16.0f32);

@@ -12,6 +12,7 @@ use arrow_array::types::{Float32Type, UInt16Type, UInt32Type};
 use arrow_array::{Array, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use crate::album::AlbumTrack;
 use crate::error::{Error, Result};
 use crate::mood::{MoodVector, NUM_DIMS};
 use crate::output::{ERRORS_FILE, IMAGES_FILE, MANIFEST_FILE, RECOMMENDATIONS_FILE};
@@ -61,22 +62,8 @@ pub struct ErrorRow {
     pub reason: String,
 }
 
-/// One track of an album playlist (`album.parquet`).
-#[derive(Clone, Debug, Default)]
-pub struct AlbumRow {
-    pub position: u16,
-    pub track_id: String,
-    pub title: String,
-    pub artist: String,
-    pub photos: Vec<String>,
-    pub score: f32,
-    pub arousal: Option<f32>,
-    pub target_arousal: f32,
-    pub explanation: String,
-}
-
 /// Reads `album.parquet`.
-pub fn read_album(path: &Path) -> Result<Vec<AlbumRow>> {
+pub fn read_album(path: &Path) -> Result<Vec<AlbumTrack>> {
     let mut out = Vec::new();
     for b in batches(path)? {
         let [tracks, titles, artists, why] =
@@ -86,16 +73,22 @@ pub fn read_album(path: &Path) -> Result<Vec<AlbumRow>> {
         let photos = string_lists(path, &b, "photos")?;
         let score = floats(path, &b, "score")?;
         let target = floats(path, &b, "target_arousal")?;
-        let arousal = column(path, &b, "arousal")?.as_primitive::<Float32Type>();
+        let nullable = |name| -> Result<Vec<Option<f32>>> {
+            let c = column(path, &b, name)?.as_primitive_opt::<Float32Type>();
+            let c = c.ok_or_else(|| Error::input(path, format!("`{name}` is not float32")))?;
+            Ok((0..c.len()).map(|i| (!c.is_null(i)).then(|| c.value(i))).collect())
+        };
+        let (arousal, tempo) = (nullable("arousal")?, nullable("tempo")?);
         for i in 0..b.num_rows() {
-            out.push(AlbumRow {
+            out.push(AlbumTrack {
                 position: position[i],
                 track_id: tracks[i].clone(),
                 title: titles[i].clone(),
                 artist: artists[i].clone(),
                 photos: photos[i].clone(),
                 score: score[i],
-                arousal: (!arousal.is_null(i)).then(|| arousal.value(i)),
+                arousal: arousal[i],
+                tempo: tempo[i],
                 target_arousal: target[i],
                 explanation: why[i].clone(),
             });
@@ -142,12 +135,18 @@ impl FinishedRun {
         }
         out
     }
+}
 
-    /// The catalog the run matched against, as its manifest names it.
-    pub fn catalog_path(&self) -> Option<PathBuf> {
-        let c = &self.manifest["recommend"]["catalog"];
-        c["index"].as_str().or_else(|| c["path"].as_str()).map(PathBuf::from)
-    }
+/// The catalog a manifest names: the index it was read from, else its path.
+fn catalog_named(manifest: &serde_json::Value) -> Option<PathBuf> {
+    let c = &manifest["recommend"]["catalog"];
+    c["index"].as_str().or_else(|| c["path"].as_str()).map(PathBuf::from)
+}
+
+/// The catalog the finished run in `dir` matched against, from its
+/// manifest alone (`None` for a run without one, like `analyze`'s).
+pub fn catalog_of(dir: &Path) -> Result<Option<PathBuf>> {
+    Ok(catalog_named(&read_manifest(dir)?))
 }
 
 /// The manifest of the finished run in `dir`; a folder without one is not
@@ -171,6 +170,34 @@ pub(crate) fn batches(path: &Path) -> Result<Vec<RecordBatch>> {
         .and_then(|b| b.build())
         .map_err(|e| Error::input(path, e.to_string()))?;
     reader.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| Error::input(path, e.to_string()))
+}
+
+/// Streams the named columns of a table, a batch at a time.
+pub fn for_each_batch(path: &Path, columns: &[&str], mut f: impl FnMut(&RecordBatch) -> Result<()>) -> Result<()> {
+    use parquet::arrow::ProjectionMask;
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::input(path, e.to_string()))?;
+    let schema = builder.parquet_schema();
+    let mut roots = Vec::with_capacity(columns.len());
+    for name in columns {
+        let i = schema
+            .root_schema()
+            .get_fields()
+            .iter()
+            .position(|f| f.name() == *name)
+            .ok_or_else(|| Error::input(path, format!("no column `{name}`")))?;
+        roots.push(i);
+    }
+    // The projection keeps the file's order; callers index in `columns` order.
+    if roots.windows(2).any(|w| w[0] > w[1]) {
+        return Err(Error::input(path, "columns must be asked for in the file's order"));
+    }
+    let mask = ProjectionMask::roots(schema, roots);
+    let reader = builder.with_projection(mask).build().map_err(|e| Error::input(path, e.to_string()))?;
+    for batch in reader {
+        f(&batch.map_err(|e| Error::input(path, e.to_string()))?)?;
+    }
+    Ok(())
 }
 
 /// A column of a batch, or an error naming the file and the column.

@@ -54,36 +54,24 @@ fn tricky_photos(dir: &Path) -> PathBuf {
     p
 }
 
+/// `recommend` on the tricky photos and catalog, five picks each, with
+/// `extra` flags; returns the output folder.
+fn tricky_run(dir: &Path, extra: &[&str]) -> PathBuf {
+    let (cat, photos, out) = (tricky_catalog(dir), tricky_photos(dir), dir.join("out"));
+    let mut args: Vec<&str> = vec!["recommend", "--device", "cpu", "-q", "--top-k", "5", "--per-artist", "0"];
+    for (flag, p) in [("--images", &photos), ("--catalog", &cat), ("--out", &out)] {
+        args.extend([flag, p.to_str().unwrap()]);
+    }
+    args.extend(extra);
+    pixtape(&args);
+    out
+}
+
 #[test]
 fn exported_playlists_follow_their_formats() {
     let dir = tempfile::tempdir().unwrap();
-    let cat = tricky_catalog(dir.path());
-    let photos = tricky_photos(dir.path());
-    let out = dir.path().join("out");
-    let s = |p: &Path| p.to_str().unwrap().to_string();
-    pixtape(&[
-        "recommend",
-        "--device",
-        "cpu",
-        "-q",
-        "--images",
-        &s(&photos),
-        "--catalog",
-        &s(&cat),
-        "--out",
-        &s(&out),
-        "--top-k",
-        "5",
-        "--per-artist",
-        "0",
-        "--album",
-        "--album-length",
-        "4",
-        "--export",
-        "m3u8,xspf,jspf",
-        "--audio-root",
-        "/srv/audio",
-    ]);
+    let extra = ["--album", "--album-length", "4", "--export", "m3u8,xspf,jspf", "--audio-root", "/srv/audio"];
+    let out = tricky_run(dir.path(), &extra);
     let lists = out.join("playlists");
     let mut names: Vec<String> =
         std::fs::read_dir(&lists).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
@@ -163,27 +151,7 @@ fn exported_playlists_follow_their_formats() {
 #[test]
 fn the_report_escapes_every_name_and_holds_every_picture_and_pick() {
     let dir = tempfile::tempdir().unwrap();
-    let cat = tricky_catalog(dir.path());
-    let photos = tricky_photos(dir.path());
-    let out = dir.path().join("out");
-    let s = |p: &Path| p.to_str().unwrap().to_string();
-    pixtape(&[
-        "recommend",
-        "--device",
-        "cpu",
-        "-q",
-        "--images",
-        &s(&photos),
-        "--catalog",
-        &s(&cat),
-        "--out",
-        &s(&out),
-        "--top-k",
-        "5",
-        "--per-artist",
-        "0",
-        "--report",
-    ]);
+    let out = tricky_run(dir.path(), &["--report"]);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(!html.contains("<script"), "no script of any kind");
     assert!(!html.contains("<img src=x"), "the file name stays text");

@@ -206,6 +206,12 @@ impl Catalog {
         }
     }
 
+    /// Each track's position by its id, for stages that meet tracks by id
+    /// (a run's tables, feedback).
+    pub fn positions(&self) -> std::collections::HashMap<&str, usize> {
+        (0..self.len()).map(|i| (self.ids.get(i), i)).collect()
+    }
+
     /// Adds a track of mood `mood`, carrying the mood groups `groups`.
     /// Its similarity vector is built here, with the catalog's weights.
     pub fn push(&mut self, track: TrackRef, mood: &MoodVector, groups: Groups) {

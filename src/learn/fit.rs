@@ -38,8 +38,6 @@
 //! image is in the fold it is scored on and the folds do not depend on the
 //! feedback): the change is fitted without the fold and scored on it.
 
-use std::collections::HashMap;
-
 use super::feedback::{ImageRating, Reaction, Response};
 use super::linalg::{Square, ridge};
 use super::profile::STYLES;
@@ -306,7 +304,7 @@ pub struct Matching {
 /// of `run` from `catalog` (whose weights the run used), and a line on how
 /// they did on held-out images.
 pub fn fit_matching(run: &Run, catalog: &Catalog, reactions: &[Reaction]) -> Result<(Matching, String)> {
-    let index: HashMap<&str, usize> = (0..catalog.len()).map(|i| (catalog.track(i).id, i)).collect();
+    let index = catalog.positions();
     for r in reactions {
         known_image(run, &r.image_id, &r.locator)?;
         if !index.contains_key(r.track_id.as_str()) {

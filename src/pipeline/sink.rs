@@ -107,10 +107,10 @@ pub(super) fn sink(
     {
         // A resumed run: what the committed parts picked counts.
         let ids = parts.committed_track_ids()?;
-        let index: std::collections::HashMap<&str, u32> = (0..cat.len()).map(|i| (cat.track(i).id, i as u32)).collect();
+        let index = cat.positions();
         for id in &ids {
             if let Some(&t) = index.get(id.as_str()) {
-                e.record(t);
+                e.record(t as u32);
             }
         }
     }

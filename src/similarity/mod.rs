@@ -297,13 +297,7 @@ unsafe fn scan_avx2(queries: &[SimVector], tracks: &TrackMatrix, p0: usize, p1: 
                     _mm256_storeu_ps(buf.as_mut_ptr(), acc[r][0]);
                     _mm256_storeu_ps(buf.as_mut_ptr().add(8), acc[r][1]);
                 }
-                let mut bits = mask;
-                while bits != 0 {
-                    let l = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    heaps[q].offer(Hit { track: (p * LANES + l) as u32, score: buf[l] });
-                }
-                thresholds[q] = heaps[q].threshold();
+                thresholds[q] = offer_lanes(&mut heaps[q], mask as u32, &buf, p);
             }
             q0 += rows;
         }
@@ -360,16 +354,22 @@ unsafe fn scan_avx512(queries: &[SimVector], tracks: &TrackMatrix, p0: usize, p1
                 }
                 // SAFETY: buf holds 16 floats.
                 unsafe { _mm512_storeu_ps(buf.as_mut_ptr(), acc[r]) };
-                let mut bits = mask;
-                while bits != 0 {
-                    let l = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    heaps[q].offer(Hit { track: (p * LANES + l) as u32, score: buf[l] });
-                }
-                thresholds[q] = heaps[q].threshold();
+                thresholds[q] = offer_lanes(&mut heaps[q], mask as u32, &buf, p);
             }
         }
     }
+}
+
+/// Offers the lanes of panel `p` set in `mask` (whose scores are in
+/// `scores`) to `heap`; returns its new threshold. Both SIMD kernels end a
+/// block with this.
+fn offer_lanes(heap: &mut TopK, mut mask: u32, scores: &[f32; LANES], p: usize) -> f32 {
+    while mask != 0 {
+        let l = mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+        heap.offer(Hit { track: (p * LANES + l) as u32, score: scores[l] });
+    }
+    heap.threshold()
 }
 
 /// Something that finds the top-k tracks for a batch of image vectors: the
