@@ -470,6 +470,47 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    // Photos as people have them: `analyze` over 1080p and (with --full)
+    // 12-MP JPEGs, where decoding is most of the work. The peer to hold
+    // these against, Pillow's DCT-scaled `draft` -> onnxruntime, is
+    // benches/peers/phone_photos.py.
+    {
+        let dir = tempdir()?;
+        let mut sets = vec![(1920u32, 1080u32, match scale {
+            Scale::Smoke => 2,
+            Scale::Quick => 16,
+            Scale::Full => 64,
+        })];
+        if full {
+            sets.push((4000, 3000, 32));
+        }
+        for (w, h, count) in sets {
+            log(&format!("end to end: analyze {count} photos of {w}x{h}"));
+            let images = dir.join(format!("photos-{w}x{h}"));
+            photos(&images, count, &PhotoSpec { width: w, height: h, exact: true, quality: 88, seed: 9 })?;
+            for &(device, backend) in &devices {
+                let model = backend.model(None)?;
+                let mut n = 0;
+                let secs = runs(scale, || {
+                    n += 1;
+                    let settings = AnalyzeSettings::new(&images, dir.join(format!("out-{w}-{device}-{n}")));
+                    pipeline::analyze(&settings, &model, &Silent).map(drop)
+                })?;
+                figures.push(figure(
+                    "end to end",
+                    format!("analyze, {count} JPEGs of {w}x{h}"),
+                    device,
+                    "images",
+                    count as f64,
+                    secs,
+                    None,
+                    None,
+                ));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     // A smoke run's peaks are launch overhead, not peaks: no shares.
     for f in figures.iter_mut().filter(|f| f.device == "gpu" && !smoke) {
         f.peak_fraction = match f.stage {

@@ -45,6 +45,13 @@ def drafted_array(path):
     return preprocess(path, True)
 
 
+def settle():
+    # Every contender starts on a quiet machine: onnxruntime's threads spin
+    # for a while after a run, and the previous contender's exit and page
+    # cache writes may still be settling.
+    time.sleep(0.5)
+
+
 def main():
     pixtape, folder = sys.argv[1:3]
     reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3
@@ -67,14 +74,17 @@ def main():
         for _ in range(reps):
             for label, extra in (("pixtape", []), ("pixtape --exact-decode", ["--exact-decode"])):
                 shutil.rmtree(os.path.join(out, "run"), ignore_errors=True)
+                settle()
                 t = time.perf_counter()
                 subprocess.run([pixtape, "analyze", "--device", "cpu", "-q", "--images", folder,
                                 "--out", os.path.join(out, "run")] + extra, check=True)
                 rates[label].append(len(files) / (time.perf_counter() - t))
             for label, fn in (("pillow", plain), ("pillow draft", drafted)):
+                settle()
                 t = time.perf_counter()
                 pool.map(fn, files, chunksize=1)
                 rates[label].append(len(files) / (time.perf_counter() - t))
+            settle()
             t = time.perf_counter()
             batch = []
             for x in pool.imap(drafted_array, files, chunksize=1):

@@ -24,6 +24,7 @@ use crate::error::{Failure, Stage};
 use crate::model::CROP_BYTES;
 
 mod frame;
+mod reduced;
 
 use frame::to_rgb8;
 pub use frame::{centre_crop, orient, resize_plan};
@@ -90,6 +91,7 @@ pub struct Decoder {
     resized: Vec<u8>,
     oriented: Vec<u8>,
     resizer: fr::Resizer,
+    reduced: reduced::ReducedDecoder,
 }
 
 impl Decoder {
@@ -102,6 +104,7 @@ impl Decoder {
             resized: Vec::new(),
             oriented: Vec::new(),
             resizer: fr::Resizer::new(),
+            reduced: reduced::ReducedDecoder::default(),
         }
     }
 
@@ -266,14 +269,30 @@ impl Decoder {
         Ok((w, h, orientation))
     }
 
-    /// A large JPEG decoded at reduced scale in the DCT domain by
-    /// libjpeg-turbo (the `mozjpeg` crate), into `self.raw`. `None` when
-    /// the image is too small to reduce, or when libjpeg reports anything at
-    /// all, a warning included (a damaged or truncated file, CMYK): the
-    /// full-size path then decodes it, or says what is wrong, exactly as
-    /// without reduction.
+    /// A large JPEG decoded at reduced scale in the DCT domain, into
+    /// `self.raw`: at 1/8 and 1/4 by this crate's coefficient-skipping
+    /// decoder for the JPEGs it takes (baseline, YCbCr or grey, one scan:
+    /// what cameras and phones write), otherwise by libjpeg-turbo (the
+    /// `mozjpeg` crate). `None` when the image is too small to reduce, or
+    /// when libjpeg reports anything at all, a warning included (a damaged
+    /// or truncated file, CMYK): the full-size path then decodes it, or says
+    /// what is wrong, exactly as without reduction.
     fn decode_jpeg_scaled(&mut self, bytes: &[u8]) -> Result<Option<Scaled>, Failure> {
         use mozjpeg::{Decompress, Marker};
+        if let Ok(header) = reduced::parse(bytes) {
+            let (w, h) = (header.width, header.height);
+            self.check_size(w as u64, h as u64)?;
+            match reduction(w, h) {
+                None => return Ok(None),
+                Some(factor @ (8 | 4)) => {
+                    if let Ok((sw, sh)) = self.reduced.decode(&header, factor, &mut self.raw) {
+                        let orientation = header.orientation;
+                        return Ok(Some(Scaled { w: sw, h: sh, full_w: w, full_h: h, orientation }));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
         let raw = &mut self.raw;
         let limits = self.limits;
         let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> std::io::Result<Reduced> {
@@ -282,7 +301,7 @@ impl Decoder {
             if let Err(f) = check_size(&limits, w as u64, h as u64) {
                 return Ok(Reduced::Refused(f));
             }
-            let Some(factor) = [8, 4, 2].into_iter().find(|f| w.min(h) / f >= RESIZE_SHORT) else {
+            let Some(factor) = reduction(w, h) else {
                 return Ok(Reduced::TooSmall);
             };
             dec.scale((8 / factor) as u8);
@@ -397,7 +416,14 @@ impl Decoder {
                 *buf = Vec::new();
             }
         }
+        self.reduced.trim(KEEP_BYTES);
     }
+}
+
+/// The DCT-domain reduction for a `w`×`h` JPEG: the largest of 8, 4 and 2
+/// that keeps the short side at `RESIZE_SHORT` or more.
+fn reduction(w: usize, h: usize) -> Option<usize> {
+    [8, 4, 2].into_iter().find(|f| w.min(h) / f >= RESIZE_SHORT)
 }
 
 /// Refuses an image with no pixels or more than the limit allows.
