@@ -284,10 +284,10 @@ struct Huffman {
     max_code: [i32; 17],
     offset: [i32; 17],
     symbols: Vec<u8>,
-    /// AC tables only: next `SKIP_BITS` bits -> bits taken (low 4) and
+    /// AC tables only: next `SKIP_BITS` bits -> bits taken (low 6) and
     /// positions covered (next 7) by the longest run of complete pairs
-    /// that fits, an end of block counting as `SKIP_EOB` positions (bit 11
-    /// set as well), so that one comparison, `k + covered < 64`, tells the
+    /// that fits, an end of block counting as `SKIP_EOB` positions (with
+    /// `SKIP_EOB_FLAG` set as well), so that one comparison, `k + covered < 64`, tells the
     /// common step (stay in the block) from everything else: the block's
     /// end, a step past it, or no complete pair (covered `SKIP_NONE`).
     skip: Box<[u16; 1 << SKIP_BITS]>,
@@ -300,8 +300,12 @@ impl std::fmt::Debug for Huffman {
 }
 
 const SKIP_EOB: u16 = 64;
-const SKIP_EOB_FLAG: u16 = 1 << 11;
+const SKIP_EOB_FLAG: u16 = 1 << 13;
 const SKIP_NONE: u16 = 127;
+/// Where the positions covered start in an entry; below them, the bits
+/// taken, in the six bits a 64-bit shift reads, so the entry itself can be
+/// the shift count and the step's critical path has no mask in it.
+const SKIP_COVERED: u16 = 6;
 
 impl Huffman {
     fn new(counts: &[u8; 16], symbols: &[u8], ac: bool) -> Result<Self, Declined> {
@@ -337,7 +341,7 @@ impl Huffman {
             max_code,
             offset,
             symbols: symbols.to_vec(),
-            skip: Box::new([SKIP_NONE << 4; 1 << SKIP_BITS]),
+            skip: Box::new([SKIP_NONE << SKIP_COVERED; 1 << SKIP_BITS]),
         };
         if ac {
             for p in 0..1usize << SKIP_BITS {
@@ -382,7 +386,7 @@ impl Huffman {
                 break;
             }
             if symbol == 0 {
-                return (taken + len) as u16 | (covered as u16 + SKIP_EOB) << 4 | SKIP_EOB_FLAG;
+                return (taken + len) as u16 | (covered as u16 + SKIP_EOB) << SKIP_COVERED | SKIP_EOB_FLAG;
             }
             let step = if symbol == 0xF0 { 16 } else { (symbol >> 4) as u32 + 1 };
             if covered + step > 63 {
@@ -391,7 +395,7 @@ impl Huffman {
             taken += len + size;
             covered += step;
         }
-        if taken == 0 { SKIP_NONE << 4 } else { taken as u16 | (covered as u16) << 4 }
+        if taken == 0 { SKIP_NONE << SKIP_COVERED } else { taken as u16 | (covered as u16) << SKIP_COVERED }
     }
 }
 
@@ -586,16 +590,18 @@ impl ReducedDecoder {
         let mut start = 0;
         let mut i = 0;
         loop {
-            // Eight bytes at a time while none is 0xFF (stuffing or a marker).
+            // Find the next 0xFF (stuffing or a marker) eight bytes at a
+            // time, then copy the run before it in one go.
+            let run = i;
             while i + 8 <= scan.len() {
                 let w = u64::from_le_bytes(scan[i..i + 8].try_into().unwrap());
                 let ff = !w;
                 if (ff.wrapping_sub(0x0101_0101_0101_0101) & !ff & 0x8080_8080_8080_8080) != 0 {
                     break;
                 }
-                self.clean.extend_from_slice(&scan[i..i + 8]);
                 i += 8;
             }
+            self.clean.extend_from_slice(&scan[run..i]);
             let Some(&b) = scan.get(i) else {
                 return Err(Damaged("entropy data ends without a marker"));
             };
@@ -760,16 +766,24 @@ impl Geometry {
 /// dequantisation and the inverse DCT averaged over the cell in one factor.
 type Weights = [[f32; 16]; 64];
 
+/// `BASIS[log2 n][cell][u]`: the mean of C(u)/2 · cos((2x+1)uπ/16) over
+/// cell `cell` of `n` equal cells of a block side (n = 1, 2, 4).
+static BASIS: std::sync::LazyLock<[[[f64; 8]; 4]; 3]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|log_n| {
+        let span = 8 >> log_n;
+        std::array::from_fn(|cell| {
+            std::array::from_fn(|u| {
+                let c = if u == 0 { std::f64::consts::FRAC_1_SQRT_2 } else { 1.0 };
+                let xs = (cell * span..(cell + 1) * span).filter(|&x| x < 8);
+                let sum: f64 = xs.map(|x| ((2 * x + 1) as f64 * u as f64 * std::f64::consts::PI / 16.0).cos()).sum();
+                c / 2.0 * sum / span as f64
+            })
+        })
+    })
+});
+
 fn weights(g: &Geometry, quant: &[u16; 64]) -> Box<Weights> {
-    // Mean of C(u)/2 · cos((2x+1)uπ/16) over the `n` cells of a side.
-    let basis = |n: usize, cell: usize, u: usize| -> f64 {
-        let c = if u == 0 { std::f64::consts::FRAC_1_SQRT_2 } else { 1.0 };
-        let span = 8 / n;
-        let xs = cell * span..(cell + 1) * span;
-        let mean =
-            xs.map(|x| ((2 * x + 1) as f64 * u as f64 * std::f64::consts::PI / 16.0).cos()).sum::<f64>() / span as f64;
-        c / 2.0 * mean
-    };
+    let basis = |n: usize, cell: usize, u: usize| BASIS[n.trailing_zeros() as usize][cell][u];
     let mut w = Box::new([[0f32; 16]; 64]);
     for (zz, row) in w.iter_mut().enumerate() {
         let natural = ZIGZAG[zz] as usize;
@@ -810,15 +824,16 @@ fn skip_ac(bits: &mut Bits, ac: &Huffman, mut k: u32) -> Result<(), Declined> {
         }
         for _ in 0..2 {
             let e = ac.skip[(bits.buf >> (64 - SKIP_BITS)) as usize];
-            let next = k + ((e >> 4) & 127) as u32;
+            let next = k + ((e >> SKIP_COVERED) & 127) as u32;
             if next < 64 {
-                bits.consume((e & 15) as u32);
+                bits.buf = bits.buf.wrapping_shl(e as u32);
+                bits.count -= (e & 63) as u32;
                 k = next;
                 continue;
             }
             // The usual way out: an end of block, nothing crossing 64.
             if e & SKIP_EOB_FLAG != 0 && next < 64 + SKIP_EOB as u32 {
-                bits.consume((e & 15) as u32);
+                bits.consume((e & 63) as u32);
                 return Ok(());
             }
             return skip_end(bits, ac, k, e);
@@ -831,10 +846,10 @@ fn skip_ac(bits: &mut Bits, ac: &Huffman, mut k: u32) -> Result<(), Declined> {
 /// cross the block's end), then the rest of the block.
 #[inline(never)]
 fn skip_end(bits: &mut Bits, ac: &Huffman, mut k: u32, e: u16) -> Result<(), Declined> {
-    let taken = (e & 15) as u32;
+    let taken = (e & 63) as u32;
     if taken != 0 {
         let eob = e & SKIP_EOB_FLAG != 0;
-        let next = k + ((e >> 4) & 127) as u32 - if eob { SKIP_EOB as u32 } else { 0 };
+        let next = k + ((e >> SKIP_COVERED) & 127) as u32 - if eob { SKIP_EOB as u32 } else { 0 };
         // A run ending exactly at 64 is the block's end only if nothing (not
         // even an end of block) follows it in the same step.
         if (eob && next < 64) || (!eob && next == 64) {
