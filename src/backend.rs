@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::gpu::{self, Gpu};
 use crate::learn::profile::ProfileReport;
-use crate::model::{Engine, MobileNetV2, cpu::CpuEngine, gpu::GpuEngine};
+use crate::model::{Engine, MobileNetV2, cpu::PendingCpuEngine, gpu::GpuEngine};
 use crate::mood::head::MoodHead;
 use crate::similarity::{CpuMatcher, Matcher, TrackMatrix, gpu::GpuMatcher};
 
@@ -141,11 +141,11 @@ impl Backend {
 
     /// The same, with the mood head `head` (a profile's, say).
     pub fn model_with(&self, requested: Option<usize>, head: MoodHead) -> Result<Model<'_>> {
-        let net = MobileNetV2::embedded()?;
         let wanted = requested.unwrap_or(if self.gpu.is_some() { GPU_BATCH } else { CPU_BATCH }).max(1);
         let engine: Box<dyn Engine + '_> = match &self.gpu {
-            Some(gpu) => Box::new(GpuEngine::new(gpu, &net, &head, wanted)?),
-            None => Box::new(CpuEngine::new(&net, &head)),
+            Some(gpu) => Box::new(GpuEngine::new(gpu, &MobileNetV2::embedded()?, &head, wanted)?),
+            // Built on its own thread while the run starts (see PendingCpuEngine).
+            None => Box::new(PendingCpuEngine::spawn(head.clone())),
         };
         let batch = wanted.min(engine.max_batch()).max(1);
         let notice = (batch < wanted)

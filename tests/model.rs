@@ -41,6 +41,7 @@ fn reference_matches_golden_logits() {
 
 #[test]
 fn embedded_weights_hash_is_the_documented_one() {
+    assert_eq!(model::embedded_weights_sha256(), model::weights_sha256(), "the weights changed: update weights_sha256");
     let readme = include_str!("../models/README.md");
     let line = readme.lines().find(|l| l.starts_with("| converted file")).unwrap();
     assert!(

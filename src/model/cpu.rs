@@ -11,7 +11,8 @@
 //! is allocated per image. The classifier runs once per batch, as a product
 //! `[batch x 1280] x [1280 x 1000]`, so its 5 MB of weights are read once.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
 
 use rayon::prelude::*;
 
@@ -251,13 +252,17 @@ struct Queued {
     probs: Vec<f32>,
 }
 
+fn describe() -> String {
+    let isa = match Isa::detect() {
+        Isa::Avx2 | Isa::Avx512 => "AVX2+FMA",
+        Isa::Scalar => "portable",
+    };
+    format!("cpu ({} threads, {isa} kernels)", rayon::current_num_threads())
+}
+
 impl super::Engine for CpuEngine {
     fn describe(&self) -> String {
-        let isa = match Isa::detect() {
-            Isa::Avx2 | Isa::Avx512 => "AVX2+FMA",
-            Isa::Scalar => "portable",
-        };
-        format!("cpu ({} threads, {isa} kernels)", rayon::current_num_threads())
+        describe()
     }
 
     fn max_batch(&self) -> usize {
@@ -296,5 +301,57 @@ impl super::Engine for CpuEngine {
         std::mem::swap(out, &mut q.out);
         q.full = false;
         Ok(())
+    }
+}
+
+/// A CPU engine still being built on another thread. Building one (reading
+/// 3.5M weights and repacking them for the kernels) takes about as long as
+/// decoding a few phone photos, and nothing before the first batch needs
+/// it, so a run lists its inputs and starts decoding meanwhile; the first
+/// batch waits for it.
+pub struct PendingCpuEngine {
+    building: Mutex<Option<JoinHandle<crate::Result<CpuEngine>>>>,
+    ready: OnceLock<CpuEngine>,
+}
+
+impl PendingCpuEngine {
+    /// Starts building the engine for the embedded weights and `mood_head`.
+    pub fn spawn(mood_head: MoodHead) -> Self {
+        let handle = std::thread::Builder::new()
+            .name("pixtape-model".into())
+            .spawn(move || Ok(CpuEngine::new(&super::MobileNetV2::embedded()?, &mood_head)))
+            .expect("spawning a thread");
+        PendingCpuEngine { building: Mutex::new(Some(handle)), ready: OnceLock::new() }
+    }
+
+    /// The engine, once built; the build's error the first time it fails.
+    pub fn get(&self) -> crate::Result<&CpuEngine> {
+        if let Some(engine) = self.ready.get() {
+            return Ok(engine);
+        }
+        let mut building = self.building.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(handle) = building.take() {
+            let built = handle.join().map_err(|_| crate::Error::Model("building the CPU engine panicked".into()))??;
+            let _ = self.ready.set(built);
+        }
+        self.ready.get().ok_or_else(|| crate::Error::Model("the CPU engine could not be built".into()))
+    }
+}
+
+impl super::Engine for PendingCpuEngine {
+    fn describe(&self) -> String {
+        describe()
+    }
+
+    fn max_batch(&self) -> usize {
+        usize::MAX
+    }
+
+    fn start(&self, crops: &[u8], n: usize) -> crate::Result<()> {
+        self.get()?.start(crops, n)
+    }
+
+    fn finish(&self, out: &mut super::ModelOutput) -> crate::Result<()> {
+        self.get()?.finish(out)
     }
 }
