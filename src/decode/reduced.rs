@@ -647,18 +647,21 @@ impl ReducedDecoder {
             return;
         }
         // Components at full resolution are read in place; the others are
-        // upsampled into `full` first.
+        // upsampled into `full` first (sized only when one needs it: at 1/8
+        // scale 4:2:0 chroma is decoded at full resolution already).
         let mut full = std::mem::take(&mut self.row);
         full.clear();
-        full.resize(3 * w * h, 0.0);
+        if geometry.iter().any(|g| g.ux != 1 || g.uy != 1) {
+            full.resize(3 * w * h, 0.0);
+        }
         let mut views: [(&[f32], usize); 3] = [(&[], 0); 3];
-        for ((k, g), chunk) in geometry.iter().enumerate().zip(full.chunks_exact_mut(w * h)) {
+        for (k, g) in geometry.iter().enumerate() {
             let (rx, ry) = (g.ux, g.uy);
             if rx == 1 && ry == 1 {
                 views[k] = (&self.planes[k], widths[k]);
             } else {
                 let ph = self.planes[k].len() / widths[k];
-                upsample(&self.planes[k], widths[k], ph, rx, ry, (w, h), chunk);
+                upsample(&self.planes[k], widths[k], ph, rx, ry, (w, h), &mut full[k * w * h..(k + 1) * w * h]);
             }
         }
         for (k, g) in geometry.iter().enumerate() {
