@@ -291,7 +291,18 @@ struct Huffman {
     /// common step (stay in the block) from everything else: the block's
     /// end, a step past it, or no complete pair (covered `SKIP_NONE`).
     skip: Box<[u16; 1 << SKIP_BITS]>,
+    /// Next `VALUE_BITS` bits -> the value they code (high 16 bits) and the
+    /// bits code and magnitude take together (low 5), when both fit, and
+    /// for AC tables the zero run before the value (bits 5-8; a run of 16
+    /// zeros is a run of 15 and a zero) or the end of block (`VALUE_EOB`);
+    /// 0 when they do not fit.
+    value: Box<[u32; 1 << VALUE_BITS]>,
 }
+
+const VALUE_EOB: u32 = 1 << 11;
+
+/// Bits looked at by the DC table that decodes code and magnitude at once.
+const VALUE_BITS: u32 = 10;
 
 impl std::fmt::Debug for Huffman {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -342,11 +353,24 @@ impl Huffman {
             offset,
             symbols: symbols.to_vec(),
             skip: Box::new([SKIP_NONE << SKIP_COVERED; 1 << SKIP_BITS]),
+            value: Box::new([0; 1 << VALUE_BITS]),
         };
         if ac {
             for p in 0..1usize << SKIP_BITS {
                 table.skip[p] = table.skip_entry((p as u64) << (64 - SKIP_BITS));
             }
+        }
+        for p in 0..1usize << VALUE_BITS {
+            let bits = (p as u64) << (64 - VALUE_BITS);
+            let Some((len, symbol)) = table.decode(bits) else { continue };
+            let (run, size) = if ac { ((symbol >> 4) as u32, (symbol & 15) as u32) } else { (0, symbol as u32) };
+            let total = len + size;
+            if size > 15 || total > VALUE_BITS {
+                continue;
+            }
+            let v = if size == 0 { 0 } else { extend(((bits << len) >> (64 - size)) as i32, size) };
+            let eob = if ac && ends_block(symbol) { VALUE_EOB } else { 0 };
+            table.value[p] = (v as u32) << 16 | eob | run << 5 | total;
         }
         Ok(table)
     }
@@ -385,7 +409,7 @@ impl Huffman {
             if taken + len + size > SKIP_BITS {
                 break;
             }
-            if symbol == 0 {
+            if ends_block(symbol) {
                 return (taken + len) as u16 | (covered as u16 + SKIP_EOB) << SKIP_COVERED | SKIP_EOB_FLAG;
             }
             let step = if symbol == 0xF0 { 16 } else { (symbol >> 4) as u32 + 1 };
@@ -434,13 +458,27 @@ impl<'a> Bits<'a> {
     fn signed(&mut self, n: u32) -> i32 {
         let v = (self.buf >> (64 - n)) as i32;
         self.consume(n);
-        if v < 1 << (n - 1) { v - (1 << n) + 1 } else { v }
+        extend(v, n)
     }
 
     /// Bits read so far, from the start of `data`.
     fn position(&self) -> usize {
         self.pos * 8 - self.count as usize
     }
+}
+
+/// Whether an AC symbol ends its block: the end-of-block code, and, as
+/// libjpeg reads them, the (run, size 0) codes baseline leaves undefined;
+/// only (15, 0) is a run of sixteen zeros.
+#[inline(always)]
+fn ends_block(symbol: u8) -> bool {
+    symbol & 15 == 0 && symbol != 0xF0
+}
+
+/// JPEG's EXTEND: the `n`-bit magnitude field `v` as a signed value.
+#[inline(always)]
+fn extend(v: i32, n: u32) -> i32 {
+    if v < 1 << (n - 1) { v - (1 << n) + 1 } else { v }
 }
 
 /// Reusable buffers of the fast path.
@@ -805,6 +843,11 @@ fn dc_diff(bits: &mut Bits, dc: &Huffman) -> Result<i32, Declined> {
     if bits.count < 32 {
         bits.refill();
     }
+    let e = dc.value[(bits.buf >> (64 - VALUE_BITS)) as usize];
+    if e != 0 {
+        bits.consume(e & 31);
+        return Ok(e as i32 >> 16);
+    }
     let (len, size) = dc.decode(bits.buf).ok_or(Damaged("bad Huffman code"))?;
     bits.consume(len);
     Ok(match size {
@@ -866,7 +909,7 @@ fn skip_end(bits: &mut Bits, ac: &Huffman, mut k: u32, e: u16) -> Result<(), Dec
     let (len, symbol) = ac.decode(bits.buf).ok_or(Damaged("bad Huffman code"))?;
     bits.consume(len);
     match symbol {
-        0 => return Ok(()),
+        _ if ends_block(symbol) => return Ok(()),
         0xF0 => k += 16,
         _ => {
             bits.consume((symbol & 15) as u32);
@@ -905,10 +948,27 @@ fn block_values<const N: usize>(
         if bits.count < 32 {
             bits.refill();
         }
+        // Code and magnitude in one lookup when they fit in `VALUE_BITS`.
+        let e = ac.value[(bits.buf >> (64 - VALUE_BITS)) as usize];
+        if e != 0 {
+            bits.consume(e & 31);
+            if e & VALUE_EOB != 0 {
+                return Ok(cells);
+            }
+            k += (e >> 5) & 15;
+            if k > 63 {
+                return Err(Damaged("block has more than 64 coefficients"));
+            }
+            if k < need {
+                add(&mut cells, e as i32 >> 16, &weights[k as usize]);
+            }
+            k += 1;
+            continue;
+        }
         let (len, symbol) = ac.decode(bits.buf).ok_or(Damaged("bad Huffman code"))?;
         bits.consume(len);
         match symbol {
-            0 => return Ok(cells),
+            _ if ends_block(symbol) => return Ok(cells),
             0xF0 => k += 16,
             _ => {
                 k += (symbol >> 4) as u32;
