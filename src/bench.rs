@@ -476,11 +476,15 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
     // benches/peers/phone_photos.py.
     {
         let dir = tempdir()?;
-        let mut sets = vec![(1920u32, 1080u32, match scale {
-            Scale::Smoke => 2,
-            Scale::Quick => 16,
-            Scale::Full => 64,
-        })];
+        let mut sets = vec![(
+            1920u32,
+            1080u32,
+            match scale {
+                Scale::Smoke => 2,
+                Scale::Quick => 16,
+                Scale::Full => 64,
+            },
+        )];
         if full {
             sets.push((4000, 3000, 32));
         }
