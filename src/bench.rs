@@ -108,7 +108,16 @@ pub struct Figure {
     /// the FMA peak for the model, GB/s of the read peak for similarity).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_fraction: Option<f64>,
+    /// How `runs_seconds` were taken: `HOST` (wall time from the call to its
+    /// results on the host) or `DEVICE` (the GPU passes' own time, from
+    /// timestamp queries, where the adapter has them).
+    pub timing: &'static str,
 }
+
+/// Wall time on the host, the call's start to its results back.
+pub const HOST: &str = "host wall time";
+/// The GPU passes' own time, from timestamp queries.
+pub const DEVICE: &str = "gpu timestamps";
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Machine {
@@ -130,6 +139,8 @@ pub struct Adapter {
     pub max_storage_buffer_binding_size: u64,
     pub max_compute_workgroup_storage_size: u32,
     pub max_compute_invocations_per_workgroup: u32,
+    /// Whether the GPU figures could be timed with timestamp queries.
+    pub timestamp_queries: bool,
 }
 
 /// Everything a bench run measured, as the JSON file holds it.
@@ -144,6 +155,31 @@ pub struct BenchReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_missing: Option<String>,
     pub figures: Vec<Figure>,
+}
+
+/// `runs` for a call on `gpu` (or on the CPU, for `None`): where the
+/// adapter has timestamp queries, each run's seconds are the time its
+/// compute passes took on the device, summed, and the timing is `DEVICE`;
+/// otherwise host wall time.
+fn device_runs(
+    scale: Scale,
+    gpu: Option<&crate::gpu::Gpu>,
+    mut f: impl FnMut() -> Result<()>,
+) -> Result<(Vec<f64>, &'static str)> {
+    let Some(gpu) = gpu.filter(|g| g.has_timestamps()) else { return Ok((runs(scale, f)?, HOST)) };
+    let mut device = Vec::new();
+    let host = runs(scale, || {
+        gpu.start_timing();
+        let result = f();
+        device.push(gpu.stop_timing()?);
+        result
+    })?;
+    // The first timing window was the warm-up's.
+    let timed: Option<Vec<f64>> = device.into_iter().skip(1).collect();
+    Ok(match timed {
+        Some(t) if t.iter().all(|&s| s > 0.0) => (t, DEVICE),
+        _ => (host, HOST),
+    })
 }
 
 /// Runs `f` once to warm up, then as often as the scale's budget allows
@@ -164,6 +200,12 @@ fn runs(scale: Scale, mut f: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
         secs.push(t.elapsed().as_secs_f64());
     }
     Ok(secs)
+}
+
+/// `f`, timed as `timing` says.
+fn timed(timing: &'static str, mut f: Figure) -> Figure {
+    f.timing = timing;
+    f
 }
 
 fn median(xs: &[f64]) -> f64 {
@@ -199,6 +241,7 @@ fn figure(
         gbytes_per_s: bytes_per_run.map(|b| b / m / 1e9),
         peak_fraction: None,
         runs_seconds: secs,
+        timing: HOST,
     }
 }
 
@@ -287,9 +330,11 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
             Scale::Quick => (1 << 18, 2048, 1),
             Scale::Full => (1 << 22, 8192, 4),
         };
-        let secs = runs(scale, || crate::gpu::peak::fma(gpu, threads, iterations, passes).map(drop))?;
+        let (secs, timing) =
+            device_runs(scale, Some(gpu), || crate::gpu::peak::fma(gpu, threads, iterations, passes).map(drop))?;
         let flop = crate::gpu::peak::fma_flop(threads, iterations) * passes as f64;
-        let f = figure("peak", "FP32 FMA chains".into(), "gpu", "GFLOP", flop / 1e9, secs, Some(flop), None);
+        let mut f = figure("peak", "FP32 FMA chains".into(), "gpu", "GFLOP", flop / 1e9, secs, Some(flop), None);
+        f.timing = timing;
         peak.0 = peak.0.or(f.gflops);
         figures.push(f);
         let cap = match scale {
@@ -301,9 +346,12 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
         let words = (bytes / 16) as u32;
         let data = gpu.scratch("peak stream data", bytes)?;
         let (threads, passes) = if full { (1u32 << 18, 8u32) } else { (1 << 16, 1) };
-        let secs = runs(scale, || crate::gpu::peak::stream(gpu, &data, words, threads, passes).map(drop))?;
+        let (secs, timing) =
+            device_runs(scale, Some(gpu), || crate::gpu::peak::stream(gpu, &data, words, threads, passes).map(drop))?;
         let moved = bytes as f64 * passes as f64;
-        let f = figure("peak", format!("read {} MiB", bytes >> 20), "gpu", "GB", moved / 1e9, secs, None, Some(moved));
+        let mut f =
+            figure("peak", format!("read {} MiB", bytes >> 20), "gpu", "GB", moved / 1e9, secs, None, Some(moved));
+        f.timing = timing;
         peak.1 = f.gbytes_per_s;
         figures.push(f);
     }
@@ -323,18 +371,21 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
             let mut rng = Rng(7);
             let crops: Vec<u8> = (0..n * CROP_BYTES).map(|_| (rng.next() >> 56) as u8).collect();
             let mut out = ModelOutput::default();
-            let secs = runs(scale, || model.engine.forward(&crops, n, &mut out))?;
+            let (secs, timing) = device_runs(scale, backend.gpu(), || model.engine.forward(&crops, n, &mut out))?;
             // Named by the batch asked for, so the devices share a row; an
             // adapter whose bindings hold fewer runs `n` (its `items`).
-            figures.push(figure(
-                "model",
-                format!("MobileNetV2, batch {batch}"),
-                device,
-                "images",
-                n as f64,
-                secs,
-                Some(2.0 * macs * n as f64),
-                None,
+            figures.push(timed(
+                timing,
+                figure(
+                    "model",
+                    format!("MobileNetV2, batch {batch}"),
+                    device,
+                    "images",
+                    n as f64,
+                    secs,
+                    Some(2.0 * macs * n as f64),
+                    None,
+                ),
             ));
         }
     }
@@ -386,17 +437,20 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
         for &(device, backend) in &devices {
             for k in [20usize, 200] {
                 let (matcher, _) = backend.matcher(&matrix, k)?;
-                let secs = runs(scale, || matcher.top_k(&queries, k).map(drop))?;
+                let (secs, timing) = device_runs(scale, backend.gpu(), || matcher.top_k(&queries, k).map(drop))?;
                 let q = queries.len() as f64;
-                figures.push(figure(
-                    "similarity",
-                    format!("top-{k} of {} tracks, {batch} queries", count_name(tracks)),
-                    device,
-                    "queries",
-                    q,
-                    secs,
-                    Some(2.0 * (SIM_DIMS * tracks) as f64 * q),
-                    Some(matrix.bytes() as f64),
+                figures.push(timed(
+                    timing,
+                    figure(
+                        "similarity",
+                        format!("top-{k} of {} tracks, {batch} queries", count_name(tracks)),
+                        device,
+                        "queries",
+                        q,
+                        secs,
+                        Some(2.0 * (SIM_DIMS * tracks) as f64 * q),
+                        Some(matrix.bytes() as f64),
+                    ),
                 ));
             }
         }
@@ -536,6 +590,7 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
             max_storage_buffer_binding_size: g.max_binding(),
             max_compute_workgroup_storage_size: g.limits.max_compute_workgroup_storage_size,
             max_compute_invocations_per_workgroup: g.limits.max_compute_invocations_per_workgroup,
+            timestamp_queries: g.has_timestamps(),
         }),
         gpu_missing,
         figures,
@@ -607,6 +662,9 @@ pub fn table(r: &BenchReport) -> String {
         _ => {}
     }
     let _ = writeln!(s, "medians of the runs after a warm-up; [slowest-fastest]; GPU shares of the peak measured here");
+    if r.figures.iter().any(|f| f.timing == DEVICE) {
+        let _ = writeln!(s, "*: the GPU passes' own time, from timestamp queries (others: host wall time to results)");
+    }
     let _ = writeln!(s, "{:<11} {:<50} {:>34} {:>34} {:>8}", "stage", "case", "CPU", "GPU", "GPU/CPU");
     let mut seen: Vec<(&str, &str)> = Vec::new();
     for f in &r.figures {
@@ -627,7 +685,8 @@ pub fn table(r: &BenchReport) -> String {
                 if let Some(p) = g.peak_fraction {
                     extra.push_str(&format!(" ({:.1}% of peak)", 100.0 * p));
                 }
-                format!("{} {}/s{extra} [{}-{}]", num(g.rate), g.unit, num(g.rate_min), num(g.rate_max))
+                let mark = if g.timing == DEVICE { "*" } else { "" };
+                format!("{}{mark} {}/s{extra} [{}-{}]", num(g.rate), g.unit, num(g.rate_min), num(g.rate_max))
             }
         };
         let (c, g) = (find("cpu"), find("gpu"));

@@ -43,6 +43,14 @@ fn check(table: &str, report: &serde_json::Value, devices: &[&str], mode: &str) 
             assert!(f["gflops"].as_f64().unwrap() > 0.0 && f["gbytes_per_s"].as_f64().unwrap() > 0.0, "{f}");
         }
     }
+    // The CPU and end-to-end figures are host time; the GPU's passes are
+    // timed on the device wherever the adapter has timestamp queries.
+    let stamps = report["adapter"]["timestamp_queries"].as_bool() == Some(true);
+    for f in figures {
+        let on_device = f["device"] == "gpu" && ["peak", "model", "similarity"].contains(&f["stage"].as_str().unwrap());
+        let want = if on_device && stamps { "gpu timestamps" } else { "host wall time" };
+        assert_eq!(f["timing"], want, "{f}");
+    }
     if devices.contains(&"gpu") {
         assert!(report["adapter"]["name"].is_string(), "the adapter is named");
         assert!(table.contains("GPU: ") && table.contains("GPU/CPU"));

@@ -161,6 +161,20 @@ fn peak_kernels_match_reference() {
     let mut rng = Rng(42);
     let words: Vec<[f32; 4]> = (0..10_007).map(|_| std::array::from_fn(|_| rng.f32())).collect();
     let data = gpu.storage("peak test data", &words).unwrap();
+    // Timed on the device where the adapter can: each timed pass counts,
+    // its time is positive and no longer than the host saw the calls take,
+    // and nothing is timed outside a window.
+    if gpu.start_timing() {
+        let started = std::time::Instant::now();
+        peak::fma(gpu, 4099, 300, 2).unwrap();
+        peak::stream(gpu, &data, words.len() as u32, 333, 3).unwrap();
+        let host = started.elapsed().as_secs_f64();
+        let device = gpu.stop_timing().unwrap().expect("two timed passes");
+        assert!(device > 0.0 && device <= host, "device {device} s, host {host} s");
+        peak::fma(gpu, 1000, 37, 1).unwrap();
+        assert_eq!(gpu.stop_timing().unwrap(), None, "a pass outside a window was timed");
+        assert_eq!(gpu.reserve_timestamps(), None);
+    }
     for threads in [1u32, 333, 4096] {
         let (out, _) = peak::stream(gpu, &data, words.len() as u32, threads, 3).unwrap();
         for i in [0, threads / 2, threads - 1] {

@@ -12,6 +12,7 @@
 
 pub mod peak;
 pub mod shaders;
+pub mod timestamps;
 
 use std::sync::{Arc, Mutex};
 
@@ -28,6 +29,8 @@ pub struct Gpu {
     pub limits: wgpu::Limits,
     /// Errors wgpu raised outside an error scope, oldest first.
     uncaptured: Arc<Mutex<Vec<String>>>,
+    /// Pass timing for the benchmark, where the adapter has timestamp queries.
+    timestamps: Option<timestamps::Timestamps>,
 }
 
 /// Every adapter the enabled backends (narrowed by `WGPU_BACKEND`) offer.
@@ -59,9 +62,11 @@ impl Gpu {
         // Every limit the adapter really has (binding sizes, workgroup
         // storage): the kernels size their batches and tiles from these.
         let limits = adapter.limits();
+        // Timestamp queries, where the adapter has them, for `pixtape bench`.
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("pixtape"),
-            required_features: wgpu::Features::empty(),
+            required_features: features,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -77,7 +82,9 @@ impl Gpu {
         device.set_device_lost_callback(move |reason, message| {
             lost.lock().unwrap_or_else(|p| p.into_inner()).push(format!("device lost ({reason:?}): {message}"));
         });
-        Ok(Gpu { device, queue, info, limits, uncaptured })
+        let timestamps =
+            features.contains(wgpu::Features::TIMESTAMP_QUERY).then(|| timestamps::Timestamps::new(&device, &queue));
+        Ok(Gpu { device, queue, info, limits, uncaptured, timestamps })
     }
 
     /// The adapter, for logs and manifests.

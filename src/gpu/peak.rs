@@ -108,14 +108,18 @@ fn run(gpu: &Gpu, entry: &str, params: Params, data: Option<&wgpu::Buffer>, pass
     let (gx, gy) = if groups <= max { (groups, 1) } else { (max, groups.div_ceil(max)) };
     let started = std::time::Instant::now();
     let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("peak") });
+    let timed = gpu.reserve_timestamps();
     {
-        let mut pass =
-            enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("peak"), timestamp_writes: None });
+        let timestamp_writes = timed.and_then(|pair| gpu.timestamp_writes(pair));
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("peak"), timestamp_writes });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind, &[]);
         for _ in 0..passes.max(1) {
             pass.dispatch_workgroups(gx, gy, 1);
         }
+    }
+    if let Some(pair) = timed {
+        gpu.resolve_timestamps(&mut enc, pair);
     }
     enc.copy_buffer_to_buffer(&out, 0, &readback, 0, bytes);
     let submission = gpu.queue.submit([enc.finish()]);

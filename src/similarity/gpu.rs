@@ -261,9 +261,11 @@ impl<'g> GpuMatcher<'g> {
         gpu.queue.write_buffer(&b.params, 0, &params);
 
         let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("top-k") });
+        let timed = gpu.reserve_timestamps();
         {
-            let mut pass = encoder
-                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("top-k"), timestamp_writes: None });
+            let timestamp_writes = timed.and_then(|pair| gpu.timestamp_writes(pair));
+            let mut pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("top-k"), timestamp_writes });
             pass.set_pipeline(&kernels.scan);
             let groups = q.div_ceil(kernels.group) as u32;
             for (t, bind_group) in self.tiles.iter().zip(&b.scan) {
@@ -273,6 +275,9 @@ impl<'g> GpuMatcher<'g> {
             pass.set_pipeline(&kernels.merge);
             pass.set_bind_group(0, &b.merge, &[]);
             pass.dispatch_workgroups(q as u32, 1, 1);
+        }
+        if let Some(pair) = timed {
+            gpu.resolve_timestamps(&mut encoder, pair);
         }
         let bytes = (q * k * 8) as u64;
         encoder.copy_buffer_to_buffer(&b.best, 0, &b.readback, 0, bytes);

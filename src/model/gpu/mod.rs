@@ -251,17 +251,20 @@ impl Engine for GpuEngine<'_> {
         let gpu = self.gpu;
         let mut encoder =
             gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("mobilenet_v2") });
+        let timed = gpu.reserve_timestamps();
         {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("mobilenet_v2"),
-                timestamp_writes: None,
-            });
+            let timestamp_writes = timed.and_then(|pair| gpu.timestamp_writes(pair));
+            let mut pass = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("mobilenet_v2"), timestamp_writes });
             for op in &self.ops {
                 pass.set_pipeline(self.kernels.pipeline(&op.work));
                 pass.set_bind_group(0, &op.bind_group, &[]);
                 let (x, y) = op.work.workgroups(n, &gpu.limits);
                 pass.dispatch_workgroups(x, y, 1);
             }
+        }
+        if let Some(pair) = timed {
+            gpu.resolve_timestamps(&mut encoder, pair);
         }
         let slot = state.next_readback;
         state.next_readback = 1 - slot;
