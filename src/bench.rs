@@ -202,6 +202,39 @@ fn runs(scale: Scale, mut f: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
     Ok(secs)
 }
 
+/// End-to-end runs of the pipeline over a folder of photos.
+struct EndToEnd<'a> {
+    scale: Scale,
+    devices: &'a [(&'static str, &'a Backend)],
+    images: &'a std::path::Path,
+    /// Each run writes a fresh folder below this one.
+    out: &'a std::path::Path,
+    count: usize,
+}
+
+impl EndToEnd<'_> {
+    /// One figure per device: `recommend` against `catalog`, or `analyze`
+    /// without one.
+    fn time(&self, catalog: Option<&catalog::Catalog>, case: String) -> Result<Vec<Figure>> {
+        let mut figures = Vec::new();
+        for &(device, backend) in self.devices {
+            let model = backend.model(None)?;
+            let rec = catalog
+                .map(|c| Recommender::new(backend, c, MoodMode::Match, PlaylistSettings::default()))
+                .transpose()?;
+            let mut n = 0;
+            let secs = runs(self.scale, || {
+                n += 1;
+                let settings = AnalyzeSettings::new(self.images, self.out.join(format!("{device}-{n}")));
+                pipeline::run(&settings, &model, rec.as_ref(), &Silent).map(drop)
+            })?;
+            let items = self.count as f64;
+            figures.push(figure("end to end", case.clone(), device, "images", items, secs, None, None));
+        }
+        Ok(figures)
+    }
+}
+
 /// `f`, timed as `timing` says.
 fn timed(timing: &'static str, mut f: Figure) -> Figure {
     f.timing = timing;
@@ -501,26 +534,9 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
         let cat_path = dir.join("catalog.parquet");
         catalog::synth::write(&cat_path, tracks as u64, 3)?;
         let catalog = catalog::load(&CatalogOptions::new(&cat_path))?;
-        for &(device, backend) in &devices {
-            let model = backend.model(None)?;
-            let rec = Recommender::new(backend, &catalog, MoodMode::Match, PlaylistSettings::default())?;
-            let mut n = 0;
-            let secs = runs(scale, || {
-                n += 1;
-                let settings = AnalyzeSettings::new(&images, dir.join(format!("out-{device}-{n}")));
-                pipeline::run(&settings, &model, Some(&rec), &Silent).map(drop)
-            })?;
-            figures.push(figure(
-                "end to end",
-                format!("recommend, {count} photos of about 640x480, {} tracks", count_name(tracks)),
-                device,
-                "images",
-                count as f64,
-                secs,
-                None,
-                None,
-            ));
-        }
+        let case = format!("recommend, {count} photos of about 640x480, {} tracks", count_name(tracks));
+        let e2e = EndToEnd { scale, devices: &devices, images: &images, out: &dir.join("out"), count };
+        figures.extend(e2e.time(Some(&catalog), case)?);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -546,25 +562,9 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
             log(&format!("end to end: analyze {count} photos of {w}x{h}"));
             let images = dir.join(format!("photos-{w}x{h}"));
             photos(&images, count, &PhotoSpec { width: w, height: h, exact: true, quality: 88, seed: 9 })?;
-            for &(device, backend) in &devices {
-                let model = backend.model(None)?;
-                let mut n = 0;
-                let secs = runs(scale, || {
-                    n += 1;
-                    let settings = AnalyzeSettings::new(&images, dir.join(format!("out-{w}-{device}-{n}")));
-                    pipeline::analyze(&settings, &model, &Silent).map(drop)
-                })?;
-                figures.push(figure(
-                    "end to end",
-                    format!("analyze, {count} JPEGs of {w}x{h}"),
-                    device,
-                    "images",
-                    count as f64,
-                    secs,
-                    None,
-                    None,
-                ));
-            }
+            let out = dir.join(format!("out-{w}x{h}"));
+            let e2e = EndToEnd { scale, devices: &devices, images: &images, out: &out, count };
+            figures.extend(e2e.time(None, format!("analyze, {count} JPEGs of {w}x{h}"))?);
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
