@@ -366,8 +366,8 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
         let (secs, timing) =
             device_runs(scale, Some(gpu), || crate::gpu::peak::fma(gpu, threads, iterations, passes).map(drop))?;
         let flop = crate::gpu::peak::fma_flop(threads, iterations) * passes as f64;
-        let mut f = figure("peak", "FP32 FMA chains".into(), "gpu", "GFLOP", flop / 1e9, secs, Some(flop), None);
-        f.timing = timing;
+        let f =
+            timed(timing, figure("peak", "FP32 FMA chains".into(), "gpu", "GFLOP", flop / 1e9, secs, Some(flop), None));
         peak.0 = peak.0.or(f.gflops);
         figures.push(f);
         let cap = match scale {
@@ -382,9 +382,10 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
         let (secs, timing) =
             device_runs(scale, Some(gpu), || crate::gpu::peak::stream(gpu, &data, words, threads, passes).map(drop))?;
         let moved = bytes as f64 * passes as f64;
-        let mut f =
-            figure("peak", format!("read {} MiB", bytes >> 20), "gpu", "GB", moved / 1e9, secs, None, Some(moved));
-        f.timing = timing;
+        let f = timed(
+            timing,
+            figure("peak", format!("read {} MiB", bytes >> 20), "gpu", "GB", moved / 1e9, secs, None, Some(moved)),
+        );
         peak.1 = f.gbytes_per_s;
         figures.push(f);
     }

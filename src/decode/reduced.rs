@@ -15,8 +15,10 @@
 //! coefficient's value, a 12-bit table here says how many bits the complete
 //! (code, magnitude bits) pairs at the head of the stream take and how many
 //! positions they cover, so one lookup steps over one to several
-//! coefficients. On 12-MP photos the entropy data is nearly all of the
-//! work, and this is where the reduced decode's time went.
+//! coefficients. The values a block does need come from a 10-bit table that
+//! decodes code and magnitude in one lookup. On 12-MP photos the entropy
+//! data is nearly all of the work, and this is where the reduced decode's
+//! time went.
 //!
 //! The decoder takes only what it fully understands: baseline or extended
 //! sequential Huffman coding, 8-bit samples, one scan holding all of one
@@ -274,7 +276,6 @@ fn read_huffman(mut seg: &[u8], dc: &mut [Option<Huffman>; 4], ac: &mut [Option<
 }
 
 /// One Huffman table, in the forms the decoder steps by.
-#[derive(Clone)]
 struct Huffman {
     /// Next `FAST_BITS` bits -> `len << 8 | symbol`; 0 when the code is
     /// longer. Fixed-size, so indexing by `FAST_BITS` bits needs no check.
@@ -287,9 +288,10 @@ struct Huffman {
     /// AC tables only: next `SKIP_BITS` bits -> bits taken (low 6) and
     /// positions covered (next 7) by the longest run of complete pairs
     /// that fits, an end of block counting as `SKIP_EOB` positions (with
-    /// `SKIP_EOB_FLAG` set as well), so that one comparison, `k + covered < 64`, tells the
-    /// common step (stay in the block) from everything else: the block's
-    /// end, a step past it, or no complete pair (covered `SKIP_NONE`).
+    /// `SKIP_EOB_FLAG` set as well), so that one comparison,
+    /// `k + covered < 64`, tells the common step (stay in the block) from
+    /// everything else: the block's end, a step past it, or no complete
+    /// pair (covered `SKIP_NONE`).
     skip: Box<[u16; 1 << SKIP_BITS]>,
     /// Next `VALUE_BITS` bits -> the value they code (high 16 bits) and the
     /// bits code and magnitude take together (low 5), when both fit, and
@@ -301,7 +303,7 @@ struct Huffman {
 
 const VALUE_EOB: u32 = 1 << 11;
 
-/// Bits looked at by the DC table that decodes code and magnitude at once.
+/// Bits looked at by the table that decodes code and magnitude at once.
 const VALUE_BITS: u32 = 10;
 
 impl std::fmt::Debug for Huffman {
@@ -412,7 +414,8 @@ impl Huffman {
             if ends_block(symbol) {
                 return (taken + len) as u16 | (covered as u16 + SKIP_EOB) << SKIP_COVERED | SKIP_EOB_FLAG;
             }
-            let step = if symbol == 0xF0 { 16 } else { (symbol >> 4) as u32 + 1 };
+            // A run of sixteen zeros (15, 0) is 15 + 1 positions like any pair.
+            let step = (symbol >> 4) as u32 + 1;
             if covered + step > 63 {
                 break;
             }
@@ -487,7 +490,8 @@ pub(super) struct ReducedDecoder {
     clean: Vec<u8>,
     segments: Vec<(usize, usize)>,
     planes: [Vec<f32>; 3],
-    row: Vec<f32>,
+    /// Components decoded below the output's resolution, upsampled.
+    upsampled: Vec<f32>,
 }
 
 impl ReducedDecoder {
@@ -496,7 +500,7 @@ impl ReducedDecoder {
         if self.clean.capacity() > keep {
             self.clean = Vec::new();
         }
-        for plane in self.planes.iter_mut().chain([&mut self.row]) {
+        for plane in self.planes.iter_mut().chain([&mut self.upsampled]) {
             if plane.capacity() * 4 > keep {
                 *plane = Vec::new();
             }
@@ -561,21 +565,16 @@ impl ReducedDecoder {
             let mut bits = Bits::new(&self.clean, start);
             let mut pred = [0i32; 3];
             let last = (mcu + per_interval).min(mcus);
-            // Where each plane's block of the current MCU starts; recomputed
-            // at each interval's start and each new MCU row.
-            let first = mcu;
-            let mut last_row_start = usize::MAX - mcus_x;
-            let mut corners = [0usize; 3];
+            // Where each plane's block of the current MCU starts: set at the
+            // interval's start and at each new MCU row, moved right between.
+            let corners_at = |mx: usize, my: usize| -> [usize; 3] {
+                std::array::from_fn(|k| step.get(k).map_or(0, |&(right, down)| my * down + mx * right))
+            };
+            let (mut mx, mut my) = (mcu % mcus_x, mcu / mcus_x);
+            let mut corners = corners_at(mx, my);
             while mcu < last {
                 if bits.pos > limit + 64 {
                     return Err(Damaged("entropy data ends early"));
-                }
-                if mcu == last_row_start + mcus_x || mcu == first {
-                    last_row_start = mcu - mcu % mcus_x;
-                    let (mx, my) = (mcu % mcus_x, mcu / mcus_x);
-                    for (k, &(right, down)) in step.iter().enumerate() {
-                        corners[k] = my * down + mx * right;
-                    }
                 }
                 for slot in &slots {
                     let at = corners[slot.plane] + slot.offset;
@@ -604,8 +603,14 @@ impl ReducedDecoder {
                     }
                 }
                 mcu += 1;
-                for (k, &(right, _)) in step.iter().enumerate() {
-                    corners[k] += right;
+                mx += 1;
+                if mx == mcus_x {
+                    (mx, my) = (0, my + 1);
+                    corners = corners_at(mx, my);
+                } else {
+                    for (corner, &(right, _)) in corners.iter_mut().zip(&step) {
+                        *corner += right;
+                    }
                 }
             }
             // Each interval ends with at most 7 padding bits before its marker.
@@ -685,28 +690,27 @@ impl ReducedDecoder {
             return;
         }
         // Components at full resolution are read in place; the others are
-        // upsampled into `full` first (sized only when one needs it: at 1/8
-        // scale 4:2:0 chroma is decoded at full resolution already).
-        let mut full = std::mem::take(&mut self.row);
-        full.clear();
-        if geometry.iter().any(|g| g.ux != 1 || g.uy != 1) {
-            full.resize(3 * w * h, 0.0);
+        // upsampled first (the buffer is sized only when one needs it: at
+        // 1/8 scale 4:2:0 chroma is decoded at full resolution already).
+        let whole = |g: &Geometry| g.ux == 1 && g.uy == 1;
+        self.upsampled.clear();
+        if !geometry.iter().all(whole) {
+            self.upsampled.resize(3 * w * h, 0.0);
         }
-        let mut views: [(&[f32], usize); 3] = [(&[], 0); 3];
-        for (k, g) in geometry.iter().enumerate() {
-            let (rx, ry) = (g.ux, g.uy);
-            if rx == 1 && ry == 1 {
-                views[k] = (&self.planes[k], widths[k]);
+        for ((plane, g), (&pw, dst)) in
+            self.planes.iter().zip(geometry).zip(widths.iter().zip(self.upsampled.chunks_exact_mut(w * h)))
+        {
+            if !whole(g) {
+                upsample(plane, pw, plane.len() / pw, g.ux, g.uy, (w, h), dst);
+            }
+        }
+        let views: [(&[f32], usize); 3] = std::array::from_fn(|k| {
+            if whole(&geometry[k]) {
+                (&self.planes[k][..], widths[k])
             } else {
-                let ph = self.planes[k].len() / widths[k];
-                upsample(&self.planes[k], widths[k], ph, rx, ry, (w, h), &mut full[k * w * h..(k + 1) * w * h]);
+                (&self.upsampled[k * w * h..][..w * h], w)
             }
-        }
-        for (k, g) in geometry.iter().enumerate() {
-            if g.ux != 1 || g.uy != 1 {
-                views[k] = (&full[k * w * h..(k + 1) * w * h], w);
-            }
-        }
+        });
         for (y, o) in out.chunks_exact_mut(3 * w).enumerate() {
             let [ys, cbs, crs] = views.map(|(plane, stride)| &plane[y * stride..y * stride + w]);
             for (((o, &y), &cb), &cr) in o.chunks_exact_mut(3).zip(ys).zip(cbs).zip(crs) {
@@ -716,7 +720,6 @@ impl ReducedDecoder {
                 o[2] = to_u8(y + 1.772 * cb);
             }
         }
-        self.row = full;
     }
 }
 
@@ -908,14 +911,11 @@ fn skip_end(bits: &mut Bits, ac: &Huffman, mut k: u32, e: u16) -> Result<(), Dec
     }
     let (len, symbol) = ac.decode(bits.buf).ok_or(Damaged("bad Huffman code"))?;
     bits.consume(len);
-    match symbol {
-        _ if ends_block(symbol) => return Ok(()),
-        0xF0 => k += 16,
-        _ => {
-            bits.consume((symbol & 15) as u32);
-            k += (symbol >> 4) as u32 + 1;
-        }
+    if ends_block(symbol) {
+        return Ok(());
     }
+    bits.consume((symbol & 15) as u32);
+    k += (symbol >> 4) as u32 + 1;
     match k {
         64 => Ok(()),
         65.. => Err(Damaged("block has more than 64 coefficients")),
@@ -948,44 +948,33 @@ fn block_values<const N: usize>(
         if bits.count < 32 {
             bits.refill();
         }
-        // Code and magnitude in one lookup when they fit in `VALUE_BITS`.
+        // Code and magnitude in one lookup when they fit in `VALUE_BITS`,
+        // else the code the long way and then its magnitude. A run of
+        // sixteen zeros is (15, 0): fifteen zeros and a zero value.
         let e = ac.value[(bits.buf >> (64 - VALUE_BITS)) as usize];
-        if e != 0 {
+        let (run, value) = if e != 0 {
             bits.consume(e & 31);
             if e & VALUE_EOB != 0 {
                 return Ok(cells);
             }
-            k += (e >> 5) & 15;
-            if k > 63 {
-                return Err(Damaged("block has more than 64 coefficients"));
+            ((e >> 5) & 15, e as i32 >> 16)
+        } else {
+            let (len, symbol) = ac.decode(bits.buf).ok_or(Damaged("bad Huffman code"))?;
+            bits.consume(len);
+            if ends_block(symbol) {
+                return Ok(cells);
             }
-            if k < need {
-                add(&mut cells, e as i32 >> 16, &weights[k as usize]);
-            }
-            k += 1;
-            continue;
+            let size = (symbol & 15) as u32;
+            ((symbol >> 4) as u32, if size == 0 { 0 } else { bits.signed(size) })
+        };
+        k += run;
+        if k > 63 {
+            return Err(Damaged("block has more than 64 coefficients"));
         }
-        let (len, symbol) = ac.decode(bits.buf).ok_or(Damaged("bad Huffman code"))?;
-        bits.consume(len);
-        match symbol {
-            _ if ends_block(symbol) => return Ok(cells),
-            0xF0 => k += 16,
-            _ => {
-                k += (symbol >> 4) as u32;
-                if k > 63 {
-                    return Err(Damaged("block has more than 64 coefficients"));
-                }
-                let size = (symbol & 15) as u32;
-                let value = if size == 0 { 0 } else { bits.signed(size) };
-                if k < need {
-                    add(&mut cells, value, &weights[k as usize]);
-                }
-                k += 1;
-            }
+        if k < need {
+            add(&mut cells, value, &weights[k as usize]);
         }
-    }
-    if k > 64 {
-        return Err(Damaged("block has more than 64 coefficients"));
+        k += 1;
     }
     if k < 64 {
         skip_ac(bits, ac, k)?;
