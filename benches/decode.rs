@@ -10,8 +10,8 @@
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pixtape::decode::{DecodeLimits, Decoder};
-use pixtape::model::CROP_BYTES;
+use pixtape::engine::decode::{DecodeLimits, Decoder};
+use pixtape::engine::model::CROP_BYTES;
 use rayon::prelude::*;
 
 /// The bundled photos re-encoded at 640x480, the size the README quotes.
@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
     let frame: Vec<u8> = (0..w * h * 3).map(|i| ((i * 7919) % 251) as u8).collect();
     let mut group = c.benchmark_group("colour_341x256");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("colour_measures_only", |b| b.iter(|| pixtape::colour::analyse(&frame, w, h)));
+    group.bench_function("colour_measures_only", |b| b.iter(|| pixtape::engine::colour::analyse(&frame, w, h)));
     group.finish();
 }
 

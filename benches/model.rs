@@ -14,8 +14,8 @@ mod common;
 
 use common::{Rng, median_secs};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pixtape::backend::{Backend, DeviceChoice};
-use pixtape::model::{CROP_BYTES, Engine, INPUT_SIZE, MobileNetV2, ModelOutput, cpu::CpuEngine, reference};
+use pixtape::engine::backend::{Backend, DeviceChoice};
+use pixtape::engine::model::{CROP_BYTES, Engine, INPUT_SIZE, MobileNetV2, ModelOutput, cpu::CpuEngine, reference};
 
 fn crops(n: usize) -> Vec<u8> {
     Rng(0x2545f4914f6cdd1d).bytes(n * CROP_BYTES)
@@ -24,7 +24,7 @@ fn crops(n: usize) -> Vec<u8> {
 fn bench(c: &mut Criterion) {
     let net = MobileNetV2::embedded().unwrap();
     let flop = 2.0 * net.macs_per_image() as f64;
-    let cpu = CpuEngine::new(&net, pixtape::mood::head::MoodHead::embedded().unwrap());
+    let cpu = CpuEngine::new(&net, pixtape::engine::mood::head::MoodHead::embedded().unwrap());
     let backend = Backend::open(DeviceChoice::Gpu)
         .inspect_err(|e| eprintln!("no GPU engine in this run: {e}"))
         .ok()
@@ -71,7 +71,7 @@ fn bench(c: &mut Criterion) {
         }
     }
     let mut chw = vec![0.0; 3 * INPUT_SIZE * INPUT_SIZE];
-    pixtape::model::normalize_chw(&crops(1), &mut chw);
+    pixtape::engine::model::normalize_chw(&crops(1), &mut chw);
     group.throughput(Throughput::Elements(1));
     group.bench_function("reference/batch1", |b| b.iter(|| reference::forward(&net, &chw)));
     group.finish();

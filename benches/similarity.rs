@@ -16,9 +16,9 @@ mod common;
 
 use common::{Rng, median_secs};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pixtape::backend::{Backend, DeviceChoice};
-use pixtape::mood::{SIM_DIMS, SimVector};
-use pixtape::similarity::{TrackMatrix, top_k, top_k_reference};
+use pixtape::engine::backend::{Backend, DeviceChoice};
+use pixtape::engine::mood::{SIM_DIMS, SimVector};
+use pixtape::engine::similarity::{TrackMatrix, top_k, top_k_reference};
 
 /// Seeded vectors with components uniform in [-0.5, 0.5).
 fn vectors(n: usize, seed: u64) -> Vec<SimVector> {

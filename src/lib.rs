@@ -1,45 +1,38 @@
 //! pixtape: pictures in, music recommendations out, in bulk.
 //!
-//! The pipeline's stages each live in one module, named after what flows
-//! through it: `ingest` (which images), `decode` (pixels), `colour` (light and
-//! colour measures), `model` (MobileNetV2), `analysis` (labels and mood of one
-//! image), `mood` (the mood space), `catalog` (tracks), `similarity` (top-k),
-//! `playlist`, `output` (Parquet tables) and `manifest`, joined by `pipeline`.
-//! `recommend` is the one home of "analysis to playlist"; `backend` decides
-//! where the model and the matcher run, and `gpu` is the device they share
-//! when the WGSL kernels run.
+//! The folders are the layers, and each imports only from those above it in
+//! this list:
+//!
+//! * `error`, `atomic`, `rng`: the errors every stage reports, files that
+//!   appear whole or not at all, seeded randomness.
+//! * `engine`: one picture in, its analysis out. Decoding, colour and light
+//!   measures, the MobileNetV2 model, the mood space and its head, top-k
+//!   similarity, and the backend that decides whether they run on the CPU or
+//!   as WGSL kernels on a GPU.
+//! * `catalog`: a music catalog in, track vectors in the mood space out.
+//! * `recommend`: an analysis and a catalog in, a ranked, diverse, explained
+//!   playlist out (with versions of a song collapsed and a profile applied).
+//! * `run`: a folder or manifest of images in, a run folder of Parquet
+//!   tables and a manifest out; ingest, the concurrent pipeline, committed
+//!   parts and resume, shards.
+//! * `after`: a finished run folder in, what is made from it: the album,
+//!   playlist files, the coverage figures and the HTML report.
+//! * `cluster`: many shard folders in, one checked, merged run out.
+//! * `learn`: a finished run and people's feedback in, a profile out.
+//! * `tools`: the benchmark, synthetic catalogs and photos, `inspect`.
+//!
+//! The `pixtape` binary (`main.rs`, `cli/`) parses flags and calls these.
 
 pub mod after;
-pub mod album;
-pub mod analysis;
-pub mod backend;
-pub mod bench;
+pub mod atomic;
 pub mod catalog;
-pub mod colour;
-pub mod coverage;
-pub mod decode;
+pub mod cluster;
+pub mod engine;
 pub mod error;
-pub mod export;
-pub mod gpu;
-pub mod ingest;
-pub mod inspect;
-pub mod isa;
 pub mod learn;
-pub mod manifest;
-pub mod merge;
-pub mod model;
-pub mod mood;
-pub mod output;
-pub mod pipeline;
-pub mod playlist;
 pub mod recommend;
-pub mod report;
 mod rng;
 pub mod run;
-pub mod shard;
-pub mod similarity;
-pub mod synth;
-pub mod verify;
-pub mod versions;
+pub mod tools;
 
 pub use error::{Error, Failure, Result, Stage};

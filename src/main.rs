@@ -2,7 +2,8 @@
 //! the outcome to an exit code. Everything else lives in the library.
 
 mod cli;
-mod progress;
+
+use cli::progress;
 
 use std::process::ExitCode;
 
@@ -11,11 +12,11 @@ use clap::Parser;
 use cli::{CatalogCommand, Cli, Command, PhotosCommand};
 use std::path::PathBuf;
 
-use pixtape::backend::{self, Backend, Model};
 use pixtape::catalog::{self, CatalogOptions};
+use pixtape::engine::backend::{self, Backend, Model};
 use pixtape::learn::{self, Profile};
-use pixtape::pipeline::{self, RunSummary};
 use pixtape::recommend::Recommender;
+use pixtape::run::pipeline::{self, RunSummary};
 
 // Decode workers, the catalog's parse workers and the writer allocate on one
 // thread and free on another; glibc's allocator spends a third of a
@@ -55,7 +56,7 @@ fn main() -> ExitCode {
 /// The post-run stages asked for on the command line.
 fn after_settings(a: &cli::AfterArgs) -> anyhow::Result<pixtape::after::AfterSettings> {
     Ok(pixtape::after::AfterSettings {
-        album: a.album.then(|| pixtape::album::AlbumSettings { length: a.album_length as usize }),
+        album: a.album.then(|| pixtape::after::album::AlbumSettings { length: a.album_length as usize }),
         export: a.formats()?,
         audio_root: a.audio_root.clone(),
         report: a.report,
@@ -66,7 +67,7 @@ fn after_settings(a: &cli::AfterArgs) -> anyhow::Result<pixtape::after::AfterSet
 /// given, else the one its manifest names; a report without it only lacks
 /// the tracks on the map, so a catalog that is gone is a notice.
 fn run_catalog(out: &std::path::Path, given: Option<&PathBuf>) -> Option<catalog::Catalog> {
-    let path = given.cloned().or_else(|| pixtape::run::catalog_of(out).ok().flatten())?;
+    let path = given.cloned().or_else(|| pixtape::after::finished::catalog_of(out).ok().flatten())?;
     match catalog::load(&CatalogOptions::new(&path)) {
         Ok(c) => Some(c),
         Err(e) => {
@@ -121,14 +122,14 @@ fn run() -> anyhow::Result<ExitCode> {
             }
             let done = pixtape::after::finish(&summary.out, &recommender, &after)?;
             if !quiet {
-                for line in pixtape::coverage::summary_lines(&done.coverage) {
+                for line in pixtape::after::coverage::summary_lines(&done.coverage) {
                     eprintln!("pixtape: {line}");
                 }
                 if !done.exported.is_empty() {
                     eprintln!(
                         "pixtape: wrote {} playlist files to {}",
                         done.exported.len(),
-                        summary.out.join(pixtape::export::PLAYLISTS_DIR).display()
+                        summary.out.join(pixtape::after::export::PLAYLISTS_DIR).display()
                     );
                 }
                 if let Some(r) = &done.report {
@@ -136,7 +137,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
             }
             if let Some(album) = &done.album {
-                for line in pixtape::album::summary_lines(album) {
+                for line in pixtape::after::album::summary_lines(album) {
                     println!("{line}");
                 }
             }
@@ -165,20 +166,21 @@ fn run() -> anyhow::Result<ExitCode> {
                     })
                 })
                 .transpose()?;
-            let report = pixtape::inspect::inspect(&args.image, &model, args.common.limits(), recommender.as_ref())?;
+            let report =
+                pixtape::tools::inspect::inspect(&args.image, &model, args.common.limits(), recommender.as_ref())?;
             print!("{report}");
             println!("device: {}", backend.report().notice);
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { out } => {
-            let report = pixtape::verify::verify(&out)?;
+            let report = pixtape::cluster::verify::verify(&out)?;
             for line in progress::verify_lines(&report) {
                 println!("{line}");
             }
             Ok(if report.is_whole() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Merge { out } => {
-            let report = pixtape::merge::merge(&out)?;
+            let report = pixtape::cluster::merge::merge(&out)?;
             println!(
                 "merged {} shards: {} inputs ({} analysed, {} failed); wrote {} and {}",
                 report.shards,
@@ -186,18 +188,18 @@ fn run() -> anyhow::Result<ExitCode> {
                 report.images,
                 report.errors,
                 out.join("manifest.json").display(),
-                out.join(pixtape::merge::SUCCESS_FILE).display()
+                out.join(pixtape::cluster::merge::SUCCESS_FILE).display()
             );
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { out, catalog } => {
             let catalog = run_catalog(&out, catalog.as_ref());
-            let path = pixtape::report::write(&out, catalog.as_ref())?;
+            let path = pixtape::after::report::write(&out, catalog.as_ref())?;
             eprintln!("pixtape: wrote {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Coverage { out, catalog } => {
-            let named = pixtape::run::catalog_of(&out)?;
+            let named = pixtape::after::finished::catalog_of(&out)?;
             let path = catalog.or(named).ok_or_else(|| {
                 anyhow::anyhow!(
                     "{}: the run names no catalog (was it made by `recommend`?); pass --catalog",
@@ -205,12 +207,15 @@ fn run() -> anyhow::Result<ExitCode> {
                 )
             })?;
             let catalog = catalog::load(&CatalogOptions::new(&path))?;
-            let c = pixtape::coverage::measure_file(&out.join(pixtape::output::RECOMMENDATIONS_FILE), &catalog)?;
-            pixtape::coverage::write(&out, &c)?;
-            for line in pixtape::coverage::summary_lines(&c) {
+            let c = pixtape::after::coverage::measure_file(
+                &out.join(pixtape::run::output::RECOMMENDATIONS_FILE),
+                &catalog,
+            )?;
+            pixtape::after::coverage::write(&out, &c)?;
+            for line in pixtape::after::coverage::summary_lines(&c) {
                 println!("{line}");
             }
-            eprintln!("pixtape: wrote {}", out.join(pixtape::coverage::COVERAGE_FILE).display());
+            eprintln!("pixtape: wrote {}", out.join(pixtape::after::coverage::COVERAGE_FILE).display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Learn(args) => {
@@ -223,7 +228,7 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => {
-            use pixtape::bench::{GpuUse, Scale};
+            use pixtape::tools::bench::{GpuUse, Scale};
             let (cpu, gpu) = match args.device.as_str() {
                 "cpu" => (true, GpuUse::No),
                 "gpu" => (false, GpuUse::Required),
@@ -237,18 +242,18 @@ fn run() -> anyhow::Result<ExitCode> {
             } else {
                 Scale::Quick
             };
-            let settings = pixtape::bench::BenchSettings { cpu, gpu, scale, peak_gflops: args.peak_gflops };
-            let report = pixtape::bench::run(&settings, &|stage| eprintln!("pixtape: bench: {stage}"))?;
-            print!("{}", pixtape::bench::table(&report));
+            let settings = pixtape::tools::bench::BenchSettings { cpu, gpu, scale, peak_gflops: args.peak_gflops };
+            let report = pixtape::tools::bench::run(&settings, &|stage| eprintln!("pixtape: bench: {stage}"))?;
+            print!("{}", pixtape::tools::bench::table(&report));
             if let Some(path) = &args.json {
-                pixtape::output::write_atomic(path, &serde_json::to_vec_pretty(&report)?)?;
+                pixtape::atomic::write_atomic(path, &serde_json::to_vec_pretty(&report)?)?;
                 eprintln!("pixtape: wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Photos(PhotosCommand::Synth { count, out, size: (width, height), exact, quality, seed }) => {
-            let spec = pixtape::synth::PhotoSpec { width, height, exact, quality, seed };
-            pixtape::synth::photos(&out, count, &spec)?;
+            let spec = pixtape::tools::synth::PhotoSpec { width, height, exact, quality, seed };
+            pixtape::tools::synth::photos(&out, count, &spec)?;
             eprintln!("pixtape: wrote {count} synthetic photos to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }

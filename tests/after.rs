@@ -7,12 +7,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pixtape::backend::Backend;
+use pixtape::after::coverage;
 use pixtape::catalog::{self, CatalogOptions};
-use pixtape::coverage;
-use pixtape::mood::MoodMode;
-use pixtape::playlist::PlaylistSettings;
+use pixtape::engine::backend::Backend;
+use pixtape::engine::mood::MoodMode;
 use pixtape::recommend::Recommender;
+use pixtape::recommend::playlist::PlaylistSettings;
 
 fn pixtape(args: &[&str]) -> std::process::Output {
     let o = Command::new(env!("CARGO_BIN_EXE_pixtape"))
@@ -224,7 +224,7 @@ fn the_bundled_report_renders_in_a_real_browser() {
 fn coverage_counts_exposure_over_the_whole_catalog() {
     let dir = tempfile::tempdir().unwrap();
     let cat = catalog::load(&CatalogOptions::new(tricky_catalog(dir.path()))).unwrap();
-    let pick = |image: &str, track: &str| pixtape::run::Pick {
+    let pick = |image: &str, track: &str| pixtape::after::finished::Pick {
         image_id: image.into(),
         track_id: track.into(),
         score: 0.5,
@@ -254,10 +254,10 @@ fn the_hub_counter_spreads_picks_over_more_of_the_catalog() {
     assert!(cat.track(0).year.is_some() && cat.track(0).tempo.is_some(), "synth carries years and tempi");
     let backend = Backend::cpu();
     // Picture-like moods: mixtures of two ImageNet classes' moods.
-    let table = pixtape::mood::class_table();
+    let table = pixtape::engine::mood::class_table();
     let mut rng = common::Rng(5);
     let mut class = || ((rng.f32() + 1.0) * 500.0) as usize % 1000;
-    let moods: Vec<pixtape::mood::MoodVector> = (0..300)
+    let moods: Vec<pixtape::engine::mood::MoodVector> = (0..300)
         .map(|_| {
             let (a, b) = (class(), class());
             std::array::from_fn(|d| 0.7 * table[a][d] + 0.3 * table[b][d])
@@ -270,8 +270,8 @@ fn the_hub_counter_spreads_picks_over_more_of_the_catalog() {
         for (k, m) in moods.iter().enumerate() {
             let q = rec.query(m).vector;
             let hits = rec.matcher().top_k(&[q], s.candidates()).unwrap();
-            for p in pixtape::playlist::build(&q, m, "", &hits[0], &cat, &s, rec.hubness()) {
-                picks.push(pixtape::run::Pick {
+            for p in pixtape::recommend::playlist::build(&q, m, "", &hits[0], &cat, &s, rec.hubness()) {
+                picks.push(pixtape::after::finished::Pick {
                     image_id: k.to_string(),
                     track_id: cat.track(p.track as usize).id.into(),
                     score: p.score,
@@ -303,7 +303,7 @@ fn recommend_album_prints_one_playlist_for_the_bundled_photos() {
     assert_eq!(text.lines().filter(|l| l.trim_start().chars().next().is_some_and(|c| c.is_ascii_digit())).count(), 30);
     let t = common::read_parquet(&out.join("album.parquet"));
     assert_eq!(t.num_rows(), 30);
-    assert_eq!(t.schema(), pixtape::output::album_schema());
+    assert_eq!(t.schema(), pixtape::run::output::album_schema());
 }
 
 #[test]

@@ -5,13 +5,13 @@
 
 mod common;
 
-use pixtape::album::{self, AlbumSettings, MAX_AROUSAL_STEP};
-use pixtape::backend::Backend;
+use pixtape::after::album::{self, AlbumSettings, MAX_AROUSAL_STEP};
+use pixtape::after::finished::Image;
 use pixtape::catalog::{Catalog, TrackRef};
-use pixtape::mood::{self, Groups, MoodMode, MoodVector, NUM_DIMS, Weights};
-use pixtape::playlist::{self, PlaylistSettings};
+use pixtape::engine::backend::Backend;
+use pixtape::engine::mood::{self, Groups, MoodMode, MoodVector, NUM_DIMS, Weights};
 use pixtape::recommend::Recommender;
-use pixtape::run::Image;
+use pixtape::recommend::playlist::{self, PlaylistSettings};
 
 /// A mood at (valence, arousal) with its implied mood labels.
 fn mood_at(v: f32, a: f32) -> MoodVector {
@@ -123,7 +123,7 @@ fn the_playlist_follows_an_album_from_calm_to_energetic_in_small_steps() {
     ids.dedup();
     assert_eq!(ids.len(), 30);
     let mut songs: Vec<String> =
-        a.tracks.iter().map(|t| pixtape::versions::version(&t.title, &t.artist).unwrap().key).collect();
+        a.tracks.iter().map(|t| pixtape::recommend::versions::version(&t.title, &t.artist).unwrap().key).collect();
     songs.sort();
     songs.dedup();
     assert_eq!(songs.len(), 30, "one version per song");
@@ -202,9 +202,9 @@ fn versions_of_a_song_collapse_to_the_best_scoring_one() {
     let (val, aro) = (0.5 * v[0] / v[mood::ANCHOR], 0.5 * v[1] / v[mood::ANCHOR]);
     let m = mood_at(val, aro);
     let q = rec.query(&m).vector;
-    let hits = pixtape::similarity::top_k(&[q], cat.matrix(), 200);
+    let hits = pixtape::engine::similarity::top_k(&[q], cat.matrix(), 200);
     // Titles are "Song N" and its versions: only song 0's start so.
-    let versions: Vec<&pixtape::similarity::Hit> =
+    let versions: Vec<&pixtape::engine::similarity::Hit> =
         hits[0].iter().filter(|h| cat.track(h.track as usize).title.starts_with("Song 0")).collect();
     assert_eq!(versions.len(), 4, "all four versions are candidates");
     let s = PlaylistSettings { length: 10, per_artist: 0, relevance: 1.0, hub_penalty: 0.0, max_exposure: 0 };

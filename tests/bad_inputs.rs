@@ -9,17 +9,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{Rng, photo, png_claiming, png_solid, read_parquet, strings};
-use pixtape::backend::Backend;
-use pixtape::decode::{DecodeLimits, Decoder};
-use pixtape::model::CROP_BYTES;
-use pixtape::pipeline::{self, AnalyzeSettings, Silent};
+use pixtape::engine::backend::Backend;
+use pixtape::engine::decode::{DecodeLimits, Decoder};
+use pixtape::engine::model::CROP_BYTES;
+use pixtape::run::pipeline::{self, AnalyzeSettings, Silent};
 
 fn settings(images: &Path, out: &Path) -> AnalyzeSettings {
     AnalyzeSettings { decode_threads: 2, ..AnalyzeSettings::new(images.to_path_buf(), out.to_path_buf()) }
 }
 
 /// Decodes one in-memory file the way the pipeline would.
-fn decode(bytes: &[u8], name: &str) -> Result<pixtape::decode::DecodedInfo, pixtape::Failure> {
+fn decode(bytes: &[u8], name: &str) -> Result<pixtape::engine::decode::DecodedInfo, pixtape::Failure> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use pixtape::catalog::{self, CatalogOptions, columns::Role, features::VaRange};
-use pixtape::mood::{self, Group};
+use pixtape::engine::mood::{self, Group};
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);

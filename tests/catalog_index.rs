@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 
 use pixtape::catalog::{self, CatalogOptions, index};
-use pixtape::mood::Weights;
+use pixtape::engine::mood::Weights;
 
 fn demo() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/catalog/demo_catalog.csv")

@@ -2,8 +2,8 @@
 //! dimension, a value in that dimension's range and a rule documented in
 //! models/README.md, and the table the engines use carries it.
 
-use pixtape::model::class_names;
-use pixtape::mood::{self, Group, class_fixes, class_table};
+use pixtape::engine::model::class_names;
+use pixtape::engine::mood::{self, Group, class_fixes, class_table};
 
 #[test]
 fn every_fix_follows_a_documented_rule_and_reaches_the_table() {

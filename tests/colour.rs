@@ -1,7 +1,7 @@
 //! Colour and light measures on synthetic images whose answers are known in
 //! closed form.
 
-use pixtape::colour::{self, analyse};
+use pixtape::engine::colour::{self, analyse};
 
 fn solid(w: usize, h: usize, rgb: [u8; 3]) -> Vec<u8> {
     rgb.iter().copied().cycle().take(w * h * 3).collect()

@@ -14,9 +14,9 @@
 mod common;
 
 use common::{Rng, random_conv, reference_conv, rel_err};
-use pixtape::isa::Isa;
-use pixtape::model::depthwise::{DepthwiseWeights, Window, depthwise_on};
-use pixtape::model::matmul::{Epilogue, PackedWeights, matmul_on};
+use pixtape::engine::isa::Isa;
+use pixtape::engine::model::depthwise::{DepthwiseWeights, Window, depthwise_on};
+use pixtape::engine::model::matmul::{Epilogue, PackedWeights, matmul_on};
 
 const TOLERANCE: f32 = 1e-5;
 

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use image::metadata::Orientation;
-use pixtape::decode::{self, DecodeLimits, Decoder};
-use pixtape::model::CROP_BYTES;
+use pixtape::engine::decode::{self, DecodeLimits, Decoder};
+use pixtape::engine::model::CROP_BYTES;
 use safetensors::SafeTensors;
 
 const GOLDEN: &[u8] = include_bytes!("../models/golden/mobilenet_v2_golden.safetensors");
@@ -117,7 +117,7 @@ fn exif_orientation_is_honoured() {
 /// take the exact path either way.
 #[test]
 fn reduced_scale_jpeg_decode_stays_close_to_the_exact_path() {
-    use pixtape::synth::{PhotoSpec, photo};
+    use pixtape::tools::synth::{PhotoSpec, photo};
     let exact_limits = DecodeLimits { exact: true, ..DecodeLimits::default() };
     let (mut exact, mut fast) = (Decoder::new(exact_limits), Decoder::new(DecodeLimits::default()));
     let (mut a, mut b) = (vec![0u8; CROP_BYTES], vec![0u8; CROP_BYTES]);
@@ -166,7 +166,7 @@ fn reduced_scale_jpeg_decode_stays_close_to_the_exact_path() {
 /// the strict decoder says what is wrong.
 #[test]
 fn damaged_large_jpegs_are_judged_as_on_the_exact_path() {
-    use pixtape::synth::{PhotoSpec, photo};
+    use pixtape::tools::synth::{PhotoSpec, photo};
     let jpeg = photo(&PhotoSpec { width: 1920, height: 1080, exact: true, quality: 88, seed: 5 }, 2);
     let mut dec = Decoder::new(DecodeLimits::default());
     let mut crop = vec![0u8; CROP_BYTES];

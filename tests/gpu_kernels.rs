@@ -10,14 +10,14 @@
 mod common;
 
 use common::{Rng, gpu, random_conv, reference_conv, rel_err};
-use pixtape::model::FEATURE_DIM;
-use pixtape::model::gpu::{Fused, Kernels};
-use pixtape::model::reference::{self, nhwc_to_chw};
-use pixtape::model::{
+use pixtape::engine::model::FEATURE_DIM;
+use pixtape::engine::model::gpu::{Fused, Kernels};
+use pixtape::engine::model::reference::{self, nhwc_to_chw};
+use pixtape::engine::model::{
     CROP_BYTES, INPUT_SIZE, MEAN, NUM_CLASSES, STD, depthwise_weights, matmul_weights, softmax, stem_weights,
 };
-use pixtape::mood;
-use pixtape::mood::head::MoodHead;
+use pixtape::engine::mood;
+use pixtape::engine::mood::head::MoodHead;
 
 const TOLERANCE: f32 = 1e-5;
 
@@ -147,7 +147,7 @@ fn mood_correction_matches_the_heads_feature_term() {
 /// kernels doing exactly the work they are credited with.
 #[test]
 fn peak_kernels_match_reference() {
-    use pixtape::gpu::peak;
+    use pixtape::engine::gpu::peak;
     let Some(gpu) = gpu() else { return };
     for (threads, iterations) in [(1u32, 1u32), (1000, 37), (4099, 300)] {
         let (out, _) = peak::fma(gpu, threads, iterations, 2).unwrap();

@@ -10,9 +10,9 @@
 mod common;
 
 use common::{Rng, golden, gpu, rel_err};
-use pixtape::model::gpu::GpuEngine;
-use pixtape::model::{self, CROP_BYTES, Engine, MobileNetV2, ModelOutput, NUM_CLASSES, cpu::CpuEngine};
-use pixtape::mood::head::MoodHead;
+use pixtape::engine::model::gpu::GpuEngine;
+use pixtape::engine::model::{self, CROP_BYTES, Engine, MobileNetV2, ModelOutput, NUM_CLASSES, cpu::CpuEngine};
+use pixtape::engine::mood::head::MoodHead;
 
 #[test]
 fn gpu_engine_matches_golden_logits_and_the_cpu_engine() {

@@ -12,9 +12,9 @@
 mod common;
 
 use common::{Rng, gpu};
-use pixtape::mood::SimVector;
-use pixtape::similarity::gpu::GpuMatcher;
-use pixtape::similarity::{Hit, Matcher, PANEL, TrackMatrix, top_k_reference};
+use pixtape::engine::mood::SimVector;
+use pixtape::engine::similarity::gpu::GpuMatcher;
+use pixtape::engine::similarity::{Hit, Matcher, PANEL, TrackMatrix, top_k_reference};
 
 const SCORE_TOLERANCE: f32 = 1e-5;
 

@@ -11,12 +11,12 @@ use std::process::Command;
 
 use common::{Rng, read_parquet};
 use pixtape::catalog::{self, CatalogOptions};
-use pixtape::colour::ColourFeatures;
+use pixtape::engine::colour::ColourFeatures;
+use pixtape::engine::model::{FEATURE_DIM, NUM_CLASSES, softmax};
+use pixtape::engine::mood::{self, Weights, head::MoodHead};
 use pixtape::learn::feedback::{self, Feedback, Response};
 use pixtape::learn::simulate::{self, Gives, User};
 use pixtape::learn::{Profile, Run, RunImage, fit};
-use pixtape::model::{FEATURE_DIM, NUM_CLASSES, softmax};
-use pixtape::mood::{self, Weights, head::MoodHead};
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);

@@ -5,12 +5,12 @@
 mod common;
 
 use common::{Rng, photos_dir, read_parquet};
-use pixtape::backend::Backend;
-use pixtape::decode::{DecodeLimits, Decoder};
-use pixtape::model::{CROP_BYTES, FEATURE_DIM, ModelOutput};
-use pixtape::mood::head::{INPUTS, MoodHead, OUTPUTS, output_dims};
-use pixtape::mood::{self, MoodVector, NUM_DIMS};
-use pixtape::pipeline::{self, AnalyzeSettings, Silent};
+use pixtape::engine::backend::Backend;
+use pixtape::engine::decode::{DecodeLimits, Decoder};
+use pixtape::engine::model::{CROP_BYTES, FEATURE_DIM, ModelOutput};
+use pixtape::engine::mood::head::{INPUTS, MoodHead, OUTPUTS, output_dims};
+use pixtape::engine::mood::{self, MoodVector, NUM_DIMS};
+use pixtape::run::pipeline::{self, AnalyzeSettings, Silent};
 
 const HEAD: &[u8] = include_bytes!("../models/mood_head.safetensors");
 

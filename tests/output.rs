@@ -7,8 +7,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt16Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, ListArray, StructArray};
 use common::{photos_dir, read_parquet, strings};
-use pixtape::backend::Backend;
-use pixtape::pipeline::{self, AnalyzeSettings, Silent};
+use pixtape::engine::backend::Backend;
+use pixtape::run::pipeline::{self, AnalyzeSettings, Silent};
 
 fn run(out: &std::path::Path) -> pipeline::RunSummary {
     let settings = AnalyzeSettings { decode_threads: 2, ..AnalyzeSettings::new(photos_dir(), out.to_path_buf()) };
@@ -82,7 +82,7 @@ fn images_table_has_every_column_filled() {
         assert!(p.values().iter().sum::<f32>() <= 1.0 + 1e-5);
         let ids = class_ids.value(r);
         let first = ids.as_primitive::<UInt16Type>().value(0) as usize;
-        assert_eq!(pixtape::model::class_names()[first], top1[r].as_deref().unwrap());
+        assert_eq!(pixtape::engine::model::class_names()[first], top1[r].as_deref().unwrap());
     }
 
     // Colour and light: in range, and the night photos darker than the citrus.
@@ -110,7 +110,7 @@ fn images_table_has_every_column_filled() {
 }
 
 fn pipeline_schema() -> arrow_schema::SchemaRef {
-    pixtape::output::images_schema()
+    pixtape::run::output::images_schema()
 }
 
 #[test]
@@ -119,12 +119,12 @@ fn errors_table_and_manifest_describe_the_run() {
     run(dir.path());
     let errors = read_parquet(&dir.path().join("errors.parquet"));
     assert_eq!(errors.num_rows(), 0);
-    assert_eq!(errors.schema(), pixtape::output::errors_schema());
+    assert_eq!(errors.schema(), pixtape::run::output::errors_schema());
 
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["pixtape_version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(manifest["model"]["weights_sha256"], pixtape::model::weights_sha256());
+    assert_eq!(manifest["model"]["weights_sha256"], pixtape::engine::model::weights_sha256());
     assert_eq!(manifest["counts"]["images"], 10);
     assert_eq!(manifest["counts"]["errors"], 0);
     assert_eq!(manifest["counts"]["skipped_files"], 1, "SOURCES.md is not an image");
@@ -191,8 +191,8 @@ fn manifests_of_paths_csv_and_parquet_work() {
 
 #[test]
 fn features_table_holds_each_images_pooled_features_when_asked() {
-    use pixtape::decode::{DecodeLimits, Decoder};
-    use pixtape::model::{CROP_BYTES, FEATURE_DIM, ModelOutput};
+    use pixtape::engine::decode::{DecodeLimits, Decoder};
+    use pixtape::engine::model::{CROP_BYTES, FEATURE_DIM, ModelOutput};
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let backend = Backend::cpu();
@@ -201,7 +201,7 @@ fn features_table_holds_each_images_pooled_features_when_asked() {
     pipeline::analyze(&settings, &model, &Silent).unwrap();
     let images = read_parquet(&out.join("images.parquet"));
     let f = read_parquet(&out.join("features.parquet"));
-    assert_eq!(f.schema(), pixtape::output::features_schema());
+    assert_eq!(f.schema(), pixtape::run::output::features_schema());
     assert_eq!(strings(&f, "image_id"), strings(&images, "image_id"), "same images, same order");
     let lists = f.column_by_name("features").unwrap().as_fixed_size_list().clone();
     let ids = strings(&f, "image_id");
@@ -222,7 +222,7 @@ fn features_table_holds_each_images_pooled_features_when_asked() {
         lists.value(row).as_primitive::<Float32Type>().values().to_vec()
     };
     assert_eq!(vector("semantic"), o.semantic(0).to_vec());
-    assert_eq!(vector("prior"), pixtape::mood::image_mood_from(&o.semantic(0), &info.colour).to_vec());
+    assert_eq!(vector("prior"), pixtape::engine::mood::image_mood_from(&o.semantic(0), &info.colour).to_vec());
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["outputs"]["features"], "features.parquet");

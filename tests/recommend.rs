@@ -8,15 +8,15 @@ use std::path::Path;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt16Type};
 use common::{Rng, photos_dir, read_parquet, strings};
-use pixtape::analysis::Analysis;
-use pixtape::backend::Backend;
 use pixtape::catalog::{self, Catalog, CatalogOptions};
-use pixtape::decode::{DecodeLimits, Decoder};
-use pixtape::model::{CROP_BYTES, ModelOutput};
-use pixtape::mood::{self, MoodMode, MoodVector, Weights, head::MoodHead};
-use pixtape::pipeline::{self, AnalyzeSettings, Silent};
-use pixtape::playlist::{self, PlaylistSettings};
+use pixtape::engine::analysis::Analysis;
+use pixtape::engine::backend::Backend;
+use pixtape::engine::decode::{DecodeLimits, Decoder};
+use pixtape::engine::model::{CROP_BYTES, ModelOutput};
+use pixtape::engine::mood::{self, MoodMode, MoodVector, Weights, head::MoodHead};
 use pixtape::recommend::Recommender;
+use pixtape::recommend::playlist::{self, PlaylistSettings};
+use pixtape::run::pipeline::{self, AnalyzeSettings, Silent};
 
 /// A test catalog of clear-cut tracks, six per family.
 fn test_catalog(dir: &Path) -> Catalog {
@@ -163,7 +163,7 @@ fn playlists_respect_the_artist_cap_and_diversify() {
     let backend = Backend::cpu();
     let r = Recommender::new(&backend, &cat, MoodMode::Match, PlaylistSettings::default()).unwrap();
     let q = r.query(&m).vector;
-    let hits = pixtape::similarity::top_k(&[q], cat.matrix(), 200);
+    let hits = pixtape::engine::similarity::top_k(&[q], cat.matrix(), 200);
     let pure = playlist::build(
         &q,
         &m,
@@ -224,7 +224,7 @@ fn recommend_writes_every_table_and_column() {
     assert_eq!(summary.counts.recommendations, 40);
 
     let r = read_parquet(&out.join("recommendations.parquet"));
-    assert_eq!(r.schema(), pixtape::output::recommendations_schema());
+    assert_eq!(r.schema(), pixtape::run::output::recommendations_schema());
     assert_eq!(r.num_rows(), 40);
     let ids = strings(&r, "image_id");
     let ranks = r.column_by_name("rank").unwrap().as_primitive::<UInt16Type>().values().to_vec();

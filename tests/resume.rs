@@ -14,14 +14,14 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 use common::read_parquet;
-use pixtape::synth::{PhotoSpec, photos};
+use pixtape::tools::synth::{PhotoSpec, photos};
 
 const TABLES: [&str; 4] = ["images.parquet", "errors.parquet", "recommendations.parquet", "features.parquet"];
 
 fn pixtape() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pixtape"));
     c.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("PIXTAPE_TEST_FAULT");
-    for v in pixtape::shard::INDEX_VARIABLES {
+    for v in pixtape::run::shard::INDEX_VARIABLES {
         c.env_remove(v);
     }
     c
@@ -72,7 +72,7 @@ fn assert_same_run(out: &Path, clean: &Path) {
         .filter(|n| n.starts_with('.') || n.starts_with('_'))
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
-    assert!(pixtape::verify::verify(out).unwrap().is_whole());
+    assert!(pixtape::cluster::verify::verify(out).unwrap().is_whole());
 }
 
 fn finish(c: &mut Command) -> Output {
@@ -113,7 +113,7 @@ fn a_run_killed_at_random_points_resumes_to_the_tables_of_a_clean_run() {
         let was_running = child.try_wait().unwrap().is_none();
         let _ = child.kill();
         let _ = child.wait();
-        let committed = pixtape::output::Journal::read(&out).ok().flatten().map_or(0, |j| j.committed());
+        let committed = pixtape::run::output::Journal::read(&out).ok().flatten().map_or(0, |j| j.committed());
         // Half the time, kill the resumed run too.
         if rng() < 0.5 {
             let mut again = recommend(&images, &out, 7).spawn().unwrap();
@@ -158,7 +158,7 @@ fn a_resumed_run_reports_what_it_kept_and_refuses_other_settings_in_a_shard() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(marker.exists() && !out.join("manifest.json").exists());
-    let journal = pixtape::output::Journal::read(&out).unwrap().unwrap();
+    let journal = pixtape::run::output::Journal::read(&out).unwrap().unwrap();
     assert_eq!((journal.parts.len(), journal.committed()), (1, 4));
     // Resumed with another part size: parts are not part of the result.
     let o = recommend(&images, &out, 3).output().unwrap();
@@ -251,7 +251,7 @@ fn a_full_disk_fails_cleanly_and_the_rerun_finishes_once_there_is_room() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{e}");
     assert!(e.contains("No space left on device") && e.contains("rerun"), "{e}");
-    let journal = pixtape::output::Journal::read(&out).unwrap().unwrap();
+    let journal = pixtape::run::output::Journal::read(&out).unwrap().unwrap();
     assert!(journal.committed() > 0, "some parts were committed before the disk filled");
     // Room again: the same command finishes the run.
     assert!(Command::new("mount").args(["-o", "remount,size=64m"]).arg(&mnt).status().unwrap().success());

@@ -2,7 +2,7 @@
 //! compiler wgpu runs, so a shader error fails here even on a machine with no
 //! GPU adapter at all.
 
-use pixtape::gpu::shaders;
+use pixtape::engine::gpu::shaders;
 
 #[test]
 fn every_shader_parses_and_validates() {

@@ -9,14 +9,14 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use common::{photos_dir, read_parquet, strings};
-use pixtape::backend::{Backend, Model};
 use pixtape::catalog::{self, CatalogOptions};
-use pixtape::mood::MoodMode;
-use pixtape::pipeline::{self, AnalyzeSettings, Silent};
-use pixtape::playlist::PlaylistSettings;
+use pixtape::cluster::verify::verify;
+use pixtape::engine::backend::{Backend, Model};
+use pixtape::engine::mood::MoodMode;
 use pixtape::recommend::Recommender;
-use pixtape::shard::{Shard, array_ranges, folder_name, shard_of};
-use pixtape::verify::verify;
+use pixtape::recommend::playlist::PlaylistSettings;
+use pixtape::run::pipeline::{self, AnalyzeSettings, Silent};
+use pixtape::run::shard::{Shard, array_ranges, folder_name, shard_of};
 
 #[test]
 fn shard_specs_take_the_index_from_the_first_variable_set_and_never_the_count() {
@@ -218,7 +218,7 @@ fn indexed_job_contract_then_verify_and_merge() {
     let pixtape = |env: &[(&str, &str)], args: &[&str]| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_pixtape"));
         c.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
-        for v in pixtape::shard::INDEX_VARIABLES {
+        for v in pixtape::run::shard::INDEX_VARIABLES {
             c.env_remove(v);
         }
         c.envs(env.iter().copied());
@@ -278,7 +278,7 @@ fn deployment_files_agree_with_themselves() {
 
 #[test]
 fn a_folder_being_written_is_locked_and_a_dead_runs_lock_is_taken_over() {
-    use pixtape::output::{LOCK_FILE, OutputLock};
+    use pixtape::run::output::{LOCK_FILE, OutputLock};
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::cpu();
     let model = backend.model(Some(4)).unwrap();

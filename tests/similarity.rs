@@ -5,9 +5,9 @@
 mod common;
 
 use common::Rng;
-use pixtape::isa::Isa;
-use pixtape::mood::{self, Group, Groups, SIM_DIMS, SimVector, Weights};
-use pixtape::similarity::{Hit, TrackMatrix, top_k, top_k_reference, top_k_with};
+use pixtape::engine::isa::Isa;
+use pixtape::engine::mood::{self, Group, Groups, SIM_DIMS, SimVector, Weights};
+use pixtape::engine::similarity::{Hit, TrackMatrix, top_k, top_k_reference, top_k_with};
 
 /// Score tolerance, absolute. Scores are sums of 38 products of values in
 /// [-1, 1), a few units in size; summing them in another order or with fused

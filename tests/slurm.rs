@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use common::{read_parquet, strings};
-use pixtape::shard::folder_name;
+use pixtape::run::shard::folder_name;
 
 const SHARDS: u32 = 8;
 const FAILING: u32 = 3;
@@ -155,7 +155,7 @@ fn start_munge() {
 fn pixtape() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pixtape"));
     c.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("PIXTAPE_TEST_FAULT");
-    for v in pixtape::shard::INDEX_VARIABLES {
+    for v in pixtape::run::shard::INDEX_VARIABLES {
         c.env_remove(v);
     }
     c

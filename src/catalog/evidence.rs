@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::columns::{Columns, Role};
 use super::features::{self, AudioFeatures, Evidence, VaRange};
 use super::read::Cell;
-use crate::mood;
+use crate::engine::mood;
 
 /// How often the catalog's tags were known to the vocabulary, and which
 /// unknown ones came up (the report lists the most frequent, so a user can

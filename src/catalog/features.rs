@@ -29,7 +29,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use crate::mood::{self, Group, Groups, MOOD_VA, MoodVector, NUM_DIMS};
+use crate::engine::mood::{self, Group, Groups, MOOD_VA, MoodVector, NUM_DIMS};
 
 /// A tag of the vocabulary.
 pub struct TagInfo {

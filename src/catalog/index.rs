@@ -31,10 +31,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Catalog, CatalogIssue, CatalogReport, StringColumn};
+use crate::atomic::AtomicFile;
+use crate::engine::mood::{self, Groups, MoodVector, NUM_DIMS, Weights};
+use crate::engine::similarity::TrackMatrix;
 use crate::error::{Error, Result};
-use crate::mood::{self, Groups, MoodVector, NUM_DIMS, Weights};
-use crate::output::AtomicFile;
-use crate::similarity::TrackMatrix;
 
 pub const MAGIC: &[u8; 8] = b"PXTIDX02";
 /// Indexes of an earlier layout: recognised, and refused with advice.

@@ -15,8 +15,8 @@ use super::evidence::{self, RowReader, TagCounts};
 use super::features::{self, VaRange};
 use super::read::{self, Cell, Format, Row};
 use super::{Catalog, CatalogOptions, CatalogReport, TrackRef};
+use crate::engine::mood;
 use crate::error::{Error, Result};
-use crate::mood;
 
 /// Unknown tags named in the report.
 const REPORTED_UNKNOWN_TAGS: usize = 25;

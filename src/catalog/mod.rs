@@ -23,8 +23,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::mood::{self, Groups, MoodVector, Weights};
-use crate::similarity::TrackMatrix;
+use crate::engine::mood::{self, Groups, MoodVector, Weights};
+use crate::engine::similarity::TrackMatrix;
 use columns::Role;
 use features::VaRange;
 

@@ -15,8 +15,8 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 
+use crate::atomic::AtomicFile;
 use crate::error::{Error, Result};
-use crate::output::AtomicFile;
 use crate::rng::Rng;
 
 struct Profile {

@@ -16,8 +16,8 @@
 use std::path::Path;
 
 use crate::catalog::read::{Cell, for_each_row, format_of};
+use crate::engine::mood::{self, head::output_dims};
 use crate::error::{Error, Result};
-use crate::mood::{self, head::output_dims};
 
 /// One person's reading of one image.
 #[derive(Clone, Debug, PartialEq)]

@@ -40,12 +40,12 @@
 
 use super::feedback::{ImageRating, Reaction, Response};
 use super::linalg::{Square, ridge};
-use super::profile::STYLES;
 use super::run::{Run, RunImage};
 use crate::catalog::Catalog;
+use crate::engine::mood::head::{INPUTS, MoodHead, OUTPUTS};
+use crate::engine::mood::{self, GROUPS, Group, Groups, MoodVector, SIM_DIMS, SimVector, Weights};
 use crate::error::{Error, Result};
-use crate::mood::head::{INPUTS, MoodHead, OUTPUTS};
-use crate::mood::{self, GROUPS, Group, Groups, MoodVector, SIM_DIMS, SimVector, Weights};
+use crate::recommend::profile::STYLES;
 
 /// The bundled head's own ridge penalty, the middle of the ones the
 /// correction chooses from.
@@ -66,7 +66,7 @@ const FOLDS: u64 = 5;
 
 /// The fold an image belongs to: the shard its id hashes to among `FOLDS`.
 pub fn fold_of(image_id: &str) -> u64 {
-    crate::shard::shard_of(image_id, FOLDS as u32) as u64
+    crate::run::shard::shard_of(image_id, FOLDS as u32) as u64
 }
 
 /// The head's standardised inputs, current outputs and targets of one rating.

@@ -11,14 +11,13 @@
 pub mod feedback;
 pub mod fit;
 mod linalg;
-pub mod profile;
 pub mod run;
 pub mod simulate;
 
 use std::path::PathBuf;
 
+pub use crate::recommend::profile::{FeedbackInfo, Profile, ProfileInfo};
 pub use feedback::{Feedback, ImageRating, Reaction, Response};
-pub use profile::{FeedbackInfo, Profile, ProfileInfo};
 pub use run::{Run, RunImage};
 
 use crate::catalog::{self, Catalog, CatalogOptions};
@@ -49,7 +48,7 @@ pub fn learn(settings: &LearnSettings) -> Result<Profile> {
         let feedback = feedback::read(path)?;
         profile.info.feedback.push(FeedbackInfo {
             path: path.display().to_string(),
-            sha256: profile::sha256_hex(&bytes),
+            sha256: crate::recommend::profile::sha256_hex(&bytes),
             kind: feedback.kind().to_string(),
             rows: feedback.len(),
         });

@@ -10,12 +10,12 @@ use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
 
-use crate::colour::ColourFeatures;
+use crate::after::finished::{batches, column, floats, read_manifest, strings};
+use crate::engine::colour::ColourFeatures;
+use crate::engine::model::FEATURE_DIM;
+use crate::engine::mood::{MoodVector, NUM_DIMS, Weights};
 use crate::error::{Error, Result};
-use crate::model::FEATURE_DIM;
-use crate::mood::{MoodVector, NUM_DIMS, Weights};
-use crate::output::{FEATURES_FILE, IMAGES_FILE, RECOMMENDATIONS_FILE};
-use crate::run::{batches, column, floats, read_manifest, strings};
+use crate::run::output::{FEATURES_FILE, IMAGES_FILE, RECOMMENDATIONS_FILE};
 
 /// One analysed image of a run.
 #[derive(Clone, Debug)]

@@ -18,14 +18,14 @@
 
 use super::feedback::{ImageRating, Reaction, Response};
 use super::fit::{self, Matching};
-use super::profile::Profile;
 use super::run::{Run, RunImage};
 use crate::catalog::Catalog;
+use crate::engine::mood::head::MoodHead;
+use crate::engine::mood::{self, Group, SimVector, Weights};
+use crate::engine::similarity;
 use crate::error::Result;
-use crate::mood::head::MoodHead;
-use crate::mood::{self, Group, SimVector, Weights};
+use crate::recommend::profile::Profile;
 use crate::rng::Rng;
-use crate::similarity;
 
 /// What a synthetic user truly wants.
 #[derive(Clone, Debug)]

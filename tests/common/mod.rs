@@ -79,13 +79,13 @@ pub fn png_solid(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
 /// The device GPU tests run on, opened once per test binary. Without an
 /// adapter the tests skip with the reason printed, unless
 /// `PIXTAPE_REQUIRE_GPU=1` (CI sets it) turns that into a failure.
-pub fn gpu() -> Option<&'static pixtape::gpu::Gpu> {
+pub fn gpu() -> Option<&'static pixtape::engine::gpu::Gpu> {
     gpu_backend().and_then(|b| b.gpu())
 }
 
 /// The GPU backend (model and matcher on the adapter), as `gpu()` opens it.
-pub fn gpu_backend() -> Option<&'static pixtape::backend::Backend> {
-    use pixtape::backend::{Backend, DeviceChoice};
+pub fn gpu_backend() -> Option<&'static pixtape::engine::backend::Backend> {
+    use pixtape::engine::backend::{Backend, DeviceChoice};
     use std::sync::OnceLock;
     static GPU: OnceLock<Result<Backend, String>> = OnceLock::new();
     let opened = GPU.get_or_init(|| {
@@ -151,9 +151,9 @@ pub fn random_conv(
     kernel: usize,
     stride: usize,
     depthwise: bool,
-) -> pixtape::model::Conv {
+) -> pixtape::engine::model::Conv {
     let per_out = if depthwise { 1 } else { in_ch };
-    pixtape::model::Conv {
+    pixtape::engine::model::Conv {
         name: "test".into(),
         in_ch,
         out_ch,
@@ -167,8 +167,14 @@ pub fn random_conv(
 
 /// `model::reference::conv2d` (plus ReLU6) of NHWC `images x side x side`
 /// input, back in NHWC: the plain result the kernel tests compare with.
-pub fn reference_conv(x: &[f32], images: usize, side: usize, c: &pixtape::model::Conv, relu6: bool) -> Vec<f32> {
-    use pixtape::model::reference::{self, Chw, chw_to_nhwc, nhwc_to_chw};
+pub fn reference_conv(
+    x: &[f32],
+    images: usize,
+    side: usize,
+    c: &pixtape::engine::model::Conv,
+    relu6: bool,
+) -> Vec<f32> {
+    use pixtape::engine::model::reference::{self, Chw, chw_to_nhwc, nhwc_to_chw};
     let out: Vec<Chw> = nhwc_to_chw(x, images, side, c.in_ch)
         .iter()
         .map(|img| {

@@ -1,0 +1,500 @@
+//! The visual report: a finished run as one self-contained HTML file.
+//!
+//! `report.html` needs nothing but a browser: thumbnails are embedded as
+//! small JPEG data URIs, charts are inline SVG, styles are inline, and
+//! there is no script at all. It holds a run summary, a mood map of every
+//! image and every recommended track on the valence–arousal plane, the
+//! album (if any), coverage and bias, a card per image (thumbnail, palette,
+//! light, top classes, mood, its playlist with each reason) and the errors.
+//!
+//! Every string that comes from a file name, a manifest or a catalog goes
+//! through `escape`, in text and in attributes alike; colours are used only
+//! when they are `#rrggbb`. Cards come in pages of `PAGE` images, each a
+//! collapsible section whose cards the browser lays out only when shown
+//! (`content-visibility`), so 10,000 images stay usable. The file grows
+//! linearly, 8–10 KB an image with 20 picks, about half of it thumbnail
+//! (80.5 MB for 10,000).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use base64::Engine as _;
+use rayon::prelude::*;
+
+use crate::after::album::AlbumTrack;
+use crate::after::coverage::{COVERAGE_FILE, Coverage};
+use crate::after::export::escape;
+use crate::after::finished::{FinishedRun, Image, read_album};
+use crate::atomic::write_atomic;
+use crate::catalog::Catalog;
+use crate::engine::decode::{DecodeLimits, Decoder};
+use crate::engine::model::{CROP_BYTES, INPUT_SIZE};
+use crate::engine::mood::ANCHOR;
+use crate::error::Result;
+use crate::run::output::{ALBUM_FILE, REPORT_FILE};
+
+/// Images per page of cards.
+pub const PAGE: usize = 200;
+/// Thumbnail side in pixels (a centre crop, as the model sees it).
+pub const THUMB: u32 = 96;
+/// Recommended tracks drawn on the mood map, at most.
+const MAP_TRACKS: usize = 5000;
+
+/// Writes `OUT/report.html` for the finished run in `out`. `catalog`, when
+/// given, places the recommended tracks on the mood map.
+pub fn write(out: &Path, catalog: Option<&Catalog>) -> Result<std::path::PathBuf> {
+    let run = FinishedRun::read(out)?;
+    let coverage: Option<Coverage> =
+        std::fs::read(out.join(COVERAGE_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let album = match out.join(ALBUM_FILE) {
+        p if p.exists() => read_album(&p)?,
+        _ => Vec::new(),
+    };
+    let thumbs: Vec<Option<String>> = run.images.par_iter().map(|im| thumbnail(Path::new(&im.path))).collect();
+    let html = render(&run, coverage.as_ref(), &album, &thumbs, catalog);
+    let dest = out.join(REPORT_FILE);
+    write_atomic(&dest, html.as_bytes())?;
+    Ok(dest)
+}
+
+/// The image at `path` as a small JPEG data URI: the model's centre crop,
+/// scaled to `THUMB`. `None` when the file is gone or does not decode.
+pub fn thumbnail(path: &Path) -> Option<String> {
+    let mut crop = vec![0u8; CROP_BYTES];
+    Decoder::new(DecodeLimits::default()).decode_file(path, &mut crop).ok()?;
+    let img = image::RgbImage::from_raw(INPUT_SIZE as u32, INPUT_SIZE as u32, crop)?;
+    let small = image::imageops::resize(&img, THUMB, THUMB, image::imageops::FilterType::Triangle);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 72).encode_image(&small).ok()?;
+    Some(format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg)))
+}
+
+/// A colour usable in a style attribute: `#rrggbb` only.
+fn css_colour(c: &str) -> &str {
+    let ok = c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if ok { c } else { "#888888" }
+}
+
+/// Plane coordinates (0..size) of a valence–arousal point.
+fn plane(v: f32, a: f32, size: f32, pad: f32) -> (f32, f32) {
+    let s = size - 2.0 * pad;
+    (pad + (v.clamp(-1.0, 1.0) + 1.0) / 2.0 * s, pad + (1.0 - (a.clamp(-1.0, 1.0) + 1.0) / 2.0) * s)
+}
+
+const STYLE: &str = r#"
+:root{--ink:#1d2330;--muted:#667085;--line:#e4e2dc;--bg:#f7f5f0;--card:#fff;--accent:#d9485f;--accent2:#3a6ea5}
+*{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
+header{padding:28px 40px 18px;background:linear-gradient(120deg,#2b2d42 0%,#5c3c6e 55%,#d9485f 100%);color:#fff}
+header h1{margin:0;font-size:30px;letter-spacing:.5px}header h1 span{font-weight:300;opacity:.8}
+header p{margin:6px 0 0;opacity:.9}
+main{padding:20px 40px 60px;max-width:1400px;margin:auto}
+h2{font-size:20px;margin:34px 0 12px;border-bottom:2px solid var(--line);padding-bottom:6px}
+.stats{display:flex;flex-wrap:wrap;gap:12px}
+.stat{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 16px;min-width:150px}
+.stat b{display:block;font-size:24px}.stat span{color:var(--muted);font-size:13px}
+.row{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
+.panel{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:14px}
+.legend{color:var(--muted);font-size:13px;margin:6px 0 0}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}
+th{font-size:12px;text-transform:uppercase;letter-spacing:.5px;color:var(--muted)}
+details.page{margin:10px 0}details.page>summary{cursor:pointer;font-weight:600;padding:6px 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px;align-items:start}
+.card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:14px;display:grid;grid-template-columns:96px 1fr 96px;gap:14px;align-content:start;content-visibility:auto;contain-intrinsic-size:auto 420px}
+.card h3{margin:0 0 4px;font-size:15px;word-break:break-all}
+.thumb{width:96px;height:96px;border-radius:8px;object-fit:cover;background:#ddd;display:block}
+.nothumb{width:96px;height:96px;border-radius:8px;background:repeating-linear-gradient(45deg,#eee,#eee 6px,#e2e2e2 6px,#e2e2e2 12px)}
+.swatches{display:flex;height:14px;border-radius:4px;overflow:hidden;margin:8px 0;width:96px}
+.facts{color:var(--muted);font-size:13px}
+.chip{display:inline-block;background:#f1ecf7;color:#5c3c6e;border-radius:10px;padding:0 8px;margin:2px 4px 2px 0;font-size:12px}
+.chip.top{background:var(--accent);color:#fff}
+.playlist{grid-column:1/-1;font-size:13px}.playlist td.n{color:var(--muted);width:22px}
+.playlist td.s{font-variant-numeric:tabular-nums;width:44px}.why{color:var(--muted)}.drivers{font-size:13px;margin-top:4px}
+.bar{display:flex;align-items:center;gap:6px;font-size:12px;margin:2px 0}.bar i{display:block;height:9px;border-radius:3px}
+.err td{font-size:13px}.sev-error{color:var(--accent);font-weight:600}
+"#;
+
+/// The whole report.
+pub fn render(
+    run: &FinishedRun,
+    coverage: Option<&Coverage>,
+    album: &[AlbumTrack],
+    thumbs: &[Option<String>],
+    catalog: Option<&Catalog>,
+) -> String {
+    let mut h = String::with_capacity(4096 + run.images.len() * 6000);
+    let m = &run.manifest;
+    let title = format!("pixtape report — {}", run.dir.display());
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head><body>",
+        escape(&title)
+    );
+    let catalog_name = m["recommend"]["catalog"]["path"].as_str().unwrap_or("");
+    let _ = write!(
+        h,
+        "<header><h1>pixtape <span>report</span></h1><p>{} images → {} playlists{}</p></header><main>",
+        run.images.len(),
+        run.playlists().len(),
+        if catalog_name.is_empty() { String::new() } else { format!(" from {}", escape(catalog_name)) }
+    );
+    summary(&mut h, run);
+    mood_map(&mut h, run, catalog);
+    if !album.is_empty() {
+        album_section(&mut h, album);
+    }
+    if let Some(c) = coverage {
+        coverage_section(&mut h, c);
+    }
+    images(&mut h, run, thumbs);
+    errors(&mut h, run);
+    h.push_str("</main></body></html>\n");
+    h
+}
+
+fn stat(h: &mut String, value: &str, label: &str) {
+    let _ = write!(h, "<div class=\"stat\"><b>{}</b><span>{}</span></div>", escape(value), escape(label));
+}
+
+fn summary(h: &mut String, run: &FinishedRun) {
+    let m = &run.manifest;
+    let c = &m["counts"];
+    let num = |v: &serde_json::Value| v.as_u64().map_or("–".to_string(), |n| n.to_string());
+    h.push_str("<section id=\"summary\"><h2>Run</h2><div class=\"stats\">");
+    stat(h, &num(&c["images"]), "images analysed");
+    stat(h, &num(&c["errors"]), "inputs failed");
+    stat(h, &run.picks.len().to_string(), "picks");
+    stat(h, &num(&m["recommend"]["catalog"]["tracks"]), "tracks in catalog");
+    stat(h, &m["wall_seconds"].as_f64().map_or("–".into(), |s| format!("{s:.1} s")), "wall time");
+    stat(h, m["engine"].as_str().unwrap_or("–"), "engine");
+    stat(h, m["recommend"]["mood_mode"].as_str().unwrap_or("–"), "mood mode");
+    h.push_str("</div></section>");
+}
+
+/// The run's top moods, a bar per label.
+fn mood_bars(h: &mut String, run: &FinishedRun) {
+    // The run's top moods, as a bar per label.
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for im in &run.images {
+        match counts.iter_mut().find(|(l, _)| *l == im.mood_label) {
+            Some(e) => e.1 += 1,
+            None => counts.push((im.mood_label.clone(), 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    if !counts.is_empty() {
+        h.push_str("<div class=\"panel\" style=\"min-width:340px\"><b>Top mood of each picture</b>");
+        let max = counts[0].1.max(1) as f32;
+        for (label, n) in counts.iter().take(12) {
+            let _ = write!(
+                h,
+                "<div class=\"bar\"><span style=\"width:92px\">{}</span><i style=\"width:{:.0}px;background:var(--accent)\"></i>{n}</div>",
+                escape(label),
+                300.0 * *n as f32 / max
+            );
+        }
+        h.push_str("</div>");
+    }
+}
+
+/// Every image (a dot in its main colour) and every recommended track (a
+/// small diamond) on the valence–arousal plane.
+fn mood_map(h: &mut String, run: &FinishedRun, catalog: Option<&Catalog>) {
+    const S: f32 = 560.0;
+    const P: f32 = 36.0;
+    h.push_str("<section id=\"mood-map\"><h2>Mood map</h2><div class=\"row\"><div class=\"panel\">");
+    let _ = write!(
+        h,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{S}\" height=\"{S}\" viewBox=\"0 0 {S} {S}\" role=\"img\" aria-label=\"mood map\">"
+    );
+    let (x0, y0) = plane(-1.0, 1.0, S, P);
+    let (x1, y1) = plane(1.0, -1.0, S, P);
+    let (cx, cy) = plane(0.0, 0.0, S, P);
+    let _ = write!(
+        h,
+        "<defs><linearGradient id=\"q\" x1=\"0\" y1=\"1\" x2=\"1\" y2=\"0\"><stop offset=\"0\" stop-color=\"#dfe7f2\"/>\
+         <stop offset=\"1\" stop-color=\"#fbe3d6\"/></linearGradient></defs>\
+         <rect x=\"{x0}\" y=\"{y0}\" width=\"{}\" height=\"{}\" rx=\"10\" fill=\"url(#q)\"/>\
+         <line x1=\"{x0}\" y1=\"{cy}\" x2=\"{x1}\" y2=\"{cy}\" stroke=\"#b9b4aa\"/><line x1=\"{cx}\" y1=\"{y0}\" x2=\"{cx}\" y2=\"{y1}\" stroke=\"#b9b4aa\"/>",
+        x1 - x0,
+        y1 - y0
+    );
+    for (label, v, a) in
+        [("tense", -0.55, 0.9), ("energetic", 0.55, 0.9), ("melancholic", -0.55, -0.9), ("calm", 0.55, -0.9)]
+    {
+        let (x, y) = plane(v, a, S, P);
+        let _ = write!(
+            h,
+            "<text x=\"{x}\" y=\"{y}\" text-anchor=\"middle\" fill=\"#8a8478\" font-size=\"13\">{label}</text>"
+        );
+    }
+    let _ = write!(
+        h,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#667085\" font-size=\"12\">valence →</text>\
+         <text x=\"12\" y=\"{}\" fill=\"#667085\" font-size=\"12\" transform=\"rotate(-90 12 {})\">arousal →</text>",
+        x1,
+        y1 + 22.0,
+        cy + 30.0,
+        cy + 30.0
+    );
+    if let Some(cat) = catalog {
+        let index = cat.positions();
+        let mut seen = std::collections::HashSet::new();
+        for p in &run.picks {
+            if seen.len() >= MAP_TRACKS {
+                break;
+            }
+            let Some(&i) = index.get(p.track_id.as_str()) else { continue };
+            if !seen.insert(i) {
+                continue;
+            }
+            let v = cat.matrix().vector(i);
+            if v[ANCHOR] <= 0.0 {
+                continue;
+            }
+            let (x, y) = plane(0.5 * v[0] / v[ANCHOR], 0.5 * v[1] / v[ANCHOR], S, P);
+            let _ = write!(
+                h,
+                "<path d=\"M{x} {}l4 4l-4 4l-4-4z\" fill=\"#3a6ea5\" fill-opacity=\".45\"><title>{} — {}</title></path>",
+                y - 4.0,
+                escape(&p.title),
+                escape(&p.artist)
+            );
+        }
+    }
+    for im in &run.images {
+        let (x, y) = plane(im.mood[0], im.mood[1], S, P);
+        let colour = im.palette.first().map_or("#888888", |(c, _)| css_colour(c));
+        let _ = write!(
+            h,
+            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"7\" fill=\"{colour}\" stroke=\"#1d2330\" stroke-width=\"1.5\"><title>{} — {}</title></circle>",
+            escape(&im.id),
+            escape(&im.mood_label)
+        );
+    }
+    h.push_str("</svg><p class=\"legend\">● a picture, in its main colour &nbsp; ◆ a recommended track</p></div>");
+    mood_bars(h, run);
+    h.push_str("</div></section>");
+}
+
+fn album_section(h: &mut String, album: &[AlbumTrack]) {
+    h.push_str("<section id=\"album\"><h2>Album playlist</h2><div class=\"panel\">");
+    // Arousal along the album: the slots' targets and the tracks chosen.
+    let (w, ht, pad) = (760.0f32, 140.0f32, 16.0f32);
+    let n = album.len().max(2) as f32;
+    let x = |i: usize| pad + i as f32 * (w - 2.0 * pad) / (n - 1.0);
+    let y = |a: f32| pad + (1.0 - (a.clamp(-1.0, 1.0) + 1.0) / 2.0) * (ht - 2.0 * pad);
+    let line = |vals: Vec<(usize, f32)>| {
+        vals.iter().map(|(i, a)| format!("{:.1},{:.1}", x(*i), y(*a))).collect::<Vec<_>>().join(" ")
+    };
+    let _ = write!(
+        h,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100%\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" preserveAspectRatio=\"none\">\
+         <line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#ddd\"/>\
+         <polyline points=\"{}\" fill=\"none\" stroke=\"#d9485f\" stroke-dasharray=\"4 3\" stroke-width=\"2\"/>\
+         <polyline points=\"{}\" fill=\"none\" stroke=\"#3a6ea5\" stroke-width=\"2.5\"/></svg>",
+        y(0.0),
+        w - pad,
+        y(0.0),
+        line(album.iter().enumerate().map(|(i, t)| (i, t.target_arousal)).collect()),
+        line(album.iter().enumerate().filter_map(|(i, t)| t.arousal.map(|a| (i, a))).collect())
+    );
+    h.push_str(
+        "<p class=\"legend\">arousal along the album: <span style=\"color:#d9485f\">- - target</span>, \
+         <span style=\"color:#3a6ea5\">— tracks</span></p><table><tr><th>#</th><th>track</th><th>photos</th><th>why</th></tr>",
+    );
+    for t in album {
+        let _ = write!(
+            h,
+            "<tr class=\"album-track\"><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td class=\"why\">{}</td></tr>",
+            t.position,
+            escape(if t.title.is_empty() { &t.track_id } else { &t.title }),
+            escape(&t.artist),
+            escape(&t.photos.join(", ")),
+            escape(&t.explanation)
+        );
+    }
+    h.push_str("</table></div></section>");
+}
+
+fn mix_bars(h: &mut String, title: &str, rows: &[crate::after::coverage::MixRow]) {
+    let _ = write!(h, "<div class=\"panel\" style=\"min-width:320px\"><b>{}</b>", escape(title));
+    let max = rows.iter().map(|r| r.catalog.max(r.recommended)).fold(0.0f64, f64::max).max(1e-9);
+    for r in rows.iter().filter(|r| r.catalog > 0.0 || r.recommended > 0.0).take(16) {
+        let _ = write!(
+            h,
+            "<div class=\"bar\"><span style=\"width:96px\">{}</span><i style=\"width:{:.0}px;background:var(--accent)\" title=\"recommended\"></i>\
+             <i style=\"width:{:.0}px;background:#b9c7da\" title=\"catalog\"></i>{:.0} % / {:.0} %</div>",
+            escape(&r.name),
+            120.0 * r.recommended / max,
+            120.0 * r.catalog / max,
+            100.0 * r.recommended,
+            100.0 * r.catalog
+        );
+    }
+    h.push_str("<p class=\"legend\">recommended (red) against the catalog (blue)</p></div>");
+}
+
+fn coverage_section(h: &mut String, c: &Coverage) {
+    h.push_str("<section id=\"coverage\"><h2>Coverage and bias</h2><div class=\"stats\">");
+    stat(h, &format!("{:.2} %", 100.0 * c.track_coverage), "of the catalog's tracks recommended");
+    stat(h, &format!("{:.1} %", 100.0 * c.artist_coverage), "of its artists");
+    stat(h, &format!("{:.3}", c.gini_tracks), "Gini of track exposure");
+    stat(h, &format!("{:.3}", c.gini_artists), "Gini of artist exposure");
+    stat(h, &format!("{:.3}", c.mean_score), "mean score");
+    h.push_str("</div><div class=\"row\" style=\"margin-top:14px\">");
+    mix_bars(h, "Styles", &c.styles);
+    if let Some(g) = &c.genres {
+        mix_bars(h, "Genres", g);
+    }
+    if let Some(e) = &c.eras {
+        mix_bars(h, "Eras", e);
+    }
+    if let Some(t) = &c.tempo_bands {
+        mix_bars(h, "Tempo", t);
+    }
+    h.push_str("<div class=\"panel\" style=\"min-width:320px\"><b>Hubs: the most recommended tracks</b><table><tr><th>track</th><th>playlists</th></tr>");
+    for hub in c.hubs.iter().take(10) {
+        let _ = write!(
+            h,
+            "<tr><td>{}<br><small>{}</small></td><td>{} ({:.0} %)</td></tr>",
+            escape(if hub.title.is_empty() { &hub.track_id } else { &hub.title }),
+            escape(&hub.artist),
+            hub.picks,
+            100.0 * hub.share_of_playlists
+        );
+    }
+    h.push_str("</table></div></div></section>");
+}
+
+/// A small valence–arousal plane with the picture's point.
+fn mini_plane(h: &mut String, im: &Image) {
+    let (x, y) = plane(im.mood[0], im.mood[1], 96.0, 6.0);
+    let _ = write!(
+        h,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"96\" height=\"96\" viewBox=\"0 0 96 96\" aria-label=\"valence {:+.2}, arousal {:+.2}\">\
+         <rect x=\"6\" y=\"6\" width=\"84\" height=\"84\" rx=\"6\" fill=\"#f3efe8\"/><line x1=\"6\" y1=\"48\" x2=\"90\" y2=\"48\" stroke=\"#d6d0c4\"/>\
+         <line x1=\"48\" y1=\"6\" x2=\"48\" y2=\"90\" stroke=\"#d6d0c4\"/><circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"6\" fill=\"#d9485f\"/></svg>",
+        im.mood[0], im.mood[1]
+    );
+}
+
+fn card(h: &mut String, im: &Image, thumb: Option<&str>, picks: &[&crate::after::finished::Pick]) {
+    let _ = write!(h, "<article class=\"card\"><div>");
+    match thumb {
+        Some(uri) => {
+            let _ = write!(h, "<img class=\"thumb\" alt=\"{}\" src=\"{uri}\">", escape(&im.id));
+        }
+        None => h.push_str("<div class=\"thumb nothumb\" title=\"the file is no longer readable\"></div>"),
+    }
+    h.push_str("<div class=\"swatches\">");
+    for (c, share) in &im.palette {
+        let _ =
+            write!(h, "<span style=\"background:{};flex:{share:.3}\" title=\"{}\"></span>", css_colour(c), escape(c));
+    }
+    h.push_str("</div></div>");
+    let _ = write!(h, "<div><h3>{}</h3>", escape(&im.id));
+    let _ = write!(
+        h,
+        "<div class=\"facts\">{}×{} · brightness {:.2} · warmth {:+.2} · contrast {:.2} · saturation {:.2}</div>",
+        im.width, im.height, im.brightness, im.warmth, im.contrast, im.saturation
+    );
+    let classes: Vec<String> =
+        im.top.iter().take(3).map(|(l, p)| format!("{} {:.0} %", escape(l), 100.0 * p)).collect();
+    let _ = write!(h, "<div class=\"facts\">{}</div><div>", classes.join(" · "));
+    let _ = write!(h, "<span class=\"chip top\">{}</span>", escape(&im.mood_label));
+    for l in im.mood_labels.iter().filter(|l| **l != im.mood_label).chain(&im.styles).chain(&im.themes).take(8) {
+        let _ = write!(h, "<span class=\"chip\">{}</span>", escape(l));
+    }
+    let _ = write!(h, "</div><div class=\"facts\">valence {:+.2} · arousal {:+.2}</div>", im.mood[0], im.mood[1]);
+    // Every reason opens with what drove the picture's mood: said once.
+    let explanations: Vec<&str> = picks.iter().map(|p| p.explanation.as_str()).collect();
+    let shared = shared_opening(&explanations);
+    if !shared.is_empty() {
+        let _ = write!(h, "<div class=\"drivers\">{}</div>", escape(shared.trim_end_matches([' ', '·', '↔'])));
+    }
+    h.push_str("</div><div>");
+    mini_plane(h, im);
+    h.push_str("</div>");
+    if !picks.is_empty() {
+        h.push_str("<table class=\"playlist\">");
+        for p in picks {
+            let _ = write!(
+                h,
+                "<tr class=\"pick\"><td class=\"n\">{}</td><td>{}<br><small>{}</small></td><td class=\"s\">{:.2}</td><td class=\"why\">{}</td></tr>",
+                p.rank,
+                escape(if p.title.is_empty() { &p.track_id } else { &p.title }),
+                escape(&p.artist),
+                p.score,
+                escape(p.explanation[shared.len()..].trim_start_matches([' ', '·']))
+            );
+        }
+        h.push_str("</table>");
+    }
+    h.push_str("</article>");
+}
+
+/// The opening the explanations share, up to a " · " or " ↔ " that ends
+/// it; empty for fewer than two.
+fn shared_opening<'a>(all: &[&'a str]) -> &'a str {
+    let Some((first, rest)) = all.split_first() else { return "" };
+    if rest.is_empty() {
+        return "";
+    }
+    let mut len = first.len();
+    for s in rest {
+        len = first.bytes().zip(s.bytes()).take(len).take_while(|(a, b)| a == b).count();
+    }
+    while !first.is_char_boundary(len) {
+        len -= 1;
+    }
+    let common = &first[..len];
+    // Keep the separator: the rest of each reason starts after it.
+    match [" · ", " ↔ "].iter().filter_map(|sep| common.rfind(sep).map(|i| i + sep.len())).max() {
+        Some(end) => &first[..end],
+        None => "",
+    }
+}
+
+fn images(h: &mut String, run: &FinishedRun, thumbs: &[Option<String>]) {
+    let playlists = run.playlists();
+    let _ = write!(h, "<section id=\"images\"><h2>Pictures and their playlists ({})</h2>", run.images.len());
+    for (page, chunk) in run.images.chunks(PAGE).enumerate() {
+        let first = page * PAGE;
+        let _ = write!(
+            h,
+            "<details class=\"page\"{}><summary>Pictures {}–{}</summary><div class=\"cards\">",
+            if page == 0 { " open" } else { "" },
+            first + 1,
+            first + chunk.len()
+        );
+        for (k, im) in chunk.iter().enumerate() {
+            let picks = playlists.get(im.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            card(h, im, thumbs.get(first + k).and_then(|t| t.as_deref()), picks);
+        }
+        h.push_str("</div></details>");
+    }
+    h.push_str("</section>");
+}
+
+fn errors(h: &mut String, run: &FinishedRun) {
+    let _ = write!(h, "<section id=\"errors\"><h2>Errors and warnings ({})</h2>", run.errors.len());
+    if run.errors.is_empty() {
+        h.push_str("<p class=\"legend\">Every input was analysed without a problem.</p></section>");
+        return;
+    }
+    h.push_str("<table class=\"err\"><tr><th>input</th><th>stage</th><th>severity</th><th>reason</th></tr>");
+    for e in &run.errors {
+        let _ = write!(
+            h,
+            "<tr class=\"error-row\"><td>{}</td><td>{}</td><td class=\"sev-{}\">{}</td><td>{}</td></tr>",
+            escape(e.image_id.as_deref().unwrap_or(&e.path)),
+            escape(&e.stage),
+            if e.severity == "error" { "error" } else { "warning" },
+            escape(&e.severity),
+            escape(&e.reason)
+        );
+    }
+    h.push_str("</table></section>");
+}

@@ -1,0 +1,46 @@
+//! Analysis: what one image becomes once decoded and seen by the model: its
+//! top ImageNet labels and its place in the mood space. The pipeline and
+//! `inspect` both build it here, so a picture reads the same either way.
+
+use crate::engine::decode::DecodedInfo;
+use crate::engine::model::{self, ModelOutput};
+use crate::engine::mood::{self, MoodVector, head::MoodHead};
+
+/// ImageNet labels kept per image.
+pub const TOP_LABELS: usize = 5;
+
+/// One analysed image.
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    pub info: DecodedInfo,
+    /// (class index, probability), most probable first.
+    pub top: Vec<(usize, f32)>,
+    pub mood: MoodVector,
+    /// The top mood (see `MoodHead::top_mood`).
+    pub label: &'static str,
+}
+
+impl Analysis {
+    /// The analysis of image `i` of a finished batch, its mood corrected by
+    /// the learned `head`. `probs` is scratch space, reused across images to
+    /// spare an allocation each.
+    pub fn new(head: &MoodHead, info: DecodedInfo, output: &ModelOutput, i: usize, probs: &mut Vec<f32>) -> Analysis {
+        probs.clear();
+        probs.extend_from_slice(output.logits(i));
+        model::softmax(probs);
+        let top = model::top_k(probs, TOP_LABELS).into_iter().map(|c| (c, probs[c])).collect();
+        let mood = mood::learned_mood(head, &output.semantic(i), output.feature_term(i), &info.colour);
+        Analysis { info, top, mood, label: head.top_mood(&mood) }
+    }
+
+    /// The most probable ImageNet class: what the picture shows.
+    pub fn scene(&self) -> &'static str {
+        self.top.first().and_then(|&(c, _)| model::class_names().get(c).copied()).unwrap_or("?")
+    }
+
+    /// The top labels with their class names.
+    pub fn labels(&self) -> Vec<(usize, &'static str, f32)> {
+        let classes = model::class_names();
+        self.top.iter().map(|&(c, p)| (c, classes.get(c).copied().unwrap_or("?"), p)).collect()
+    }
+}

@@ -1,0 +1,357 @@
+//! Fast CPU engine for MobileNetV2: the fallback where no GPU exists and the
+//! path the CPU benchmarks race.
+//!
+//! Layout is NHWC so that a 1x1 convolution is one matrix product
+//! `[pixels x C_in] x [C_in x C_out]` (the packed kernel in `matmul.rs`) and
+//! a depthwise 3x3 reads channels contiguously, so it vectorises across
+//! channels (`depthwise.rs`). Each image of a batch runs
+//! on one core with its own reusable workspace: for a 224x224 input the
+//! largest activation is 4.8 MB, so one image's whole working set stays in the
+//! last-level cache, which is where this engine gets its speed, and no buffer
+//! is allocated per image. The classifier runs once per batch, as a product
+//! `[batch x 1280] x [1280 x 1000]`, so its 5 MB of weights are read once.
+
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
+
+use rayon::prelude::*;
+
+use super::depthwise::{DepthwiseWeights, Window, depthwise};
+use super::matmul::{Epilogue, PackedWeights, matmul};
+use super::{
+    CROP_BYTES, FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, NUM_CLASSES, STD, STEM_K, STEM_OUT, STEM_SIDE,
+    matmul_weights, stem_weights,
+};
+use crate::engine::isa::Isa;
+use crate::engine::model::Conv;
+use crate::engine::mood::head::{MoodHead, OUTPUTS};
+
+/// 1x1 convolution as packed `[in x out]` weights.
+fn pointwise(conv: &Conv) -> PackedWeights {
+    PackedWeights::new(conv.in_ch, conv.out_ch, &matmul_weights(&conv.weight, conv.out_ch), &conv.bias)
+}
+
+struct CpuBlock {
+    expand: Option<PackedWeights>,
+    depthwise: DepthwiseWeights,
+    project: PackedWeights,
+    residual: bool,
+}
+
+/// Reusable per-thread buffers, sized for the largest layer.
+struct Workspace {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    expanded: Vec<f32>,
+    dw: Vec<f32>,
+}
+
+pub struct CpuEngine {
+    /// Stem as a matrix `[27 x 32]`, rows ordered (ky, kx, channel).
+    stem: PackedWeights,
+    /// Per channel, the normalised value of every u8 level.
+    lut: [[f32; 256]; 3],
+    blocks: Vec<CpuBlock>,
+    head: PackedWeights,
+    classifier: PackedWeights,
+    /// The learned mood head, whose feature term the engine computes.
+    mood_head: MoodHead,
+    workspace_len: usize,
+    workspaces: Mutex<Vec<Workspace>>,
+    queued: Mutex<Queued>,
+}
+
+impl CpuEngine {
+    /// The engine for `model`, computing `mood_head`'s feature term beside it.
+    pub fn new(model: &MobileNetV2, mood_head: &MoodHead) -> Self {
+        let stem = &model.stem;
+        let mut lut = [[0.0; 256]; 3];
+        for (c, table) in lut.iter_mut().enumerate() {
+            for (v, slot) in table.iter_mut().enumerate() {
+                *slot = (v as f32 / 255.0 - MEAN[c]) / STD[c];
+            }
+        }
+        let mut side = STEM_SIDE;
+        let mut workspace_len = STEM_SIDE * STEM_SIDE * STEM_K.max(STEM_OUT);
+        let blocks = model
+            .blocks
+            .iter()
+            .map(|b| {
+                workspace_len = workspace_len.max(side * side * b.hidden());
+                side = side.div_ceil(b.stride());
+                CpuBlock {
+                    expand: b.expand.as_ref().map(pointwise),
+                    depthwise: DepthwiseWeights::new(&b.depthwise),
+                    project: pointwise(&b.project),
+                    residual: b.residual,
+                }
+            })
+            .collect();
+        let classifier_weight = matmul_weights(&model.classifier_weight, NUM_CLASSES);
+        workspace_len = workspace_len.max(side * side * FEATURE_DIM);
+        CpuEngine {
+            stem: PackedWeights::new(STEM_K, STEM_OUT, &stem_weights(stem), &stem.bias),
+            lut,
+            blocks,
+            head: pointwise(&model.head),
+            classifier: PackedWeights::new(FEATURE_DIM, NUM_CLASSES, &classifier_weight, &model.classifier_bias),
+            mood_head: mood_head.clone(),
+            workspace_len,
+            workspaces: Mutex::new(Vec::new()),
+            queued: Mutex::new(Queued::default()),
+        }
+    }
+
+    /// Runs `n` crops (`n x 224 x 224 x 3` u8, RGB, HWC) and writes pooled
+    /// features (`n x 1280`) and logits (`n x 1000`). Images run in parallel
+    /// on the current rayon pool. `Engine::forward` is this plus the
+    /// semantic mood.
+    pub fn forward_batch(&self, crops: &[u8], n: usize, features: &mut [f32], logits: &mut [f32]) {
+        assert!(crops.len() >= n * CROP_BYTES && features.len() >= n * FEATURE_DIM && logits.len() >= n * NUM_CLASSES);
+        features[..n * FEATURE_DIM]
+            .par_chunks_mut(FEATURE_DIM)
+            .zip(crops[..n * CROP_BYTES].par_chunks(CROP_BYTES))
+            .for_each(|(feat, crop)| {
+                let mut ws = self.take_workspace();
+                self.trunk(crop, &mut ws, feat);
+                self.workspaces.lock().unwrap_or_else(|p| p.into_inner()).push(ws);
+            });
+        let linear = Epilogue { relu6: false, residual: None };
+        matmul(&features[..n * FEATURE_DIM], n, &self.classifier, linear, &mut logits[..n * NUM_CLASSES]);
+    }
+
+    fn take_workspace(&self) -> Workspace {
+        let pooled = self.workspaces.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        pooled.unwrap_or_else(|| {
+            let len = self.workspace_len;
+            Workspace { x: vec![0.0; len], y: vec![0.0; len], expanded: vec![0.0; len], dw: vec![0.0; len] }
+        })
+    }
+
+    /// Everything up to and including global average pooling, for one image.
+    fn trunk(&self, crop: &[u8], ws: &mut Workspace, features: &mut [f32]) {
+        let Workspace { x, y, expanded, dw } = ws;
+        // Stem: im2col into `dw` (zero padding is zero in normalised space,
+        // as PyTorch pads the normalised tensor), then one product.
+        let cols = &mut dw[..STEM_SIDE * STEM_SIDE * STEM_K];
+        for oy in 0..STEM_SIDE {
+            for ox in 0..STEM_SIDE {
+                let row = &mut cols[(oy * STEM_SIDE + ox) * STEM_K..][..STEM_K];
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        let iy = (2 * oy + ky) as isize - 1;
+                        let ix = (2 * ox + kx) as isize - 1;
+                        let dst = &mut row[(ky * 3 + kx) * 3..][..3];
+                        if iy < 0 || ix < 0 || iy >= INPUT_SIZE as isize || ix >= INPUT_SIZE as isize {
+                            dst.fill(0.0);
+                        } else {
+                            let p = (iy as usize * INPUT_SIZE + ix as usize) * 3;
+                            for c in 0..3 {
+                                dst[c] = self.lut[c][crop[p + c] as usize];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut side = STEM_SIDE;
+        let pixels = side * side;
+        let relu6 = Epilogue { relu6: true, residual: None };
+        matmul(cols, pixels, &self.stem, relu6, &mut x[..pixels * STEM_OUT]);
+
+        for block in &self.blocks {
+            side = self.block(block, side, ws_parts(x, y, expanded, dw));
+            std::mem::swap(x, y);
+        }
+
+        let pixels = side * side;
+        let h = &self.head;
+        let out = &mut expanded[..pixels * h.n];
+        matmul(&x[..pixels * h.k], pixels, h, relu6, out);
+        features.fill(0.0);
+        for px in out.chunks_exact(h.n) {
+            for (f, v) in features.iter_mut().zip(px) {
+                *f += v;
+            }
+        }
+        let inv = 1.0 / pixels as f32;
+        features.iter_mut().for_each(|f| *f *= inv);
+    }
+}
+
+/// Buffers one block works on: its input `x`, its output `y`, and scratch.
+struct BlockBuffers<'a> {
+    x: &'a [f32],
+    y: &'a mut [f32],
+    expanded: &'a mut [f32],
+    dw: &'a mut [f32],
+}
+
+fn ws_parts<'a>(x: &'a [f32], y: &'a mut [f32], expanded: &'a mut [f32], dw: &'a mut [f32]) -> BlockBuffers<'a> {
+    BlockBuffers { x, y, expanded, dw }
+}
+
+/// Expanded rows one band may hold: small enough to stay in L2 between the
+/// expansion that writes them and the depthwise pass that reads them.
+const BAND_BYTES: usize = 256 * 1024;
+
+impl CpuEngine {
+    /// One inverted residual block, in bands of output rows: expand the input
+    /// rows a band needs (reusing the halo rows the previous band already
+    /// expanded), depthwise them, project the band. The expanded tensor is
+    /// never materialised whole. Returns the output side.
+    fn block(&self, block: &CpuBlock, side: usize, b: BlockBuffers) -> usize {
+        let BlockBuffers { x, y, expanded, dw } = b;
+        let d = &block.depthwise;
+        let (s, hidden) = (d.stride, d.channels);
+        let out_side = side.div_ceil(s);
+        let row_len = side * hidden;
+        let max_in_rows = (BAND_BYTES / (row_len * 4)).max(3);
+        let band = ((max_in_rows - 3) / s + 1).min(out_side);
+        let relu6 = Epilogue { relu6: true, residual: None };
+        let p = &block.project;
+        let (mut e_lo, mut e_hi) = (0, 0);
+        let mut oy0 = 0;
+        while oy0 < out_side {
+            let oy1 = (oy0 + band).min(out_side);
+            let need_lo = (oy0 * s).saturating_sub(1);
+            let need_hi = ((oy1 - 1) * s + 2).min(side);
+            let rows: &[f32] = match &block.expand {
+                Some(e) => {
+                    if need_lo >= e_lo && need_lo < e_hi {
+                        expanded.copy_within((need_lo - e_lo) * row_len..(e_hi - e_lo) * row_len, 0);
+                    } else {
+                        e_hi = need_lo;
+                    }
+                    e_lo = need_lo;
+                    let src = &x[e_hi * side * e.k..need_hi * side * e.k];
+                    let dst = &mut expanded[(e_hi - e_lo) * row_len..(need_hi - e_lo) * row_len];
+                    matmul(src, (need_hi - e_hi) * side, e, relu6, dst);
+                    e_hi = need_hi;
+                    &expanded[..(e_hi - e_lo) * row_len]
+                }
+                None => &x[need_lo * row_len..need_hi * row_len],
+            };
+            let window = Window { rows, first_row: need_lo, side, out_rows: (oy0, oy1) };
+            let m = (oy1 - oy0) * out_side;
+            depthwise(&window, d, &mut dw[..m * hidden]);
+            let out_range = oy0 * out_side * p.n..oy1 * out_side * p.n;
+            let residual = block.residual.then(|| &x[out_range.clone()]);
+            matmul(&dw[..m * p.k], m, p, Epilogue { relu6: false, residual }, &mut y[out_range]);
+            oy0 = oy1;
+        }
+        out_side
+    }
+}
+
+/// The outputs of the batch `start` ran, until `finish` hands them over.
+#[derive(Default)]
+struct Queued {
+    out: super::ModelOutput,
+    full: bool,
+    probs: Vec<f32>,
+}
+
+fn describe() -> String {
+    let isa = match Isa::detect() {
+        Isa::Avx2 | Isa::Avx512 => "AVX2+FMA",
+        Isa::Scalar => "portable",
+    };
+    format!("cpu ({} threads, {isa} kernels)", rayon::current_num_threads())
+}
+
+impl super::Engine for CpuEngine {
+    fn describe(&self) -> String {
+        describe()
+    }
+
+    fn max_batch(&self) -> usize {
+        usize::MAX
+    }
+
+    /// Runs the batch at once, on the caller's thread: the CPU has no
+    /// queue to overlap with.
+    fn start(&self, crops: &[u8], n: usize) -> crate::Result<()> {
+        let mut q = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        if q.full {
+            return Err(crate::Error::Config("cpu engine: start called twice without finish".into()));
+        }
+        let Queued { out, full, probs } = &mut *q;
+        out.resize(n);
+        self.forward_batch(crops, n, &mut out.features, &mut out.logits);
+        let d = crate::engine::mood::NUM_DIMS;
+        for i in 0..n {
+            probs.clear();
+            probs.extend_from_slice(out.logits(i));
+            super::softmax(probs);
+            out.semantic[i * d..(i + 1) * d].copy_from_slice(&crate::engine::mood::semantic(probs));
+            let term = self.mood_head.feature_term(out.features(i));
+            out.feature_term[i * OUTPUTS..(i + 1) * OUTPUTS].copy_from_slice(&term);
+        }
+        *full = true;
+        Ok(())
+    }
+
+    fn finish(&self, out: &mut super::ModelOutput) -> crate::Result<()> {
+        let mut q = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        if !q.full {
+            return Err(crate::Error::Config("cpu engine: finish without start".into()));
+        }
+        // Hand the buffers over; the caller's old ones serve the next batch.
+        std::mem::swap(out, &mut q.out);
+        q.full = false;
+        Ok(())
+    }
+}
+
+/// A CPU engine still being built on another thread. Building one (reading
+/// 3.5M weights and repacking them for the kernels) takes about as long as
+/// decoding a few phone photos, and nothing before the first batch needs
+/// it, so a run lists its inputs and starts decoding meanwhile; the first
+/// batch waits for it.
+pub struct PendingCpuEngine {
+    building: Mutex<Option<JoinHandle<crate::Result<CpuEngine>>>>,
+    ready: OnceLock<CpuEngine>,
+}
+
+impl PendingCpuEngine {
+    /// Starts building the engine for the embedded weights and `mood_head`.
+    pub fn spawn(mood_head: MoodHead) -> Self {
+        let handle = std::thread::Builder::new()
+            .name("pixtape-model".into())
+            .spawn(move || Ok(CpuEngine::new(&super::MobileNetV2::embedded()?, &mood_head)))
+            .expect("spawning a thread");
+        PendingCpuEngine { building: Mutex::new(Some(handle)), ready: OnceLock::new() }
+    }
+
+    /// The engine, once built; the build's error the first time it fails.
+    pub fn get(&self) -> crate::Result<&CpuEngine> {
+        if let Some(engine) = self.ready.get() {
+            return Ok(engine);
+        }
+        let mut building = self.building.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(handle) = building.take() {
+            let built = handle.join().map_err(|_| crate::Error::Model("building the CPU engine panicked".into()))??;
+            let _ = self.ready.set(built);
+        }
+        self.ready.get().ok_or_else(|| crate::Error::Model("the CPU engine could not be built".into()))
+    }
+}
+
+impl super::Engine for PendingCpuEngine {
+    fn describe(&self) -> String {
+        describe()
+    }
+
+    fn max_batch(&self) -> usize {
+        usize::MAX
+    }
+
+    fn start(&self, crops: &[u8], n: usize) -> crate::Result<()> {
+        self.get()?.start(crops, n)
+    }
+
+    fn finish(&self, out: &mut super::ModelOutput) -> crate::Result<()> {
+        self.get()?.finish(out)
+    }
+}

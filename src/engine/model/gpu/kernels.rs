@@ -1,0 +1,132 @@
+//! The compiled model kernels, and `Work`: which kernel one dispatch runs,
+//! on which shapes. What a kernel's uniform block holds and how many
+//! workgroups it takes live in its launcher, beside its WGSL (`stem.rs`,
+//! `pointwise.rs`, `depthwise.rs`, `pool.rs`, `mood_head.rs`,
+//! `mood_correction.rs`); this file
+//! only routes to them.
+
+use super::depthwise::Depthwise;
+use super::pointwise::Pointwise;
+use super::pool::Pool;
+use crate::engine::gpu::{Gpu, shaders};
+use crate::error::Result;
+
+/// One dispatch of one kernel, for a batch whose size comes with the call.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Work {
+    Stem,
+    Pointwise(Pointwise),
+    Depthwise(Depthwise),
+    Pool(Pool),
+    Mood,
+    Correction,
+}
+
+impl Work {
+    /// The uniform block of this dispatch for `images` images.
+    pub(super) fn params(&self, images: usize) -> Vec<u8> {
+        match self {
+            Work::Stem => super::stem::params(images),
+            Work::Pointwise(p) => p.params(images),
+            Work::Depthwise(d) => d.params(images),
+            Work::Pool(p) => p.params(images),
+            Work::Mood => super::mood_head::params(images),
+            Work::Correction => super::mood_correction::params(images),
+        }
+    }
+
+    /// Workgroups to dispatch; every kernel loops with a grid stride, so
+    /// clamping to the dispatch limit is always safe.
+    pub(super) fn workgroups(&self, images: usize, limits: &wgpu::Limits) -> (u32, u32) {
+        match self {
+            Work::Stem => super::stem::workgroups(images, limits),
+            Work::Pointwise(p) => p.workgroups(images, limits),
+            Work::Depthwise(d) => d.workgroups(images, limits),
+            Work::Pool(p) => p.workgroups(images, limits),
+            Work::Mood => super::mood_head::workgroups(images, limits),
+            Work::Correction => super::mood_correction::workgroups(images, limits),
+        }
+    }
+}
+
+/// The compiled kernels, built once per device. Each kernel's launcher file
+/// adds its one-off `run_*` method, which the kernel tests call.
+pub struct Kernels {
+    stem: wgpu::ComputePipeline,
+    /// Indexed by `Fused`: none, ReLU6, residual.
+    pointwise: [wgpu::ComputePipeline; 3],
+    depthwise: wgpu::ComputePipeline,
+    pool: wgpu::ComputePipeline,
+    mood: wgpu::ComputePipeline,
+    correction: wgpu::ComputePipeline,
+}
+
+impl Kernels {
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        Ok(Kernels {
+            stem: gpu.pipeline(&shaders::STEM, "main", &[])?,
+            pointwise: super::pointwise::pipelines(gpu)?,
+            depthwise: gpu.pipeline(&shaders::DEPTHWISE, "main", &[])?,
+            pool: gpu.pipeline(&shaders::POOL, "main", &[])?,
+            mood: gpu.pipeline(&shaders::MOOD_HEAD, "main", &[])?,
+            correction: gpu.pipeline(&shaders::MOOD_CORRECTION, "main", &[])?,
+        })
+    }
+
+    pub(super) fn pipeline(&self, work: &Work) -> &wgpu::ComputePipeline {
+        match work {
+            Work::Stem => &self.stem,
+            Work::Pointwise(Pointwise { fused, .. }) => &self.pointwise[*fused as usize],
+            Work::Depthwise(_) => &self.depthwise,
+            Work::Pool(_) => &self.pool,
+            Work::Mood => &self.mood,
+            Work::Correction => &self.correction,
+        }
+    }
+
+    /// Uploads, dispatches once, reads `out_len` floats back: for tests.
+    /// `inputs` are bound after the uniform block and before the output, in
+    /// the order the kernel declares them.
+    pub(super) fn run_once(
+        &self,
+        gpu: &Gpu,
+        work: Work,
+        images: usize,
+        inputs: &[wgpu::Buffer],
+        out_len: usize,
+    ) -> Result<Vec<f32>> {
+        let bytes = (out_len * 4) as u64;
+        let params = work.params(images);
+        let uniform =
+            gpu.buffer("params", params.len() as u64, wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST)?;
+        gpu.queue.write_buffer(&uniform, 0, &params);
+        let out = gpu.scratch("out", bytes)?;
+        let readback = gpu.readback("readback", bytes)?;
+        let mut buffers: Vec<wgpu::BindingResource> = vec![uniform.as_entire_binding()];
+        buffers.extend(inputs.iter().map(|b| b.as_entire_binding()));
+        buffers.push(out.as_entire_binding());
+        let bind_group = bind(gpu, self.pipeline(&work), "one-off", buffers)?;
+        let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("one-off") });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            pass.set_pipeline(self.pipeline(&work));
+            pass.set_bind_group(0, &bind_group, &[]);
+            let (x, y) = work.workgroups(images, &gpu.limits);
+            pass.dispatch_workgroups(x, y, 1);
+        }
+        encoder.copy_buffer_to_buffer(&out, 0, &readback, 0, bytes);
+        let submission = gpu.queue.submit([encoder.finish()]);
+        gpu.read_mapped(&readback, bytes, submission, |b| bytemuck::cast_slice::<u8, f32>(b).to_vec())
+    }
+}
+
+/// A bind group of `resources` at bindings 0, 1, 2, ..., the order every
+/// model kernel declares them in.
+pub(super) fn bind(
+    gpu: &Gpu,
+    pipeline: &wgpu::ComputePipeline,
+    label: &str,
+    resources: Vec<wgpu::BindingResource>,
+) -> Result<wgpu::BindGroup> {
+    gpu.bind_group(pipeline, label, (0..).zip(resources).collect())
+}

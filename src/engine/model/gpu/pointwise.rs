@@ -1,0 +1,89 @@
+//! Launcher of the pointwise kernel (`shaders/pointwise.wgsl`): a 1x1
+//! convolution (or the classifier) as one tiled matrix product, with what
+//! follows it fused into the store.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::kernels::{Kernels, Work};
+use crate::engine::gpu::{self, Gpu, shaders};
+use crate::error::Result;
+
+/// Output tile side of the shader (`TILE_M`, `TILE_N`): one workgroup each.
+const TILE: u64 = 64;
+
+/// What the pointwise kernel fuses into its store after the bias: one
+/// compiled pipeline each (the shader's `RELU6` and `RESIDUAL` overrides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fused {
+    None,
+    Relu6,
+    /// Add the tensor bound as the residual (the block's input).
+    Residual,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    m: u32,
+    k: u32,
+    n: u32,
+    _pad: u32,
+}
+
+/// One product over `pixels` pixels an image (1 for the classifier):
+/// `[pixels x k] x [k x n]` per image.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Pointwise {
+    pub pixels: usize,
+    pub k: usize,
+    pub n: usize,
+    pub fused: Fused,
+}
+
+impl Pointwise {
+    pub(super) fn params(&self, images: usize) -> Vec<u8> {
+        let m = (images * self.pixels) as u32;
+        bytemuck::bytes_of(&Params { m, k: self.k as u32, n: self.n as u32, _pad: 0 }).to_vec()
+    }
+
+    /// Column tiles in x, row tiles in y (the rows of every image together).
+    pub(super) fn workgroups(&self, images: usize, limits: &wgpu::Limits) -> (u32, u32) {
+        let rows = gpu::grid(images as u64 * self.pixels as u64, TILE as u32, limits);
+        ((self.n as u64).div_ceil(TILE) as u32, rows)
+    }
+}
+
+/// The three pipelines, in `Fused` order.
+pub(super) fn pipelines(gpu: &Gpu) -> Result<[wgpu::ComputePipeline; 3]> {
+    let pipeline = |relu6: bool, residual: bool| {
+        let flags = [("RELU6", f64::from(u8::from(relu6))), ("RESIDUAL", f64::from(u8::from(residual)))];
+        gpu.pipeline(&shaders::POINTWISE, "main", &flags)
+    };
+    Ok([pipeline(false, false)?, pipeline(true, false)?, pipeline(false, true)?])
+}
+
+impl Kernels {
+    /// `x [m x k] * weight [k x n] + bias`, then what `fused` says
+    /// (`residual` is `[m x n]`, read only for `Fused::Residual`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_matmul(
+        &self,
+        gpu: &Gpu,
+        x: &[f32],
+        m: usize,
+        weight: &[f32],
+        bias: &[f32],
+        fused: Fused,
+        residual: Option<&[f32]>,
+    ) -> Result<Vec<f32>> {
+        let n = bias.len();
+        let k = weight.len() / n.max(1);
+        let inputs = [
+            gpu.storage("x", x)?,
+            gpu.storage("weight", weight)?,
+            gpu.storage("bias", bias)?,
+            gpu.storage("residual", residual.unwrap_or(&[0.0; 4]))?,
+        ];
+        self.run_once(gpu, Work::Pointwise(Pointwise { pixels: m, k, n, fused }), 1, &inputs, m * n)
+    }
+}

@@ -1,0 +1,114 @@
+//! Output stage: Parquet tables and the run manifest, written so that a crash
+//! or a kill never leaves a half-written file that looks finished.
+//!
+//! Every file is written through `crate::atomic::AtomicFile`: under a hidden
+//! temporary name, flushed, then renamed into place.
+//! The run manifest is removed when a run starts and written last, so a
+//! folder holds a complete, consistent run exactly when `manifest.json`
+//! exists. Tables use zstd, page statistics and row groups of
+//! `ROW_GROUP_ROWS`, so DuckDB, Polars and pyarrow can skip and parallelise.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{ArrayBuilder, ListBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+mod album;
+mod errors;
+mod features;
+mod images;
+mod lock;
+mod parts;
+mod recommendations;
+
+use crate::atomic::AtomicFile;
+use crate::error::{Error, Result};
+pub use album::{album_schema, write_album};
+pub use errors::{ErrorsWriter, Severity, errors_schema};
+pub use features::{FeaturesWriter, Learning, features_schema};
+pub use images::{ImageRecord, ImagesWriter, images_schema};
+pub use lock::{LOCK_FILE, OutputLock};
+pub use parts::remove as remove_parts;
+pub use parts::{
+    Compacted, DEFAULT_PART_INPUTS, Journal, OrderedIds, PARTS_DIR, PartCounts, PartSink, PartTables, compact,
+};
+pub use recommendations::{RecommendationRecord, RecommendationsWriter, recommendations_schema};
+
+pub const ROW_GROUP_ROWS: usize = 8192;
+/// Rows buffered in builders before they are handed to the Parquet writer.
+const FLUSH_ROWS: usize = 1024;
+/// The files a run writes into its output folder, named here only.
+pub const IMAGES_FILE: &str = "images.parquet";
+pub const ERRORS_FILE: &str = "errors.parquet";
+pub const RECOMMENDATIONS_FILE: &str = "recommendations.parquet";
+pub const FEATURES_FILE: &str = "features.parquet";
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const ALBUM_FILE: &str = "album.parquet";
+pub const REPORT_FILE: &str = "report.html";
+
+/// One Parquet table being written.
+pub(super) struct Table {
+    schema: SchemaRef,
+    writer: ArrowWriter<File>,
+    target: AtomicFile,
+    rows: u64,
+    /// Rows pushed into the writer's builders since the last flush.
+    pending: usize,
+}
+
+impl Table {
+    pub(super) fn create(dest: &Path, schema: SchemaRef) -> Result<Self> {
+        let mut target = AtomicFile::create(dest)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_created_by(format!("pixtape {}", env!("CARGO_PKG_VERSION")))
+            .build();
+        let writer = ArrowWriter::try_new(target.take_file(), schema.clone(), Some(props))
+            .map_err(|e| Error::output(dest, e))?;
+        Ok(Table { schema, writer, target, rows: 0, pending: 0 })
+    }
+
+    /// Counts a row pushed into the builders; true when they should be
+    /// flushed (`FLUSH_ROWS` are waiting).
+    pub(super) fn row_added(&mut self) -> bool {
+        self.pending += 1;
+        self.pending >= FLUSH_ROWS
+    }
+
+    /// Whether the builders hold rows to flush; the count restarts.
+    pub(super) fn take_pending(&mut self) -> bool {
+        std::mem::take(&mut self.pending) > 0
+    }
+
+    pub(super) fn write(&mut self, columns: Vec<ArrayRef>) -> Result<()> {
+        let batch =
+            RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| Error::output(self.target.dest(), e))?;
+        self.rows += batch.num_rows() as u64;
+        self.writer.write(&batch).map_err(|e| Error::output(self.target.dest(), e))
+    }
+
+    pub(super) fn finish(self) -> Result<u64> {
+        let dest = self.target.dest().to_path_buf();
+        let file = self.writer.into_inner().map_err(|e| Error::output(&dest, e))?;
+        self.target.commit(Some(file))?;
+        Ok(self.rows)
+    }
+}
+
+/// A list column of non-null `item` values, as every list column is.
+pub(super) fn list_field(name: &str, item: DataType) -> Field {
+    Field::new(name, DataType::List(Arc::new(Field::new("item", item, false))), false)
+}
+
+/// The builder of a `list_field` column.
+pub(super) fn list_of<T: ArrayBuilder>(values: T, item: DataType) -> ListBuilder<T> {
+    ListBuilder::new(values).with_field(Arc::new(Field::new("item", item, false)))
+}
