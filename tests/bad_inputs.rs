@@ -12,7 +12,7 @@ use common::{Rng, photo, png_claiming, png_solid, read_parquet, strings};
 use pixtape::engine::backend::Backend;
 use pixtape::engine::decode::{DecodeLimits, Decoder};
 use pixtape::engine::model::CROP_BYTES;
-use pixtape::run::pipeline::{self, AnalyzeSettings, Silent};
+use pixtape::run::{self, AnalyzeSettings, Silent};
 
 fn settings(images: &Path, out: &Path) -> AnalyzeSettings {
     AnalyzeSettings { decode_threads: 2, ..AnalyzeSettings::new(images.to_path_buf(), out.to_path_buf()) }
@@ -168,7 +168,7 @@ fn mixed_folder_writes_every_good_image_and_one_error_per_bad_file() {
     let (dir, bad) = mixed_folder(root.path());
     let out = root.path().join("out");
     let backend = Backend::cpu();
-    let summary = pipeline::analyze(&settings(&dir, &out), &backend.model(Some(4)).unwrap(), &Silent).unwrap();
+    let summary = run::analyze(&settings(&dir, &out), &backend.model(Some(4)).unwrap(), &Silent).unwrap();
 
     let images = read_parquet(&out.join("images.parquet"));
     let ids: Vec<String> = strings(&images, "image_id").into_iter().flatten().collect();
@@ -255,7 +255,7 @@ fn odd_names_and_links_are_analysed_or_skipped_and_never_followed_forever() {
     std::fs::write(images.join("album.jpg/inside.png"), png_solid(64, 48, [200, 120, 40])).unwrap();
     std::os::unix::fs::symlink("..", images.join("album.jpg/up")).unwrap();
     let out = dir.path().join("out");
-    let s = pipeline::analyze(&settings(&images, &out), &Backend::cpu().model(Some(4)).unwrap(), &Silent).unwrap();
+    let s = run::analyze(&settings(&images, &out), &Backend::cpu().model(Some(4)).unwrap(), &Silent).unwrap();
     let c = &s.counts;
     assert_eq!((c.images, c.errors, c.warnings), (3, 0, 1), "{c:?}");
     assert_eq!((c.symlink_loops, c.folders_named_like_images), (1, 1), "{c:?}");

@@ -10,7 +10,7 @@ use pixtape::engine::decode::{DecodeLimits, Decoder};
 use pixtape::engine::model::{CROP_BYTES, FEATURE_DIM, ModelOutput};
 use pixtape::engine::mood::head::{INPUTS, MoodHead, OUTPUTS, output_dims};
 use pixtape::engine::mood::{self, MoodVector, NUM_DIMS};
-use pixtape::run::pipeline::{self, AnalyzeSettings, Silent};
+use pixtape::run::{self, AnalyzeSettings, Silent};
 
 const HEAD: &[u8] = include_bytes!("../models/mood_head.safetensors");
 
@@ -62,7 +62,7 @@ fn pipeline_moods_are_the_head_applied_to_the_engines_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::cpu();
     let model = backend.model(Some(4)).unwrap();
-    pipeline::analyze(&AnalyzeSettings::new(photos_dir(), dir.path()), &model, &Silent).unwrap();
+    run::analyze(&AnalyzeSettings::new(photos_dir(), dir.path()), &model, &Silent).unwrap();
     let images = read_parquet(&dir.path().join("images.parquet"));
     use arrow_array::cast::AsArray;
     use arrow_array::types::Float32Type;

@@ -8,12 +8,12 @@ use arrow_array::types::{Float32Type, UInt16Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, ListArray, StructArray};
 use common::{photos_dir, read_parquet, strings};
 use pixtape::engine::backend::Backend;
-use pixtape::run::pipeline::{self, AnalyzeSettings, Silent};
+use pixtape::run::{self, AnalyzeSettings, Silent};
 
-fn run(out: &std::path::Path) -> pipeline::RunSummary {
+fn run(out: &std::path::Path) -> run::RunSummary {
     let settings = AnalyzeSettings { decode_threads: 2, ..AnalyzeSettings::new(photos_dir(), out.to_path_buf()) };
     let backend = Backend::cpu();
-    pipeline::analyze(&settings, &backend.model(Some(3)).unwrap(), &Silent).unwrap()
+    run::analyze(&settings, &backend.model(Some(3)).unwrap(), &Silent).unwrap()
 }
 
 fn f32s(batch: &arrow_array::RecordBatch, name: &str) -> Vec<f32> {
@@ -143,7 +143,7 @@ fn errors_table_and_manifest_describe_the_run() {
 fn a_new_run_withdraws_the_old_manifest_first() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("manifest.json"), "{\"from\": \"an older run\"}").unwrap();
-    pipeline::prepare_out_dir(dir.path()).unwrap();
+    run::prepare_out_dir(dir.path()).unwrap();
     assert!(!dir.path().join("manifest.json").exists(), "an unfinished run must not look finished");
 }
 
@@ -171,7 +171,7 @@ fn manifests_of_paths_csv_and_parquet_work() {
     ] {
         let out = dir.path().join(format!("out-{}", manifest.extension().unwrap().to_string_lossy()));
         let settings = AnalyzeSettings { decode_threads: 1, ..AnalyzeSettings::new(manifest, out.clone()) };
-        pipeline::analyze(&settings, &model, &Silent).unwrap();
+        run::analyze(&settings, &model, &Silent).unwrap();
         let b = read_parquet(&out.join("images.parquet"));
         let ids: Vec<String> = strings(&b, "image_id").into_iter().flatten().collect();
         assert_eq!(ids, want);
@@ -183,7 +183,7 @@ fn manifests_of_paths_csv_and_parquet_work() {
     std::fs::copy(&pq, &copy).unwrap();
     let out = dir.path().join("out-pq");
     let settings = AnalyzeSettings { decode_threads: 1, ..AnalyzeSettings::new(copy, out.clone()) };
-    pipeline::analyze(&settings, &model, &Silent).unwrap();
+    run::analyze(&settings, &model, &Silent).unwrap();
     let ids: Vec<String> =
         strings(&read_parquet(&out.join("images.parquet")), "image_id").into_iter().flatten().collect();
     assert_eq!(ids[0], "kitty");
@@ -198,7 +198,7 @@ fn features_table_holds_each_images_pooled_features_when_asked() {
     let backend = Backend::cpu();
     let model = backend.model(Some(4)).unwrap();
     let settings = AnalyzeSettings { features: true, ..AnalyzeSettings::new(photos_dir(), out.clone()) };
-    pipeline::analyze(&settings, &model, &Silent).unwrap();
+    run::analyze(&settings, &model, &Silent).unwrap();
     let images = read_parquet(&out.join("images.parquet"));
     let f = read_parquet(&out.join("features.parquet"));
     assert_eq!(f.schema(), pixtape::run::output::features_schema());
@@ -227,6 +227,6 @@ fn features_table_holds_each_images_pooled_features_when_asked() {
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["outputs"]["features"], "features.parquet");
     // A later run without features leaves no stale table behind.
-    pipeline::analyze(&AnalyzeSettings::new(photos_dir(), out.clone()), &model, &Silent).unwrap();
+    run::analyze(&AnalyzeSettings::new(photos_dir(), out.clone()), &model, &Silent).unwrap();
     assert!(!out.join("features.parquet").exists());
 }

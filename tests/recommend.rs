@@ -16,7 +16,7 @@ use pixtape::engine::model::{CROP_BYTES, ModelOutput};
 use pixtape::engine::mood::{self, MoodMode, MoodVector, Weights, head::MoodHead};
 use pixtape::recommend::Recommender;
 use pixtape::recommend::playlist::{self, PlaylistSettings};
-use pixtape::run::pipeline::{self, AnalyzeSettings, Silent};
+use pixtape::run::{self, AnalyzeSettings, Silent};
 
 /// A test catalog of clear-cut tracks, six per family.
 fn test_catalog(dir: &Path) -> Catalog {
@@ -220,7 +220,7 @@ fn recommend_writes_every_table_and_column() {
         .unwrap();
     let out = dir.path().join("out");
     let settings = AnalyzeSettings::new(photos_dir(), &out);
-    let summary = pipeline::run(&settings, &backend.model(Some(4)).unwrap(), Some(&rec), &Silent).unwrap();
+    let summary = run::run(&settings, &backend.model(Some(4)).unwrap(), Some(&rec), &Silent).unwrap();
     assert_eq!(summary.counts.recommendations, 40);
 
     let r = read_parquet(&out.join("recommendations.parquet"));

@@ -15,8 +15,8 @@ use pixtape::engine::backend::{Backend, Model};
 use pixtape::engine::mood::MoodMode;
 use pixtape::recommend::Recommender;
 use pixtape::recommend::playlist::PlaylistSettings;
-use pixtape::run::pipeline::{self, AnalyzeSettings, Silent};
 use pixtape::run::shard::{Shard, array_ranges, folder_name, shard_of};
+use pixtape::run::{self, AnalyzeSettings, Silent};
 
 #[test]
 fn shard_specs_take_the_index_from_the_first_variable_set_and_never_the_count() {
@@ -68,7 +68,7 @@ fn moods(dir: &Path) -> HashMap<String, Vec<f32>> {
 
 fn run_shards(model: &Model, out: &Path, n: u32) {
     for i in 0..n {
-        let s = pipeline::analyze(&settings(out, Some((i, n))), model, &Silent).unwrap();
+        let s = run::analyze(&settings(out, Some((i, n))), model, &Silent).unwrap();
         assert!(!s.already_complete);
         assert_eq!(s.out, out.join(folder_name(i, n)));
     }
@@ -80,7 +80,7 @@ fn shards_together_hold_every_input_once_and_equal_a_single_run() {
     let backend = Backend::cpu();
     let model = backend.model(Some(4)).unwrap();
     let single = dir.path().join("single");
-    pipeline::analyze(&settings(&single, None), &model, &Silent).unwrap();
+    run::analyze(&settings(&single, None), &model, &Silent).unwrap();
     let out = dir.path().join("sharded");
     run_shards(&model, &out, 3);
     let report = verify(&out).unwrap();
@@ -100,11 +100,11 @@ fn shards_together_hold_every_input_once_and_equal_a_single_run() {
     assert!(verify(&single).unwrap().is_whole());
 
     // Rerunning a complete shard does nothing; other settings are refused.
-    let again = pipeline::analyze(&settings(&out, Some((1, 3))), &model, &Silent).unwrap();
+    let again = run::analyze(&settings(&out, Some((1, 3))), &model, &Silent).unwrap();
     assert!(again.already_complete);
     let mut other = settings(&out, Some((1, 3)));
     other.features = true;
-    let e = pipeline::analyze(&other, &model, &Silent).unwrap_err().to_string();
+    let e = run::analyze(&other, &model, &Silent).unwrap_err().to_string();
     assert!(e.contains("another fingerprint"), "{e}");
     assert!(verify(&out).unwrap().is_whole(), "the refused rerun touched nothing");
 }
@@ -143,7 +143,7 @@ fn verify_finds_a_shard_made_with_another_catalog() {
     let recommend = |i: u32, path: &Path| {
         let cat = catalog::load(&CatalogOptions::new(path)).unwrap();
         let r = Recommender::new(&backend, &cat, MoodMode::Match, PlaylistSettings::default()).unwrap();
-        pipeline::run(&settings(&out, Some((i, 2))), &model, Some(&r), &Silent).unwrap();
+        run::run(&settings(&out, Some((i, 2))), &model, Some(&r), &Silent).unwrap();
     };
     // The same catalog, from another path: the same fingerprint.
     let copy = dir.path().join("copy.csv");
@@ -187,7 +187,7 @@ fn verify_finds_duplicated_inputs_and_half_written_or_corrupt_parts() {
     let mut s = settings(&out, Some((1, 2)));
     s.part_inputs = 2;
     std::fs::remove_dir_all(&b).unwrap();
-    pipeline::analyze(&s, &model, &Silent).unwrap();
+    run::analyze(&s, &model, &Silent).unwrap();
     std::fs::remove_file(b.join("manifest.json")).unwrap();
     std::fs::create_dir_all(b.join("_parts")).unwrap();
     let journal = serde_json::json!({"pixtape_version": "x", "fingerprint": "f", "recommendations": false,
@@ -286,7 +286,7 @@ fn a_folder_being_written_is_locked_and_a_dead_runs_lock_is_taken_over() {
     std::fs::create_dir_all(&out).unwrap();
     // A live holder (this very process) on this host: refused, lock named.
     let held = OutputLock::acquire(&out).unwrap();
-    let e = pipeline::analyze(&settings(&out, None), &model, &Silent).unwrap_err().to_string();
+    let e = run::analyze(&settings(&out, None), &model, &Silent).unwrap_err().to_string();
     assert!(e.contains(LOCK_FILE) && e.contains("another pixtape run"), "{e}");
     assert!(!out.join("manifest.json").exists());
     drop(held);
@@ -296,12 +296,12 @@ fn a_folder_being_written_is_locked_and_a_dead_runs_lock_is_taken_over() {
     if !host.trim().is_empty() {
         let text = format!("pid={}\nhost={}\nsince=2026-01-01T00:00:00Z\n", u32::MAX - 7, host.trim());
         std::fs::write(out.join(LOCK_FILE), text).unwrap();
-        pipeline::analyze(&settings(&out, None), &model, &Silent).unwrap();
+        run::analyze(&settings(&out, None), &model, &Silent).unwrap();
         assert!(out.join("manifest.json").exists() && !out.join(LOCK_FILE).exists());
     }
     // Another host's lock cannot be checked from here: refused, with advice.
     std::fs::write(out.join(LOCK_FILE), "pid=12\nhost=elsewhere-node-7\nsince=2026-01-01T00:00:00Z\n").unwrap();
-    let e = pipeline::analyze(&settings(&out, None), &model, &Silent).unwrap_err().to_string();
+    let e = run::analyze(&settings(&out, None), &model, &Silent).unwrap_err().to_string();
     assert!(e.contains("elsewhere-node-7") && e.contains("remove the lock file"), "{e}");
     assert!(out.join("manifest.json").exists(), "the refused run removed nothing");
 }

@@ -62,24 +62,7 @@ pub struct AlbumPhoto {
     pub mood: MoodVector,
 }
 
-/// One track of the album: a row of `album.parquet`, as built and as
-/// read back (`run::read_album`).
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct AlbumTrack {
-    pub position: u16,
-    pub track_id: String,
-    pub title: String,
-    pub artist: String,
-    /// The photos of the stretch it serves.
-    pub photos: Vec<String>,
-    pub score: f32,
-    /// The track's arousal (−1..1), when the catalog says.
-    pub arousal: Option<f32>,
-    pub tempo: Option<f32>,
-    /// The arousal the slot asked for.
-    pub target_arousal: f32,
-    pub explanation: String,
-}
+pub use crate::run::output::AlbumTrack;
 
 /// A finished album.
 #[derive(Clone, Debug, Serialize)]

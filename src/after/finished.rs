@@ -12,9 +12,10 @@ use arrow_array::types::{Float32Type, UInt16Type, UInt32Type};
 use arrow_array::{Array, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::after::album::AlbumTrack;
+use crate::catalog::{self, Catalog, CatalogOptions};
 use crate::engine::mood::{MoodVector, NUM_DIMS};
 use crate::error::{Error, Result};
+use crate::run::output::AlbumTrack;
 use crate::run::output::{ERRORS_FILE, IMAGES_FILE, MANIFEST_FILE, RECOMMENDATIONS_FILE};
 
 /// One analysed image.
@@ -147,6 +148,15 @@ fn catalog_named(manifest: &serde_json::Value) -> Option<PathBuf> {
 /// manifest alone (`None` for a run without one, like `analyze`'s).
 pub fn catalog_of(dir: &Path) -> Result<Option<PathBuf>> {
     Ok(catalog_named(&read_manifest(dir)?))
+}
+
+/// The catalog a finished run used, loaded: the one `given`, else the one
+/// its manifest names; `None` when there is neither.
+pub fn load_catalog(dir: &Path, given: Option<&Path>) -> Result<Option<Catalog>> {
+    let Some(path) = given.map(Path::to_path_buf).or_else(|| catalog_of(dir).ok().flatten()) else {
+        return Ok(None);
+    };
+    catalog::load(&CatalogOptions::new(&path)).map(Some)
 }
 
 /// The manifest of the finished run in `dir`; a folder without one is not

@@ -12,7 +12,7 @@ pub mod report;
 use std::path::{Path, PathBuf};
 
 use crate::after::album::{Album, AlbumSettings};
-use crate::after::coverage::{Coverage};
+use crate::after::coverage::Coverage;
 use crate::after::export::{Entry, Format, Playlist};
 use crate::after::finished::FinishedRun;
 use crate::catalog::Catalog;
@@ -51,7 +51,7 @@ pub fn finish(out: &Path, recommender: &Recommender, s: &AfterSettings) -> Resul
     let album = match &s.album {
         Some(a) => {
             let album = album::build(&run.images, recommender, a)?;
-            write_album(&out.join(ALBUM_FILE), &album)?;
+            write_album(&out.join(ALBUM_FILE), &album.tracks)?;
             Some(album)
         }
         None => None,

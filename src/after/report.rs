@@ -21,7 +21,6 @@ use std::path::Path;
 use base64::Engine as _;
 use rayon::prelude::*;
 
-use crate::after::album::AlbumTrack;
 use crate::after::coverage::{COVERAGE_FILE, Coverage};
 use crate::after::export::escape;
 use crate::after::finished::{FinishedRun, Image, read_album};
@@ -31,6 +30,7 @@ use crate::engine::decode::{DecodeLimits, Decoder};
 use crate::engine::model::{CROP_BYTES, INPUT_SIZE};
 use crate::engine::mood::ANCHOR;
 use crate::error::Result;
+use crate::run::output::AlbumTrack;
 use crate::run::output::{ALBUM_FILE, REPORT_FILE};
 
 /// Images per page of cards.

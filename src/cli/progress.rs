@@ -13,7 +13,7 @@ use arrow_array::types::{Float32Type, UInt16Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pixtape::catalog::Catalog;
 use pixtape::run::output::{IMAGES_FILE, RECOMMENDATIONS_FILE};
-use pixtape::run::pipeline::{Progress, RunSummary};
+use pixtape::run::{Progress, RunSummary};
 
 pub struct Bar {
     bar: ProgressBar,
@@ -109,7 +109,7 @@ pub fn summary_line(s: &RunSummary) -> String {
 
 /// What the folder walk passed over, if anything: `, 3 non-image files
 /// skipped, 1 symbolic-link loop skipped`.
-fn skipped(c: &pixtape::run::pipeline::Counts) -> String {
+fn skipped(c: &pixtape::run::Counts) -> String {
     [
         (c.skipped_files, "non-image files"),
         (c.symlink_loops, "symbolic-link loops"),
@@ -221,7 +221,7 @@ pub fn profile_lines(profile: &pixtape::learn::Profile) -> Vec<String> {
 }
 
 /// Which shard a run is, and where the index came from.
-pub fn shard_line(settings: &pixtape::run::pipeline::AnalyzeSettings) -> Option<String> {
+pub fn shard_line(settings: &pixtape::run::AnalyzeSettings) -> Option<String> {
     settings.shard.as_ref().map(|s| {
         format!(
             "shard {} of {} (index from {}), writing {}",

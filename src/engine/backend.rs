@@ -18,7 +18,6 @@ use crate::engine::model::{Engine, MobileNetV2, cpu::PendingCpuEngine, gpu::GpuE
 use crate::engine::mood::head::MoodHead;
 use crate::engine::similarity::{CpuMatcher, Matcher, TrackMatrix, gpu::GpuMatcher};
 use crate::error::{Error, Result};
-use crate::recommend::profile::ProfileReport;
 
 /// Images per model batch on the CPU: enough to amortise the weight reads,
 /// small enough that a batch's activations stay in cache-friendly sizes.
@@ -150,7 +149,7 @@ impl Backend {
         let batch = wanted.min(engine.max_batch()).max(1);
         let notice = (batch < wanted)
             .then(|| format!("batches of {batch} images, the most this adapter's binding limits allow"));
-        Ok(Model { engine, batch, device: self.report.clone(), notice, head, profile: None })
+        Ok(Model { engine, batch, device: self.report.clone(), notice, head })
     }
 
     /// The matcher for `tracks`, answering `k` hits per query. A `k` beyond
@@ -184,8 +183,6 @@ pub struct Model<'g> {
     /// The learned correction of each picture's mood; the engine computes
     /// its feature term.
     pub head: MoodHead,
-    /// The profile whose head this is, for the manifest.
-    pub profile: Option<ProfileReport>,
 }
 
 /// Mesa's Vulkan drivers probe the window system when an instance is made,

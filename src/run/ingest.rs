@@ -43,6 +43,17 @@ pub enum IngestItem {
     Skipped(Skip),
 }
 
+/// The id an input is sharded and fingerprinted by: its `image_id`, or
+/// for an entry that cannot become an image, its path. `None` for files
+/// the walk passes over.
+pub fn input_id(item: &IngestItem) -> Option<&str> {
+    match item {
+        IngestItem::Image(s) => Some(&s.id),
+        IngestItem::Rejected { path, .. } => Some(path),
+        IngestItem::Skipped(_) => None,
+    }
+}
+
 /// Why a folder walk passed over an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Skip {

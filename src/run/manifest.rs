@@ -18,7 +18,7 @@ use crate::recommend::profile::ProfileReport;
 use crate::recommend::{RecommendReport, Recommender};
 use crate::run::ingest::InputKind;
 use crate::run::output::{ERRORS_FILE, FEATURES_FILE, IMAGES_FILE, MANIFEST_FILE, RECOMMENDATIONS_FILE};
-use crate::run::pipeline::{AnalyzeSettings, RunSummary};
+use crate::run::settings::{AnalyzeSettings, Counts, RunSummary};
 use crate::run::shard::{self, InputDigest, Shard};
 
 /// How the model sees a picture, as recorded for reproducibility.
@@ -60,7 +60,7 @@ struct Manifest<'a> {
     engine: &'a str,
     device: &'a DeviceReport,
     parameters: Parameters,
-    counts: &'a crate::run::pipeline::Counts,
+    counts: &'a Counts,
     outputs: Outputs<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     recommend: Option<RecommendReport<'a>>,
@@ -166,7 +166,7 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
             features: s.features.then_some(FEATURES_FILE),
         },
         recommend: run.recommender.map(Recommender::report),
-        profile: run.model.profile.as_ref(),
+        profile: run.settings.profile.as_ref(),
         mood_space: MoodSpaceInfo {
             dimensions: mood::DIM_NAMES.to_vec(),
             groups: mood::GROUPS.iter().map(|g| (g.name(), mood::DIM_NAMES[g.dims()].to_vec())).collect(),
@@ -181,13 +181,8 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
 /// (or profile), the input listing's digest, every setting that changes a
 /// table, the catalog's sha256 and the recommender's settings, and the
 /// shard count. A shard's index is not in it: every shard of a run shares it.
-pub fn fingerprint(
-    settings: &AnalyzeSettings,
-    model: &Model,
-    recommender: Option<&Recommender>,
-    inputs: &InputDigest,
-) -> String {
-    let head = match &model.profile {
+pub fn fingerprint(settings: &AnalyzeSettings, recommender: Option<&Recommender>, inputs: &InputDigest) -> String {
+    let head = match &settings.profile {
         Some(p) => format!("profile {}", p.sha256),
         None => mood::head::sha256().to_string(),
     };
@@ -231,7 +226,7 @@ pub fn fingerprint(
 #[derive(serde::Deserialize)]
 pub struct Previous {
     pub fingerprint: String,
-    pub counts: crate::run::pipeline::Counts,
+    pub counts: Counts,
     pub engine: String,
 }
 

@@ -30,7 +30,7 @@ use crate::recommend::Recommender;
 use crate::recommend::playlist::PlaylistSettings;
 use crate::rng::Rng;
 use crate::run::output::{RecommendationRecord, RecommendationsWriter};
-use crate::run::pipeline::{self, AnalyzeSettings, Silent};
+use crate::run::{self, AnalyzeSettings, Silent};
 use crate::tools::synth::{PhotoSpec, photo, photos};
 
 /// How much data and how many runs.
@@ -226,7 +226,7 @@ impl EndToEnd<'_> {
             let secs = runs(self.scale, || {
                 n += 1;
                 let settings = AnalyzeSettings::new(self.images, self.out.join(format!("{device}-{n}")));
-                pipeline::run(&settings, &model, rec.as_ref(), &Silent).map(drop)
+                run::run(&settings, &model, rec.as_ref(), &Silent).map(drop)
             })?;
             let items = self.count as f64;
             figures.push(figure("end to end", case.clone(), device, "images", items, secs, None, None));

@@ -6,10 +6,30 @@ use std::sync::Arc;
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{ArrayRef, Float32Array, StringArray, UInt16Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use serde::Serialize;
 
 use super::{Table, list_field, list_of};
-use crate::after::album::Album;
 use crate::error::Result;
+
+/// One track of the album: a row of `album.parquet`, as built and as
+/// read back (`after::finished::read_album`). It lives beside its table so
+/// that a run's output needs nothing of the album that is built from it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AlbumTrack {
+    pub position: u16,
+    pub track_id: String,
+    pub title: String,
+    pub artist: String,
+    /// The photos of the stretch it serves.
+    pub photos: Vec<String>,
+    pub score: f32,
+    /// The track's arousal (−1..1), when the catalog says.
+    pub arousal: Option<f32>,
+    pub tempo: Option<f32>,
+    /// The arousal the slot asked for.
+    pub target_arousal: f32,
+    pub explanation: String,
+}
 
 pub fn album_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -27,11 +47,8 @@ pub fn album_schema() -> SchemaRef {
 }
 
 /// Writes `album.parquet` (atomically, like every table).
-pub fn write_album(dest: &Path, album: &Album) -> Result<u64> {
-    let t = &album.tracks;
-    let strings = |f: fn(&crate::after::album::AlbumTrack) -> &str| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(t.iter().map(f)))
-    };
+pub fn write_album(dest: &Path, t: &[AlbumTrack]) -> Result<u64> {
+    let strings = |f: fn(&AlbumTrack) -> &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(t.iter().map(f))) };
     let mut photos: ListBuilder<StringBuilder> = list_of(StringBuilder::new(), DataType::Utf8);
     for track in t {
         for p in &track.photos {

@@ -29,7 +29,7 @@ mod recommendations;
 
 use crate::atomic::AtomicFile;
 use crate::error::{Error, Result};
-pub use album::{album_schema, write_album};
+pub use album::{AlbumTrack, album_schema, write_album};
 pub use errors::{ErrorsWriter, Severity, errors_schema};
 pub use features::{FeaturesWriter, Learning, features_schema};
 pub use images::{ImageRecord, ImagesWriter, images_schema};
