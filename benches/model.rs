@@ -24,7 +24,7 @@ fn crops(n: usize) -> Vec<u8> {
 fn bench(c: &mut Criterion) {
     let net = MobileNetV2::embedded().unwrap();
     let flop = 2.0 * net.macs_per_image() as f64;
-    let cpu = CpuEngine::new(&net, pixtape::engine::mood::head::MoodHead::embedded().unwrap());
+    let cpu = CpuEngine::new(&net, &pixtape::engine::mood::head::MoodHead::embedded().unwrap().feature_projection());
     let backend = Backend::open(DeviceChoice::Gpu)
         .inspect_err(|e| eprintln!("no GPU engine in this run: {e}"))
         .ok()

@@ -134,7 +134,7 @@ fn mood_correction_matches_the_heads_feature_term() {
     for images in [1usize, 3, 130] {
         // Pooled ReLU6 activations: non-negative, mostly small.
         let features: Vec<f32> = rng.vec(images * FEATURE_DIM, 1.0).iter().map(|x| (x + 0.5).max(0.0)).collect();
-        let got = kernels.run_mood_correction(gpu, head, &features, images).unwrap();
+        let got = kernels.run_mood_correction(gpu, &head.feature_projection(), &features, images).unwrap();
         let want: Vec<f32> = features.chunks_exact(FEATURE_DIM).flat_map(|f| head.feature_term(f)).collect();
         let err = rel_err(&got, &want);
         assert!(err <= TOLERANCE, "mood correction, {images} images: relative error {err:.2e}");

@@ -18,7 +18,7 @@ use pixtape::engine::mood::head::MoodHead;
 fn gpu_engine_matches_golden_logits_and_the_cpu_engine() {
     let Some(gpu) = gpu() else { return };
     let net = MobileNetV2::embedded().unwrap();
-    let engine = GpuEngine::new(gpu, &net, MoodHead::embedded().unwrap(), 32).unwrap();
+    let engine = GpuEngine::new(gpu, &net, &MoodHead::embedded().unwrap().feature_projection(), 32).unwrap();
     let cases = golden();
     let crops: Vec<u8> = cases.iter().flat_map(|c| c.1.iter().copied()).collect();
     let n = cases.len();
@@ -31,7 +31,7 @@ fn gpu_engine_matches_golden_logits_and_the_cpu_engine() {
         assert!(err <= 1e-4, "{name}: GPU logits differ from golden by {err:.2e} (tolerance 1e-4)");
         assert_eq!(model::top_k(got, 5), model::top_k(want, 5), "{name}: top-5 differs");
     }
-    let cpu = CpuEngine::new(&net, MoodHead::embedded().unwrap());
+    let cpu = CpuEngine::new(&net, &MoodHead::embedded().unwrap().feature_projection());
     let mut reference = ModelOutput::default();
     cpu.forward(&crops, n, &mut reference).unwrap();
     assert!(rel_err(&out.features, &reference.features) <= 1e-5, "pooled features differ");
@@ -45,7 +45,7 @@ fn gpu_engine_matches_golden_logits_and_the_cpu_engine() {
 fn batches_in_flight_come_back_in_order_and_unchanged() {
     let Some(gpu) = gpu() else { return };
     let net = MobileNetV2::embedded().unwrap();
-    let engine = GpuEngine::new(gpu, &net, MoodHead::embedded().unwrap(), 32).unwrap();
+    let engine = GpuEngine::new(gpu, &net, &MoodHead::embedded().unwrap().feature_projection(), 32).unwrap();
     assert_eq!(engine.depth(), 2);
     let mut rng = Rng(31);
     // Batches of different sizes (the uniform blocks change between them),
@@ -82,7 +82,7 @@ fn batches_in_flight_come_back_in_order_and_unchanged() {
 fn oversized_batches_and_unbalanced_calls_are_errors_not_panics() {
     let Some(gpu) = gpu() else { return };
     let net = MobileNetV2::embedded().unwrap();
-    let engine = GpuEngine::new(gpu, &net, MoodHead::embedded().unwrap(), 32).unwrap();
+    let engine = GpuEngine::new(gpu, &net, &MoodHead::embedded().unwrap().feature_projection(), 32).unwrap();
     let max = engine.max_batch();
     assert!(max >= 1);
     let crops = vec![0u8; CROP_BYTES];

@@ -13,7 +13,7 @@ use pixtape::engine::model::{
 #[test]
 fn fast_engine_matches_golden_logits() {
     let net = MobileNetV2::embedded().unwrap();
-    let engine = CpuEngine::new(&net, pixtape::engine::mood::head::MoodHead::embedded().unwrap());
+    let engine = CpuEngine::new(&net, &pixtape::engine::mood::head::MoodHead::embedded().unwrap().feature_projection());
     let cases = golden();
     assert!(cases.len() >= 3, "golden file holds {} photos", cases.len());
     let crops: Vec<u8> = cases.iter().flat_map(|c| c.1.iter().copied()).collect();
@@ -57,7 +57,7 @@ fn embedded_weights_hash_is_the_documented_one() {
 fn reference_and_fast_engine_agree_on_random_input() {
     // Seeded noise exercises every channel and the zero padding at borders.
     let net = MobileNetV2::embedded().unwrap();
-    let engine = CpuEngine::new(&net, pixtape::engine::mood::head::MoodHead::embedded().unwrap());
+    let engine = CpuEngine::new(&net, &pixtape::engine::mood::head::MoodHead::embedded().unwrap().feature_projection());
     let crop = Rng(0x9e3779b97f4a7c15).bytes(CROP_BYTES);
     let mut chw = vec![0.0; 3 * INPUT_SIZE * INPUT_SIZE];
     model::normalize_chw(&crop, &mut chw);

@@ -142,9 +142,9 @@ impl Backend {
     pub fn model_with(&self, requested: Option<usize>, head: MoodHead) -> Result<Model<'_>> {
         let wanted = requested.unwrap_or(if self.gpu.is_some() { GPU_BATCH } else { CPU_BATCH }).max(1);
         let engine: Box<dyn Engine + '_> = match &self.gpu {
-            Some(gpu) => Box::new(GpuEngine::new(gpu, &MobileNetV2::embedded()?, &head, wanted)?),
+            Some(gpu) => Box::new(GpuEngine::new(gpu, &MobileNetV2::embedded()?, &head.feature_projection(), wanted)?),
             // Built on its own thread while the run starts (see PendingCpuEngine).
-            None => Box::new(PendingCpuEngine::spawn(head.clone())),
+            None => Box::new(PendingCpuEngine::spawn(head.feature_projection())),
         };
         let batch = wanted.min(engine.max_batch()).max(1);
         let notice = (batch < wanted)

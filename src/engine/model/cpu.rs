@@ -18,13 +18,13 @@ use rayon::prelude::*;
 
 use super::depthwise::{DepthwiseWeights, Window, depthwise};
 use super::matmul::{Epilogue, PackedWeights, matmul};
+use super::projection::{FeatureProjection, PROJECTION_OUTPUTS as OUTPUTS};
 use super::{
     CROP_BYTES, FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, NUM_CLASSES, STD, STEM_K, STEM_OUT, STEM_SIDE,
     matmul_weights, stem_weights,
 };
 use crate::engine::isa::Isa;
 use crate::engine::model::Conv;
-use crate::engine::mood::head::{MoodHead, OUTPUTS};
 
 /// 1x1 convolution as packed `[in x out]` weights.
 fn pointwise(conv: &Conv) -> PackedWeights {
@@ -55,15 +55,15 @@ pub struct CpuEngine {
     head: PackedWeights,
     classifier: PackedWeights,
     /// The learned mood head, whose feature term the engine computes.
-    mood_head: MoodHead,
+    projection: FeatureProjection,
     workspace_len: usize,
     workspaces: Mutex<Vec<Workspace>>,
     queued: Mutex<Queued>,
 }
 
 impl CpuEngine {
-    /// The engine for `model`, computing `mood_head`'s feature term beside it.
-    pub fn new(model: &MobileNetV2, mood_head: &MoodHead) -> Self {
+    /// The engine for `model`, computing `projection` of the features beside it.
+    pub fn new(model: &MobileNetV2, projection: &FeatureProjection) -> Self {
         let stem = &model.stem;
         let mut lut = [[0.0; 256]; 3];
         for (c, table) in lut.iter_mut().enumerate() {
@@ -95,7 +95,7 @@ impl CpuEngine {
             blocks,
             head: pointwise(&model.head),
             classifier: PackedWeights::new(FEATURE_DIM, NUM_CLASSES, &classifier_weight, &model.classifier_bias),
-            mood_head: mood_head.clone(),
+            projection: projection.clone(),
             workspace_len,
             workspaces: Mutex::new(Vec::new()),
             queued: Mutex::new(Queued::default()),
@@ -285,7 +285,7 @@ impl super::Engine for CpuEngine {
             probs.extend_from_slice(out.logits(i));
             super::softmax(probs);
             out.semantic[i * d..(i + 1) * d].copy_from_slice(&crate::engine::mood::semantic(probs));
-            let term = self.mood_head.feature_term(out.features(i));
+            let term = self.projection.apply(out.features(i));
             out.feature_term[i * OUTPUTS..(i + 1) * OUTPUTS].copy_from_slice(&term);
         }
         *full = true;
@@ -315,11 +315,11 @@ pub struct PendingCpuEngine {
 }
 
 impl PendingCpuEngine {
-    /// Starts building the engine for the embedded weights and `mood_head`.
-    pub fn spawn(mood_head: MoodHead) -> Self {
+    /// Starts building the engine for the embedded weights and `projection`.
+    pub fn spawn(projection: FeatureProjection) -> Self {
         let handle = std::thread::Builder::new()
             .name("pixtape-model".into())
-            .spawn(move || Ok(CpuEngine::new(&super::MobileNetV2::embedded()?, &mood_head)))
+            .spawn(move || Ok(CpuEngine::new(&super::MobileNetV2::embedded()?, &projection)))
             .expect("spawning a thread");
         PendingCpuEngine { building: Mutex::new(Some(handle)), ready: OnceLock::new() }
     }

@@ -11,6 +11,7 @@ pub mod cpu;
 pub mod depthwise;
 pub mod gpu;
 pub mod matmul;
+pub mod projection;
 pub mod reference;
 
 use std::sync::LazyLock;
@@ -48,8 +49,8 @@ pub struct ModelOutput {
     /// `n x mood::NUM_DIMS`: the semantic part of each image's mood
     /// (`mood::semantic` of the softmax of its logits).
     pub semantic: Vec<f32>,
-    /// `n x mood::head::OUTPUTS`: the learned mood head's term from each
-    /// image's features (`MoodHead::feature_term`).
+    /// `n x PROJECTION_OUTPUTS`: the learned mood head's term from each
+    /// image's features (`projection::FeatureProjection`).
     pub feature_term: Vec<f32>,
 }
 
@@ -60,7 +61,7 @@ impl ModelOutput {
         self.features.resize(n * FEATURE_DIM, 0.0);
         self.logits.resize(n * NUM_CLASSES, 0.0);
         self.semantic.resize(n * crate::engine::mood::NUM_DIMS, 0.0);
-        self.feature_term.resize(n * crate::engine::mood::head::OUTPUTS, 0.0);
+        self.feature_term.resize(n * projection::PROJECTION_OUTPUTS, 0.0);
     }
 
     pub fn logits(&self, i: usize) -> &[f32] {
@@ -72,7 +73,7 @@ impl ModelOutput {
     }
 
     pub fn feature_term(&self, i: usize) -> &[f32] {
-        let d = crate::engine::mood::head::OUTPUTS;
+        let d = projection::PROJECTION_OUTPUTS;
         &self.feature_term[i * d..(i + 1) * d]
     }
 

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use super::{Group, MoodVector};
 use crate::engine::colour::ColourFeatures;
 use crate::engine::model::FEATURE_DIM;
+use crate::engine::model::projection::{self, FeatureProjection, PROJECTION_OUTPUTS};
 
 static HEAD: &[u8] = include_bytes!("../../../models/mood_head.safetensors");
 
@@ -26,6 +27,8 @@ static HEAD: &[u8] = include_bytes!("../../../models/mood_head.safetensors");
 pub const COLOUR_INPUTS: usize = 5;
 /// Outputs: valence, arousal, twelve moods, ten themes.
 pub const OUTPUTS: usize = 24;
+// The model engine computes the feature term at the width it was built for.
+const _: () = assert!(OUTPUTS == PROJECTION_OUTPUTS);
 /// Inputs: pooled features, colour, and the current values of the outputs.
 pub const INPUTS: usize = FEATURE_DIM + COLOUR_INPUTS + OUTPUTS;
 
@@ -144,22 +147,20 @@ impl MoodHead {
 
     /// Adds the term of inputs `first..first + x.len()` to `y`.
     fn accumulate(&self, first: usize, x: &[f32], y: &mut [f32; OUTPUTS]) {
-        for (i, &xi) in (first..).zip(x) {
-            let z = (xi - self.mean[i]) / self.scale[i];
-            for (o, w) in y.iter_mut().zip(&self.weight[i * OUTPUTS..(i + 1) * OUTPUTS]) {
-                *o += z * w;
-            }
-        }
+        let end = first + x.len();
+        projection::accumulate(
+            &self.mean[first..end],
+            &self.scale[first..end],
+            &self.weight[first * OUTPUTS..end * OUTPUTS],
+            x,
+            y,
+        );
     }
 
-    /// What the GPU kernel reads: the features' means, then their scales,
-    /// then their rows of the weight matrix.
-    pub fn feature_table(&self) -> Vec<f32> {
-        let mut t = Vec::with_capacity(FEATURE_DIM * (2 + OUTPUTS));
-        t.extend_from_slice(&self.mean[..FEATURE_DIM]);
-        t.extend_from_slice(&self.scale[..FEATURE_DIM]);
-        t.extend_from_slice(&self.weight[..FEATURE_DIM * OUTPUTS]);
-        t
+    /// The feature term as the model engine computes it, beside the
+    /// network (`FeatureProjection::apply` equals `feature_term`).
+    pub fn feature_projection(&self) -> FeatureProjection {
+        FeatureProjection::new(&self.mean, &self.scale, &self.weight)
     }
 
     /// The corrected values of the 24 outputs, clamped to their ranges, from

@@ -3,9 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::kernels::{Kernels, Work};
-use crate::engine::gpu::{self, Gpu};
-use crate::error::Result;
+use crate::engine::gpu;
 
 /// `@workgroup_size` of the shader: one invocation per output pixel and
 /// group of four channels.
@@ -50,26 +48,5 @@ impl Depthwise {
     pub(super) fn workgroups(&self, images: usize, limits: &wgpu::Limits) -> (u32, u32) {
         let out = self.out_side() as u64;
         (gpu::grid(images as u64 * out * out * (self.channels / 4) as u64, WG, limits), 1)
-    }
-}
-
-impl Kernels {
-    /// Depthwise 3x3 over NHWC `images x side x side x channels`; weights
-    /// `[tap][channel]`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn run_depthwise(
-        &self,
-        gpu: &Gpu,
-        x: &[f32],
-        images: usize,
-        side: usize,
-        stride: usize,
-        weight: &[f32],
-        bias: &[f32],
-    ) -> Result<Vec<f32>> {
-        let inputs = [gpu.storage("x", x)?, gpu.storage("weight", weight)?, gpu.storage("bias", bias)?];
-        let work = Depthwise { in_side: side, channels: bias.len(), stride };
-        let out = work.out_side();
-        self.run_once(gpu, Work::Depthwise(work), images, &inputs, images * out * out * work.channels)
     }
 }

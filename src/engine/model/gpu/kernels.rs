@@ -49,8 +49,8 @@ impl Work {
     }
 }
 
-/// The compiled kernels, built once per device. Each kernel's launcher file
-/// adds its one-off `run_*` method, which the kernel tests call.
+/// The compiled kernels, built once per device; `one_off` adds a `run_*`
+/// method per kernel, which the kernel tests call.
 pub struct Kernels {
     stem: wgpu::ComputePipeline,
     /// Indexed by `Fused`: none, ReLU6, residual.
@@ -82,41 +82,6 @@ impl Kernels {
             Work::Mood => &self.mood,
             Work::Correction => &self.correction,
         }
-    }
-
-    /// Uploads, dispatches once, reads `out_len` floats back: for tests.
-    /// `inputs` are bound after the uniform block and before the output, in
-    /// the order the kernel declares them.
-    pub(super) fn run_once(
-        &self,
-        gpu: &Gpu,
-        work: Work,
-        images: usize,
-        inputs: &[wgpu::Buffer],
-        out_len: usize,
-    ) -> Result<Vec<f32>> {
-        let bytes = (out_len * 4) as u64;
-        let params = work.params(images);
-        let uniform =
-            gpu.buffer("params", params.len() as u64, wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST)?;
-        gpu.queue.write_buffer(&uniform, 0, &params);
-        let out = gpu.scratch("out", bytes)?;
-        let readback = gpu.readback("readback", bytes)?;
-        let mut buffers: Vec<wgpu::BindingResource> = vec![uniform.as_entire_binding()];
-        buffers.extend(inputs.iter().map(|b| b.as_entire_binding()));
-        buffers.push(out.as_entire_binding());
-        let bind_group = bind(gpu, self.pipeline(&work), "one-off", buffers)?;
-        let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("one-off") });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            pass.set_pipeline(self.pipeline(&work));
-            pass.set_bind_group(0, &bind_group, &[]);
-            let (x, y) = work.workgroups(images, &gpu.limits);
-            pass.dispatch_workgroups(x, y, 1);
-        }
-        encoder.copy_buffer_to_buffer(&out, 0, &readback, 0, bytes);
-        let submission = gpu.queue.submit([encoder.finish()]);
-        gpu.read_mapped(&readback, bytes, submission, |b| bytemuck::cast_slice::<u8, f32>(b).to_vec())
     }
 }
 

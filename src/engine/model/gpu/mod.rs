@@ -25,6 +25,7 @@ mod depthwise;
 mod kernels;
 mod mood_correction;
 mod mood_head;
+mod one_off;
 mod plan;
 mod pointwise;
 mod pool;
@@ -40,10 +41,10 @@ pub use pointwise::Fused;
 use pointwise::Pointwise;
 use pool::Pool;
 
+use super::projection::{FeatureProjection, PROJECTION_OUTPUTS as OUTPUTS};
 use super::{CROP_BYTES, Engine, FEATURE_DIM, INPUT_SIZE, MobileNetV2, ModelOutput, NUM_CLASSES, matmul_weights};
 use crate::engine::gpu::{self, Gpu};
 use crate::engine::mood::NUM_DIMS;
-use crate::engine::mood::head::{MoodHead, OUTPUTS};
 use crate::error::{Error, Result};
 
 /// Largest batch one submission takes; beyond it only memory grows (about
@@ -97,10 +98,10 @@ fn sections(b: usize) -> [u64; 4] {
 }
 
 impl<'g> GpuEngine<'g> {
-    /// Uploads `model` and `mood_head`, and sizes the buffers for batches of
+    /// Uploads `model` and `projection`, and sizes the buffers for batches of
     /// up to `batch` images, or fewer where the adapter's storage-binding
     /// limit says so (`max_batch` tells).
-    pub fn new(gpu: &'g Gpu, model: &MobileNetV2, mood_head: &MoodHead, batch: usize) -> Result<Self> {
+    pub fn new(gpu: &'g Gpu, model: &MobileNetV2, projection: &FeatureProjection, batch: usize) -> Result<Self> {
         let kernels = Kernels::new(gpu)?;
         let plan = plan(model);
         // Per-image floats of each activation buffer, over all layers.
@@ -166,7 +167,7 @@ impl<'g> GpuEngine<'g> {
         let classifier_w = gpu.storage("classifier", &matmul_weights(&model.classifier_weight, NUM_CLASSES))?;
         let classifier_b = gpu.storage("classifier bias", &model.classifier_bias)?;
         let table = gpu.storage("class moods", &mood_head::class_table())?;
-        let learned = gpu.storage("mood head", &mood_head.feature_table())?;
+        let learned = gpu.storage("mood head", projection.table())?;
         let tail = [
             (Work::Pool(Pool { pixels: side * side, channels: FEATURE_DIM }), vec![last, features.as_entire_binding()]),
             (

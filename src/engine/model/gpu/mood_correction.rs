@@ -1,14 +1,12 @@
 //! Launcher of the mood correction (`shaders/mood_correction.wgsl`): the
 //! learned mood head's term from each image's pooled features, as
-//! `MoodHead::feature_term` computes it on the CPU.
+//! `FeatureProjection::apply` computes it on the CPU.
 
 use bytemuck::{Pod, Zeroable};
 
-use super::kernels::{Kernels, Work};
-use crate::engine::gpu::{self, Gpu};
+use crate::engine::gpu;
 use crate::engine::model::FEATURE_DIM;
-use crate::engine::mood::head::{MoodHead, OUTPUTS};
-use crate::error::Result;
+use crate::engine::model::projection::PROJECTION_OUTPUTS as OUTPUTS;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -27,13 +25,4 @@ pub(super) fn params(images: usize) -> Vec<u8> {
 /// One workgroup per image: its features are staged in workgroup memory.
 pub(super) fn workgroups(images: usize, limits: &wgpu::Limits) -> (u32, u32) {
     (gpu::grid(images as u64, 1, limits), 1)
-}
-
-impl Kernels {
-    /// The feature term (`images x OUTPUTS`) of `head` for `images x 1280`
-    /// pooled features.
-    pub fn run_mood_correction(&self, gpu: &Gpu, head: &MoodHead, features: &[f32], images: usize) -> Result<Vec<f32>> {
-        let inputs = [gpu.storage("features", features)?, gpu.storage("mood head", &head.feature_table())?];
-        self.run_once(gpu, Work::Correction, images, &inputs, images * OUTPUTS)
-    }
 }

@@ -4,11 +4,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::kernels::{Kernels, Work};
-use crate::engine::gpu::{self, Gpu};
+use crate::engine::gpu;
 use crate::engine::model::NUM_CLASSES;
 use crate::engine::mood::{self, NUM_DIMS};
-use crate::error::Result;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -37,12 +35,4 @@ pub(super) fn workgroups(images: usize, limits: &wgpu::Limits) -> (u32, u32) {
 /// The per-class mood vectors as the shader reads them, `[class][dim]`.
 pub(super) fn class_table() -> Vec<f32> {
     mood::class_table().iter().flatten().copied().collect()
-}
-
-impl Kernels {
-    /// Semantic mood (`images x NUM_DIMS`) of `images x 1000` logits.
-    pub fn run_mood(&self, gpu: &Gpu, logits: &[f32], images: usize) -> Result<Vec<f32>> {
-        let inputs = [gpu.storage("logits", logits)?, gpu.storage("class moods", &class_table())?];
-        self.run_once(gpu, Work::Mood, images, &inputs, images * NUM_DIMS)
-    }
 }

@@ -4,7 +4,6 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::kernels::{Kernels, Work};
 use crate::engine::gpu::{self, Gpu, shaders};
 use crate::error::Result;
 
@@ -60,30 +59,4 @@ pub(super) fn pipelines(gpu: &Gpu) -> Result<[wgpu::ComputePipeline; 3]> {
         gpu.pipeline(&shaders::POINTWISE, "main", &flags)
     };
     Ok([pipeline(false, false)?, pipeline(true, false)?, pipeline(false, true)?])
-}
-
-impl Kernels {
-    /// `x [m x k] * weight [k x n] + bias`, then what `fused` says
-    /// (`residual` is `[m x n]`, read only for `Fused::Residual`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn run_matmul(
-        &self,
-        gpu: &Gpu,
-        x: &[f32],
-        m: usize,
-        weight: &[f32],
-        bias: &[f32],
-        fused: Fused,
-        residual: Option<&[f32]>,
-    ) -> Result<Vec<f32>> {
-        let n = bias.len();
-        let k = weight.len() / n.max(1);
-        let inputs = [
-            gpu.storage("x", x)?,
-            gpu.storage("weight", weight)?,
-            gpu.storage("bias", bias)?,
-            gpu.storage("residual", residual.unwrap_or(&[0.0; 4]))?,
-        ];
-        self.run_once(gpu, Work::Pointwise(Pointwise { pixels: m, k, n, fused }), 1, &inputs, m * n)
-    }
 }

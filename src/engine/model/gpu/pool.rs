@@ -3,9 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::kernels::{Kernels, Work};
-use crate::engine::gpu::{self, Gpu};
-use crate::error::Result;
+use crate::engine::gpu;
 
 /// `@workgroup_size` of the shader: one invocation per image and group of
 /// four channels.
@@ -40,14 +38,5 @@ impl Pool {
 
     pub(super) fn workgroups(&self, images: usize, limits: &wgpu::Limits) -> (u32, u32) {
         (gpu::grid(images as u64 * (self.channels / 4) as u64, WG, limits), 1)
-    }
-}
-
-impl Kernels {
-    /// Mean over the pixels of NHWC `images x pixels x channels`.
-    pub fn run_pool(&self, gpu: &Gpu, x: &[f32], images: usize, channels: usize) -> Result<Vec<f32>> {
-        let pixels = x.len() / (images * channels).max(1);
-        let inputs = [gpu.storage("x", x)?];
-        self.run_once(gpu, Work::Pool(Pool { pixels, channels }), images, &inputs, images * channels)
     }
 }

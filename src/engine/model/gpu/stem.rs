@@ -3,10 +3,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::kernels::{Kernels, Work};
-use crate::engine::gpu::{self, Gpu};
-use crate::engine::model::{INPUT_SIZE, MEAN, STD, STEM_OUT, STEM_SIDE};
-use crate::error::Result;
+use crate::engine::gpu;
+use crate::engine::model::{INPUT_SIZE, MEAN, STD, STEM_SIDE};
 
 /// `@workgroup_size` of the shader: one invocation per output pixel.
 const WG: u32 = 64;
@@ -36,13 +34,4 @@ pub(super) fn params(images: usize) -> Vec<u8> {
 
 pub(super) fn workgroups(images: usize, limits: &wgpu::Limits) -> (u32, u32) {
     (gpu::grid(images as u64 * (STEM_SIDE * STEM_SIDE) as u64, WG, limits), 1)
-}
-
-impl Kernels {
-    /// Stem on `images` crops (`images x 224 x 224 x 3` u8); weights as the
-    /// GPU takes them (`stem_weights`). Returns NHWC `images x 112 x 112 x 32`.
-    pub fn run_stem(&self, gpu: &Gpu, crops: &[u8], images: usize, weight: &[f32], bias: &[f32]) -> Result<Vec<f32>> {
-        let inputs = [gpu.storage("crops", crops)?, gpu.storage("weight", weight)?, gpu.storage("bias", bias)?];
-        self.run_once(gpu, Work::Stem, images, &inputs, images * STEM_SIDE * STEM_SIDE * STEM_OUT)
-    }
 }
