@@ -1,0 +1,118 @@
+//! Parquet catalogs: record batches of only the columns asked for, turned
+//! into cells by the workers (`Chunk::into_rows`), or row by row.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::{CHUNK_ROWS, Cell, Chunk, Row};
+use crate::error::{Error, Result};
+
+pub(super) fn parquet_chunks(
+    path: &Path,
+    only: Option<&[usize]>,
+    f: &mut dyn FnMut(&[String], Chunk) -> bool,
+) -> Result<()> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::input(path, e.to_string()))?;
+    let header: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let columns: Option<Arc<[usize]>> = only.map(|c| {
+        let mut c = c.to_vec();
+        c.sort_unstable();
+        c.dedup();
+        c.into()
+    });
+    if let Some(cols) = &columns {
+        let mask = ProjectionMask::roots(builder.parquet_schema(), cols.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    let reader = builder.with_batch_size(CHUNK_ROWS).build().map_err(|e| Error::input(path, e.to_string()))?;
+    let name: Arc<str> = path.display().to_string().into();
+    let mut first_row = 1usize;
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::input(path, format!("after row {}: {e}", first_row - 1)))?;
+        let n = batch.num_rows();
+        let chunk =
+            Chunk::Batch { batch, first_row, name: name.clone(), width: header.len(), columns: columns.clone() };
+        if !f(&header, chunk) {
+            break;
+        }
+        first_row += n;
+    }
+    Ok(())
+}
+
+pub(super) fn parquet_rows(path: &Path, name: &str, f: &mut dyn FnMut(&[String], Row) -> bool) -> Result<()> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::input(path, e.to_string()))?;
+    let header: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let reader = builder.with_batch_size(8192).build().map_err(|e| Error::input(path, e.to_string()))?;
+    let mut row_no = 0usize;
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::input(path, format!("after row {row_no}: {e}")))?;
+        for r in 0..batch.num_rows() {
+            row_no += 1;
+            let cells = batch.columns().iter().map(|c| arrow_cell(c, r)).collect();
+            if !f(&header, Row { locator: format!("{name}: row {row_no}"), cells, extra: Vec::new() }) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn arrow_cell(col: &ArrayRef, r: usize) -> Cell {
+    if col.is_null(r) {
+        return Cell::Null;
+    }
+    macro_rules! num {
+        ($($t:ty),*) => {
+            $(if let Some(a) = col.as_primitive_opt::<$t>() {
+                return Cell::Num(a.value(r) as f64);
+            })*
+        };
+    }
+    num!(
+        Float32Type,
+        Float64Type,
+        Int8Type,
+        Int16Type,
+        Int32Type,
+        Int64Type,
+        UInt8Type,
+        UInt16Type,
+        UInt32Type,
+        UInt64Type
+    );
+    match col.data_type() {
+        DataType::Utf8 => Cell::Text(col.as_string::<i32>().value(r).to_string()),
+        DataType::LargeUtf8 => Cell::Text(col.as_string::<i64>().value(r).to_string()),
+        DataType::Utf8View => Cell::Text(col.as_string_view().value(r).to_string()),
+        DataType::Boolean => Cell::Num(if col.as_boolean().value(r) { 1.0 } else { 0.0 }),
+        DataType::List(_) => {
+            let v = col.as_list::<i32>().value(r);
+            Cell::List((0..v.len()).map(|i| arrow_cell(&v, i)).collect())
+        }
+        DataType::LargeList(_) => {
+            let v = col.as_list::<i64>().value(r);
+            Cell::List((0..v.len()).map(|i| arrow_cell(&v, i)).collect())
+        }
+        DataType::FixedSizeList(_, _) => {
+            let v = col.as_fixed_size_list().value(r);
+            Cell::List((0..v.len()).map(|i| arrow_cell(&v, i)).collect())
+        }
+        DataType::Dictionary(_, _) => {
+            let d = col.as_any_dictionary();
+            let key = d.normalized_keys()[r];
+            arrow_cell(d.values(), key)
+        }
+        _ => Cell::Null,
+    }
+}

@@ -1,0 +1,264 @@
+//! Catalog formats: CSV, TSV, Parquet and JSON (an array, or one object per
+//! line), all read as a stream of rows of loosely typed cells handed to a
+//! callback, so no format holds the whole file in memory. Every row carries
+//! a locator ("file:line" or "file: element n") for error messages. One
+//! file per format: `delimited` (CSV, TSV), `columnar` (Parquet), `json`.
+
+use std::fs::File;
+use std::path::Path;
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::error::{Error, Result};
+use columnar::{arrow_cell, parquet_chunks, parquet_rows};
+use delimited::csv_rows;
+use json::json_rows;
+
+mod columnar;
+mod delimited;
+mod json;
+
+/// One cell of a catalog row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Null,
+    Num(f64),
+    Text(String),
+    List(Vec<Cell>),
+}
+
+impl Cell {
+    /// Text as written, numbers formatted, lists joined with `|`.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Cell::Null => None,
+            Cell::Num(x) => {
+                Some(if x.fract() == 0.0 && x.abs() < 1e15 { format!("{}", *x as i64) } else { x.to_string() })
+            }
+            Cell::Text(s) => Some(s.clone()),
+            Cell::List(items) => Some(items.iter().filter_map(Cell::text).collect::<Vec<_>>().join("|")),
+        }
+        .filter(|s| !s.trim().is_empty())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv(u8),
+    Parquet,
+    Json,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv(b'\t') => "tsv",
+            Format::Csv(_) => "csv",
+            Format::Parquet => "parquet",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// The format a catalog's extension names (`delimiter` overrides CSV/TSV).
+pub fn format_of(path: &Path, delimiter: Option<u8>) -> Result<Format> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    Ok(match ext.as_str() {
+        "csv" | "txt" => Format::Csv(delimiter.unwrap_or(b',')),
+        "tsv" | "tab" => Format::Csv(delimiter.unwrap_or(b'\t')),
+        "parquet" | "pq" => Format::Parquet,
+        "json" | "jsonl" | "ndjson" => Format::Json,
+        _ => {
+            return Err(Error::input(
+                path,
+                format!("unknown catalog format `.{ext}`: use .csv, .tsv, .parquet, .json or .jsonl"),
+            ));
+        }
+    })
+}
+
+/// A row: its locator and its cells, aligned with the header; cells beyond
+/// the header (MTG-Jamendo's trailing tags) are in `extra`.
+pub struct Row {
+    pub locator: String,
+    pub cells: Vec<Cell>,
+    pub extra: Vec<Cell>,
+}
+
+/// Reads the column names only.
+pub fn header(path: &Path, format: Format) -> Result<Vec<String>> {
+    let mut names = None;
+    for_each_row(path, format, &mut |h, _| {
+        names = Some(h.to_vec());
+        false
+    })?;
+    match names {
+        Some(n) => Ok(n),
+        None => header_only(path, format),
+    }
+}
+
+/// A file with a header and no rows still has columns worth reporting.
+fn header_only(path: &Path, format: Format) -> Result<Vec<String>> {
+    match format {
+        Format::Csv(d) => {
+            let mut r = csv::ReaderBuilder::new()
+                .delimiter(d)
+                .flexible(true)
+                .from_path(path)
+                .map_err(|e| Error::input(path, e.to_string()))?;
+            Ok(r.headers().map_err(|e| Error::input(path, e.to_string()))?.iter().map(str::to_string).collect())
+        }
+        Format::Parquet => {
+            let f = File::open(path).map_err(|e| Error::io(path, e))?;
+            let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| Error::input(path, e.to_string()))?;
+            Ok(b.schema().fields().iter().map(|f| f.name().clone()).collect())
+        }
+        Format::Json => Ok(Vec::new()),
+    }
+}
+
+/// Calls `f(header, row)` for every row until it returns false.
+pub fn for_each_row(path: &Path, format: Format, f: &mut dyn FnMut(&[String], Row) -> bool) -> Result<()> {
+    let name = path.display().to_string();
+    match format {
+        Format::Csv(delim) => csv_rows(path, &name, delim, f),
+        Format::Parquet => parquet_rows(path, &name, f),
+        Format::Json => json_rows(path, &name, f),
+    }
+}
+
+/// Rows per chunk: enough to keep a core busy for a millisecond or more,
+/// few enough that the chunks in flight stay small.
+pub const CHUNK_ROWS: usize = 4096;
+
+/// A run of consecutive rows. Parquet rows stay a record batch until a
+/// worker turns them into cells, as that is much of the reading work.
+pub enum Chunk {
+    Rows(Vec<Row>),
+    Batch {
+        batch: RecordBatch,
+        /// Row number (1-based) of the batch's first row, for locators.
+        first_row: usize,
+        name: Arc<str>,
+        /// The header's width; `columns` says which of its columns the
+        /// batch holds (all when `None`).
+        width: usize,
+        columns: Option<Arc<[usize]>>,
+    },
+}
+
+impl Chunk {
+    pub fn into_rows(self) -> Vec<Row> {
+        match self {
+            Chunk::Rows(rows) => rows,
+            Chunk::Batch { batch, first_row, name, width, columns } => (0..batch.num_rows())
+                .map(|r| {
+                    let cells = match &columns {
+                        None => batch.columns().iter().map(|c| arrow_cell(c, r)).collect(),
+                        Some(cols) => {
+                            let mut cells = vec![Cell::Null; width];
+                            for (j, &c) in cols.iter().enumerate() {
+                                cells[c] = arrow_cell(batch.column(j), r);
+                            }
+                            cells
+                        }
+                    };
+                    Row { locator: format!("{name}: row {}", first_row + r), cells, extra: Vec::new() }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Calls `f(header, chunk)` for every chunk of `CHUNK_ROWS` rows until it
+/// returns false. `only` names the columns the caller needs: a Parquet
+/// reader then decodes only those (the others read as nulls); text formats
+/// read every column anyway.
+pub fn for_each_chunk(
+    path: &Path,
+    format: Format,
+    only: Option<&[usize]>,
+    f: &mut dyn FnMut(&[String], Chunk) -> bool,
+) -> Result<()> {
+    if format == Format::Parquet {
+        return parquet_chunks(path, only, f);
+    }
+    let mut rows = Vec::with_capacity(CHUNK_ROWS);
+    // JSON headers grow as new keys appear; the chunk gets the newest.
+    let mut header: Vec<String> = Vec::new();
+    let mut stopped = false;
+    for_each_row(path, format, &mut |h, row| {
+        if h.len() != header.len() {
+            header = h.to_vec();
+        }
+        rows.push(row);
+        if rows.len() == CHUNK_ROWS && !f(h, Chunk::Rows(std::mem::replace(&mut rows, Vec::with_capacity(CHUNK_ROWS))))
+        {
+            stopped = true;
+            return false;
+        }
+        true
+    })?;
+    if !stopped && !rows.is_empty() {
+        f(&header, Chunk::Rows(rows));
+    }
+    Ok(())
+}
+
+/// Reads the catalog in chunks on one thread, runs `work` on each chunk on
+/// every core (`rayon`'s thread count), and hands the results to `merge` in
+/// file order until it returns false. Memory stays bounded: a few chunks
+/// per core are in flight.
+pub fn par_chunks<T: Send>(
+    path: &Path,
+    format: Format,
+    only: Option<&[usize]>,
+    work: &(dyn Fn(&[String], Vec<Row>) -> T + Sync),
+    merge: &mut dyn FnMut(T) -> bool,
+) -> Result<()> {
+    let threads = rayon::current_num_threads().max(1);
+    std::thread::scope(|s| {
+        let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<(usize, Arc<Vec<String>>, Chunk)>(threads * 2);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<(usize, T)>(threads * 2);
+        let reader = s.spawn(move || {
+            let mut index = 0usize;
+            let mut header: Arc<Vec<String>> = Arc::new(Vec::new());
+            for_each_chunk(path, format, only, &mut |h, chunk| {
+                if h.len() != header.len() {
+                    header = Arc::new(h.to_vec());
+                }
+                index += 1;
+                chunk_tx.send((index - 1, header.clone(), chunk)).is_ok()
+            })
+        });
+        for _ in 0..threads {
+            let (rx, tx) = (chunk_rx.clone(), done_tx.clone());
+            s.spawn(move || {
+                for (i, header, chunk) in rx {
+                    if tx.send((i, work(&header, chunk.into_rows()))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop((chunk_rx, done_tx));
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0usize;
+        'merge: for (i, out) in done_rx.iter() {
+            pending.insert(i, out);
+            while let Some(out) = pending.remove(&next) {
+                next += 1;
+                if !merge(out) {
+                    break 'merge;
+                }
+            }
+        }
+        // Dropping the receiver stops the workers, and with them the reader.
+        drop(done_rx);
+        reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
