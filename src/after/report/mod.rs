@@ -28,10 +28,14 @@ use crate::atomic::write_atomic;
 use crate::catalog::Catalog;
 use crate::engine::decode::{DecodeLimits, Decoder};
 use crate::engine::model::{CROP_BYTES, INPUT_SIZE};
-use crate::engine::mood::ANCHOR;
 use crate::error::Result;
 use crate::run::output::AlbumTrack;
 use crate::run::output::{ALBUM_FILE, REPORT_FILE};
+use map::{mini_plane, mood_map};
+use sections::{album_section, coverage_section};
+
+mod map;
+mod sections;
 
 /// Images per page of cards.
 pub const PAGE: usize = 200;
@@ -73,12 +77,6 @@ pub fn thumbnail(path: &Path) -> Option<String> {
 fn css_colour(c: &str) -> &str {
     let ok = c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit());
     if ok { c } else { "#888888" }
-}
-
-/// Plane coordinates (0..size) of a valence–arousal point.
-fn plane(v: f32, a: f32, size: f32, pad: f32) -> (f32, f32) {
-    let s = size - 2.0 * pad;
-    (pad + (v.clamp(-1.0, 1.0) + 1.0) / 2.0 * s, pad + (1.0 - (a.clamp(-1.0, 1.0) + 1.0) / 2.0) * s)
 }
 
 const STYLE: &str = r#"
@@ -170,214 +168,6 @@ fn summary(h: &mut String, run: &FinishedRun) {
     stat(h, m["engine"].as_str().unwrap_or("–"), "engine");
     stat(h, m["recommend"]["mood_mode"].as_str().unwrap_or("–"), "mood mode");
     h.push_str("</div></section>");
-}
-
-/// The run's top moods, a bar per label.
-fn mood_bars(h: &mut String, run: &FinishedRun) {
-    // The run's top moods, as a bar per label.
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for im in &run.images {
-        match counts.iter_mut().find(|(l, _)| *l == im.mood_label) {
-            Some(e) => e.1 += 1,
-            None => counts.push((im.mood_label.clone(), 1)),
-        }
-    }
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    if !counts.is_empty() {
-        h.push_str("<div class=\"panel\" style=\"min-width:340px\"><b>Top mood of each picture</b>");
-        let max = counts[0].1.max(1) as f32;
-        for (label, n) in counts.iter().take(12) {
-            let _ = write!(
-                h,
-                "<div class=\"bar\"><span style=\"width:92px\">{}</span><i style=\"width:{:.0}px;background:var(--accent)\"></i>{n}</div>",
-                escape(label),
-                300.0 * *n as f32 / max
-            );
-        }
-        h.push_str("</div>");
-    }
-}
-
-/// Every image (a dot in its main colour) and every recommended track (a
-/// small diamond) on the valence–arousal plane.
-fn mood_map(h: &mut String, run: &FinishedRun, catalog: Option<&Catalog>) {
-    const S: f32 = 560.0;
-    const P: f32 = 36.0;
-    h.push_str("<section id=\"mood-map\"><h2>Mood map</h2><div class=\"row\"><div class=\"panel\">");
-    let _ = write!(
-        h,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{S}\" height=\"{S}\" viewBox=\"0 0 {S} {S}\" role=\"img\" aria-label=\"mood map\">"
-    );
-    let (x0, y0) = plane(-1.0, 1.0, S, P);
-    let (x1, y1) = plane(1.0, -1.0, S, P);
-    let (cx, cy) = plane(0.0, 0.0, S, P);
-    let _ = write!(
-        h,
-        "<defs><linearGradient id=\"q\" x1=\"0\" y1=\"1\" x2=\"1\" y2=\"0\"><stop offset=\"0\" stop-color=\"#dfe7f2\"/>\
-         <stop offset=\"1\" stop-color=\"#fbe3d6\"/></linearGradient></defs>\
-         <rect x=\"{x0}\" y=\"{y0}\" width=\"{}\" height=\"{}\" rx=\"10\" fill=\"url(#q)\"/>\
-         <line x1=\"{x0}\" y1=\"{cy}\" x2=\"{x1}\" y2=\"{cy}\" stroke=\"#b9b4aa\"/><line x1=\"{cx}\" y1=\"{y0}\" x2=\"{cx}\" y2=\"{y1}\" stroke=\"#b9b4aa\"/>",
-        x1 - x0,
-        y1 - y0
-    );
-    for (label, v, a) in
-        [("tense", -0.55, 0.9), ("energetic", 0.55, 0.9), ("melancholic", -0.55, -0.9), ("calm", 0.55, -0.9)]
-    {
-        let (x, y) = plane(v, a, S, P);
-        let _ = write!(
-            h,
-            "<text x=\"{x}\" y=\"{y}\" text-anchor=\"middle\" fill=\"#8a8478\" font-size=\"13\">{label}</text>"
-        );
-    }
-    let _ = write!(
-        h,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#667085\" font-size=\"12\">valence →</text>\
-         <text x=\"12\" y=\"{}\" fill=\"#667085\" font-size=\"12\" transform=\"rotate(-90 12 {})\">arousal →</text>",
-        x1,
-        y1 + 22.0,
-        cy + 30.0,
-        cy + 30.0
-    );
-    if let Some(cat) = catalog {
-        let index = cat.positions();
-        let mut seen = std::collections::HashSet::new();
-        for p in &run.picks {
-            if seen.len() >= MAP_TRACKS {
-                break;
-            }
-            let Some(&i) = index.get(p.track_id.as_str()) else { continue };
-            if !seen.insert(i) {
-                continue;
-            }
-            let v = cat.matrix().vector(i);
-            if v[ANCHOR] <= 0.0 {
-                continue;
-            }
-            let (x, y) = plane(0.5 * v[0] / v[ANCHOR], 0.5 * v[1] / v[ANCHOR], S, P);
-            let _ = write!(
-                h,
-                "<path d=\"M{x} {}l4 4l-4 4l-4-4z\" fill=\"#3a6ea5\" fill-opacity=\".45\"><title>{} — {}</title></path>",
-                y - 4.0,
-                escape(&p.title),
-                escape(&p.artist)
-            );
-        }
-    }
-    for im in &run.images {
-        let (x, y) = plane(im.mood[0], im.mood[1], S, P);
-        let colour = im.palette.first().map_or("#888888", |(c, _)| css_colour(c));
-        let _ = write!(
-            h,
-            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"7\" fill=\"{colour}\" stroke=\"#1d2330\" stroke-width=\"1.5\"><title>{} — {}</title></circle>",
-            escape(&im.id),
-            escape(&im.mood_label)
-        );
-    }
-    h.push_str("</svg><p class=\"legend\">● a picture, in its main colour &nbsp; ◆ a recommended track</p></div>");
-    mood_bars(h, run);
-    h.push_str("</div></section>");
-}
-
-fn album_section(h: &mut String, album: &[AlbumTrack]) {
-    h.push_str("<section id=\"album\"><h2>Album playlist</h2><div class=\"panel\">");
-    // Arousal along the album: the slots' targets and the tracks chosen.
-    let (w, ht, pad) = (760.0f32, 140.0f32, 16.0f32);
-    let n = album.len().max(2) as f32;
-    let x = |i: usize| pad + i as f32 * (w - 2.0 * pad) / (n - 1.0);
-    let y = |a: f32| pad + (1.0 - (a.clamp(-1.0, 1.0) + 1.0) / 2.0) * (ht - 2.0 * pad);
-    let line = |vals: Vec<(usize, f32)>| {
-        vals.iter().map(|(i, a)| format!("{:.1},{:.1}", x(*i), y(*a))).collect::<Vec<_>>().join(" ")
-    };
-    let _ = write!(
-        h,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100%\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" preserveAspectRatio=\"none\">\
-         <line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#ddd\"/>\
-         <polyline points=\"{}\" fill=\"none\" stroke=\"#d9485f\" stroke-dasharray=\"4 3\" stroke-width=\"2\"/>\
-         <polyline points=\"{}\" fill=\"none\" stroke=\"#3a6ea5\" stroke-width=\"2.5\"/></svg>",
-        y(0.0),
-        w - pad,
-        y(0.0),
-        line(album.iter().enumerate().map(|(i, t)| (i, t.target_arousal)).collect()),
-        line(album.iter().enumerate().filter_map(|(i, t)| t.arousal.map(|a| (i, a))).collect())
-    );
-    h.push_str(
-        "<p class=\"legend\">arousal along the album: <span style=\"color:#d9485f\">- - target</span>, \
-         <span style=\"color:#3a6ea5\">— tracks</span></p><table><tr><th>#</th><th>track</th><th>photos</th><th>why</th></tr>",
-    );
-    for t in album {
-        let _ = write!(
-            h,
-            "<tr class=\"album-track\"><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td class=\"why\">{}</td></tr>",
-            t.position,
-            escape(if t.title.is_empty() { &t.track_id } else { &t.title }),
-            escape(&t.artist),
-            escape(&t.photos.join(", ")),
-            escape(&t.explanation)
-        );
-    }
-    h.push_str("</table></div></section>");
-}
-
-fn mix_bars(h: &mut String, title: &str, rows: &[crate::after::coverage::MixRow]) {
-    let _ = write!(h, "<div class=\"panel\" style=\"min-width:320px\"><b>{}</b>", escape(title));
-    let max = rows.iter().map(|r| r.catalog.max(r.recommended)).fold(0.0f64, f64::max).max(1e-9);
-    for r in rows.iter().filter(|r| r.catalog > 0.0 || r.recommended > 0.0).take(16) {
-        let _ = write!(
-            h,
-            "<div class=\"bar\"><span style=\"width:96px\">{}</span><i style=\"width:{:.0}px;background:var(--accent)\" title=\"recommended\"></i>\
-             <i style=\"width:{:.0}px;background:#b9c7da\" title=\"catalog\"></i>{:.0} % / {:.0} %</div>",
-            escape(&r.name),
-            120.0 * r.recommended / max,
-            120.0 * r.catalog / max,
-            100.0 * r.recommended,
-            100.0 * r.catalog
-        );
-    }
-    h.push_str("<p class=\"legend\">recommended (red) against the catalog (blue)</p></div>");
-}
-
-fn coverage_section(h: &mut String, c: &Coverage) {
-    h.push_str("<section id=\"coverage\"><h2>Coverage and bias</h2><div class=\"stats\">");
-    stat(h, &format!("{:.2} %", 100.0 * c.track_coverage), "of the catalog's tracks recommended");
-    stat(h, &format!("{:.1} %", 100.0 * c.artist_coverage), "of its artists");
-    stat(h, &format!("{:.3}", c.gini_tracks), "Gini of track exposure");
-    stat(h, &format!("{:.3}", c.gini_artists), "Gini of artist exposure");
-    stat(h, &format!("{:.3}", c.mean_score), "mean score");
-    h.push_str("</div><div class=\"row\" style=\"margin-top:14px\">");
-    mix_bars(h, "Styles", &c.styles);
-    if let Some(g) = &c.genres {
-        mix_bars(h, "Genres", g);
-    }
-    if let Some(e) = &c.eras {
-        mix_bars(h, "Eras", e);
-    }
-    if let Some(t) = &c.tempo_bands {
-        mix_bars(h, "Tempo", t);
-    }
-    h.push_str("<div class=\"panel\" style=\"min-width:320px\"><b>Hubs: the most recommended tracks</b><table><tr><th>track</th><th>playlists</th></tr>");
-    for hub in c.hubs.iter().take(10) {
-        let _ = write!(
-            h,
-            "<tr><td>{}<br><small>{}</small></td><td>{} ({:.0} %)</td></tr>",
-            escape(if hub.title.is_empty() { &hub.track_id } else { &hub.title }),
-            escape(&hub.artist),
-            hub.picks,
-            100.0 * hub.share_of_playlists
-        );
-    }
-    h.push_str("</table></div></div></section>");
-}
-
-/// A small valence–arousal plane with the picture's point.
-fn mini_plane(h: &mut String, im: &Image) {
-    let (x, y) = plane(im.mood[0], im.mood[1], 96.0, 6.0);
-    let _ = write!(
-        h,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"96\" height=\"96\" viewBox=\"0 0 96 96\" aria-label=\"valence {:+.2}, arousal {:+.2}\">\
-         <rect x=\"6\" y=\"6\" width=\"84\" height=\"84\" rx=\"6\" fill=\"#f3efe8\"/><line x1=\"6\" y1=\"48\" x2=\"90\" y2=\"48\" stroke=\"#d6d0c4\"/>\
-         <line x1=\"48\" y1=\"6\" x2=\"48\" y2=\"90\" stroke=\"#d6d0c4\"/><circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"6\" fill=\"#d9485f\"/></svg>",
-        im.mood[0], im.mood[1]
-    );
 }
 
 fn card(h: &mut String, im: &Image, thumb: Option<&str>, picks: &[&crate::after::finished::Pick]) {
