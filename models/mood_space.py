@@ -1,6 +1,6 @@
 """pixtape's mood space, as the offline derivation sees it.
 
-The dimension names and their order must equal `src/mood.rs`; the test suite
+The dimension names and their order must equal `src/engine/mood/mod.rs`; the test suite
 checks the derived tables' headers against the Rust definition. Each
 dimension has descriptor sentences: what it means in words, used to embed
 it with all-MiniLM-L6-v2. Styles also describe where such music is heard,
