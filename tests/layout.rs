@@ -331,7 +331,8 @@ fn every_folder_says_what_flows_through_it() {
 #[test]
 fn the_import_reader_finds_cycles_it_is_shown() {
     let modules: BTreeSet<String> = ["a", "a::x", "a::y", "b"].iter().map(|s| s.to_string()).collect();
-    let x = "use super::{y::Thing, other};\n// crate::b is only mentioned\nlet s = \"crate::b\";\nlet r = r#\"crate::b\"#;";
+    let x =
+        "use super::{y::Thing, other};\n// crate::b is only mentioned\nlet s = \"crate::b\";\nlet r = r#\"crate::b\"#;";
     let y = "use crate::a::{self, x::{Other as O}};";
     let b = "fn f() { crate::a::x::call() }";
     let mut g = BTreeMap::new();
