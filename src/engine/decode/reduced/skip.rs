@@ -1,0 +1,171 @@
+//! A Huffman table and the lookups built from it: the 10-bit value table
+//! that decodes a code and its magnitude in one step, and the 12-bit skip
+//! table that steps over the (code, magnitude) pairs a reduced block does
+//! not need, one to several coefficients a lookup.
+
+use super::{Damaged, Declined, FAST_BITS, SKIP_BITS};
+
+/// One Huffman table, in the forms the decoder steps by.
+pub(super) struct Huffman {
+    /// Next `FAST_BITS` bits -> `len << 8 | symbol`; 0 when the code is
+    /// longer. Fixed-size, so indexing by `FAST_BITS` bits needs no check.
+    pub(super) fast: Box<[u16; 1 << FAST_BITS]>,
+    /// Canonical decoding of longer codes: the largest code of each length
+    /// (-1 for none) and where that length's symbols start.
+    pub(super) max_code: [i32; 17],
+    pub(super) offset: [i32; 17],
+    pub(super) symbols: Vec<u8>,
+    /// AC tables only: next `SKIP_BITS` bits -> bits taken (low 6) and
+    /// positions covered (next 7) by the longest run of complete pairs
+    /// that fits, an end of block counting as `SKIP_EOB` positions (with
+    /// `SKIP_EOB_FLAG` set as well), so that one comparison,
+    /// `k + covered < 64`, tells the common step (stay in the block) from
+    /// everything else: the block's end, a step past it, or no complete
+    /// pair (covered `SKIP_NONE`).
+    pub(super) skip: Box<[u16; 1 << SKIP_BITS]>,
+    /// Next `VALUE_BITS` bits -> the value they code (high 16 bits) and the
+    /// bits code and magnitude take together (low 5), when both fit, and
+    /// for AC tables the zero run before the value (bits 5-8; a run of 16
+    /// zeros is a run of 15 and a zero) or the end of block (`VALUE_EOB`);
+    /// 0 when they do not fit.
+    pub(super) value: Box<[u32; 1 << VALUE_BITS]>,
+}
+
+pub(super) const VALUE_EOB: u32 = 1 << 11;
+
+/// Bits looked at by the table that decodes code and magnitude at once.
+pub(super) const VALUE_BITS: u32 = 10;
+
+impl std::fmt::Debug for Huffman {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Huffman").field("symbols", &self.symbols.len()).finish()
+    }
+}
+
+pub(super) const SKIP_EOB: u16 = 64;
+pub(super) const SKIP_EOB_FLAG: u16 = 1 << 13;
+pub(super) const SKIP_NONE: u16 = 127;
+/// Where the positions covered start in an entry; below them, the bits
+/// taken, in the six bits a 64-bit shift reads, so the entry itself can be
+/// the shift count and the step's critical path has no mask in it.
+pub(super) const SKIP_COVERED: u16 = 6;
+
+impl Huffman {
+    pub(super) fn new(counts: &[u8; 16], symbols: &[u8], ac: bool) -> Result<Self, Declined> {
+        let mut max_code = [-1i32; 17];
+        let mut offset = [0i32; 17];
+        let mut fast = Box::new([0u16; 1 << FAST_BITS]);
+        let (mut code, mut k) = (0u32, 0usize);
+        for len in 1..=16usize {
+            let n = counts[len - 1] as usize;
+            offset[len] = k as i32 - code as i32;
+            for _ in 0..n {
+                if len <= FAST_BITS as usize {
+                    let shift = FAST_BITS as usize - len;
+                    for fill in 0..1usize << shift {
+                        fast[((code as usize) << shift) | fill] = (len as u16) << 8 | symbols[k] as u16;
+                    }
+                }
+                code += 1;
+                k += 1;
+            }
+            if n > 0 {
+                max_code[len] = code as i32 - 1;
+            }
+            // No code may be all ones (libjpeg's rule), so the next free
+            // code must still fit in `len` bits.
+            if code >= 1 << len {
+                return Err(Damaged("over-subscribed Huffman table"));
+            }
+            code <<= 1;
+        }
+        let mut table = Huffman {
+            fast,
+            max_code,
+            offset,
+            symbols: symbols.to_vec(),
+            skip: Box::new([SKIP_NONE << SKIP_COVERED; 1 << SKIP_BITS]),
+            value: Box::new([0; 1 << VALUE_BITS]),
+        };
+        if ac {
+            for p in 0..1usize << SKIP_BITS {
+                table.skip[p] = table.skip_entry((p as u64) << (64 - SKIP_BITS));
+            }
+        }
+        for p in 0..1usize << VALUE_BITS {
+            let bits = (p as u64) << (64 - VALUE_BITS);
+            let Some((len, symbol)) = table.decode(bits) else { continue };
+            let (run, size) = if ac { ((symbol >> 4) as u32, (symbol & 15) as u32) } else { (0, symbol as u32) };
+            let total = len + size;
+            if size > 15 || total > VALUE_BITS {
+                continue;
+            }
+            let v = if size == 0 { 0 } else { extend(((bits << len) >> (64 - size)) as i32, size) };
+            let eob = if ac && ends_block(symbol) { VALUE_EOB } else { 0 };
+            table.value[p] = (v as u32) << 16 | eob | run << 5 | total;
+        }
+        Ok(table)
+    }
+
+    /// The code at the head of `bits` (left-aligned, at least 16 valid):
+    /// its length and symbol.
+    #[inline(always)]
+    pub(super) fn decode(&self, bits: u64) -> Option<(u32, u8)> {
+        let e = self.fast[(bits >> (64 - FAST_BITS)) as usize];
+        if e != 0 {
+            return Some(((e >> 8) as u32, e as u8));
+        }
+        self.decode_long(bits)
+    }
+
+    #[cold]
+    pub(super) fn decode_long(&self, bits: u64) -> Option<(u32, u8)> {
+        for len in FAST_BITS as usize + 1..=16 {
+            let code = (bits >> (64 - len)) as i32;
+            if code <= self.max_code[len] {
+                let at = (code + self.offset[len]) as usize;
+                return self.symbols.get(at).map(|&s| (len as u32, s));
+            }
+        }
+        None
+    }
+
+    /// The skip-table entry for the `SKIP_BITS` bits at the head of `bits`
+    /// (the rest zero): pairs whose code and magnitude bits both lie within
+    /// the window, up to and including an end of block.
+    pub(super) fn skip_entry(&self, bits: u64) -> u16 {
+        let (mut taken, mut covered) = (0u32, 0u32);
+        while taken < SKIP_BITS {
+            let Some((len, symbol)) = self.decode(bits << taken) else { break };
+            let size = (symbol & 15) as u32;
+            if taken + len + size > SKIP_BITS {
+                break;
+            }
+            if ends_block(symbol) {
+                return (taken + len) as u16 | (covered as u16 + SKIP_EOB) << SKIP_COVERED | SKIP_EOB_FLAG;
+            }
+            // A run of sixteen zeros (15, 0) is 15 + 1 positions like any pair.
+            let step = (symbol >> 4) as u32 + 1;
+            if covered + step > 63 {
+                break;
+            }
+            taken += len + size;
+            covered += step;
+        }
+        if taken == 0 { SKIP_NONE << SKIP_COVERED } else { taken as u16 | (covered as u16) << SKIP_COVERED }
+    }
+}
+
+/// Whether an AC symbol ends its block: the end-of-block code, and, as
+/// libjpeg reads them, the (run, size 0) codes baseline leaves undefined;
+/// only (15, 0) is a run of sixteen zeros.
+#[inline(always)]
+pub(super) fn ends_block(symbol: u8) -> bool {
+    symbol & 15 == 0 && symbol != 0xF0
+}
+
+/// JPEG's EXTEND: the `n`-bit magnitude field `v` as a signed value.
+#[inline(always)]
+pub(super) fn extend(v: i32, n: u32) -> i32 {
+    if v < 1 << (n - 1) { v - (1 << n) + 1 } else { v }
+}
