@@ -3,7 +3,7 @@
 //! otherwise), and YCbCr becomes RGB8.
 
 use super::ReducedDecoder;
-use super::pixels::{Geometry, rows, to_u8};
+use super::pixels::Geometry;
 
 impl ReducedDecoder {
     /// Upsamples what was decoded below the output's resolution (the
@@ -58,16 +58,18 @@ impl ReducedDecoder {
     }
 }
 
+/// The first `w` values of each of the first `h` rows of a plane.
+fn rows(plane: &[f32], stride: usize, w: usize, h: usize) -> impl Iterator<Item = &f32> {
+    plane.chunks(stride).take(h).flat_map(move |r| &r[..w])
+}
+
+#[inline(always)]
+fn to_u8(v: f32) -> u8 {
+    (v + 0.5).clamp(0.0, 255.0) as u8
+}
+
 /// Scales a `pw` x `ph` plane up by `rx` x `ry` into the `w` x `h` grid.
-pub(super) fn upsample(
-    plane: &[f32],
-    pw: usize,
-    ph: usize,
-    rx: usize,
-    ry: usize,
-    (w, h): (usize, usize),
-    dst: &mut [f32],
-) {
+fn upsample(plane: &[f32], pw: usize, ph: usize, rx: usize, ry: usize, (w, h): (usize, usize), dst: &mut [f32]) {
     // Source coordinate of output pixel x, and the two neighbours it blends:
     // for 2x, pixel 2i is 3/4 of sample i and 1/4 of sample i-1, pixel 2i+1
     // 3/4 of i and 1/4 of i+1 (clamped at the edges).

@@ -1,15 +1,132 @@
-//! The entropy decoder: a bit reader over destuffed scan data, and per
-//! block the DC difference, the coefficients a reduced block needs, and the
-//! skipped rest up to the end of the block.
+//! The entropy decoder's base: each Huffman table in the lookup forms the
+//! decoder steps by (one code at a time, or code and magnitude together),
+//! the bit reader over the destuffed scan data, and the DC difference each
+//! block starts with. The skip table, the one lookup a reduced decode adds,
+//! is built and walked in `skip.rs`.
 
-use super::pixels::Weights;
-use super::skip::{Huffman, SKIP_COVERED, SKIP_EOB, SKIP_EOB_FLAG, VALUE_BITS, VALUE_EOB, ends_block, extend};
 use super::{Damaged, Declined, SKIP_BITS};
+
+/// Bits looked at by the one-symbol table; longer codes are searched.
+const FAST_BITS: u32 = 9;
+
+/// One Huffman table, in the forms the decoder steps by.
+pub(super) struct Huffman {
+    /// Next `FAST_BITS` bits -> `len << 8 | symbol`; 0 when the code is
+    /// longer. Fixed-size, so indexing by `FAST_BITS` bits needs no check.
+    fast: Box<[u16; 1 << FAST_BITS]>,
+    /// Canonical decoding of longer codes: the largest code of each length
+    /// (-1 for none) and where that length's symbols start.
+    max_code: [i32; 17],
+    offset: [i32; 17],
+    symbols: Vec<u8>,
+    /// AC tables only: next `SKIP_BITS` bits -> bits taken (low 6) and
+    /// positions covered (next 7) by the longest run of complete pairs
+    /// that fits, an end of block counting as `SKIP_EOB` positions (with
+    /// `SKIP_EOB_FLAG` set as well), so that one comparison,
+    /// `k + covered < 64`, tells the common step (stay in the block) from
+    /// everything else: the block's end, a step past it, or no complete
+    /// pair (covered `SKIP_NONE`).
+    pub(super) skip: Box<[u16; 1 << SKIP_BITS]>,
+    /// Next `VALUE_BITS` bits -> the value they code (high 16 bits) and the
+    /// bits code and magnitude take together (low 5), when both fit, and
+    /// for AC tables the zero run before the value (bits 5-8; a run of 16
+    /// zeros is a run of 15 and a zero) or the end of block (`VALUE_EOB`);
+    /// 0 when they do not fit.
+    pub(super) value: Box<[u32; 1 << VALUE_BITS]>,
+}
+
+pub(super) const VALUE_EOB: u32 = 1 << 11;
+
+/// Bits looked at by the table that decodes code and magnitude at once.
+pub(super) const VALUE_BITS: u32 = 10;
+
+impl std::fmt::Debug for Huffman {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Huffman").field("symbols", &self.symbols.len()).finish()
+    }
+}
+
+impl Huffman {
+    pub(super) fn new(counts: &[u8; 16], symbols: &[u8], ac: bool) -> Result<Self, Declined> {
+        let mut max_code = [-1i32; 17];
+        let mut offset = [0i32; 17];
+        let mut fast = Box::new([0u16; 1 << FAST_BITS]);
+        let (mut code, mut k) = (0u32, 0usize);
+        for len in 1..=16usize {
+            let n = counts[len - 1] as usize;
+            offset[len] = k as i32 - code as i32;
+            for _ in 0..n {
+                if len <= FAST_BITS as usize {
+                    let shift = FAST_BITS as usize - len;
+                    for fill in 0..1usize << shift {
+                        fast[((code as usize) << shift) | fill] = (len as u16) << 8 | symbols[k] as u16;
+                    }
+                }
+                code += 1;
+                k += 1;
+            }
+            if n > 0 {
+                max_code[len] = code as i32 - 1;
+            }
+            // No code may be all ones (libjpeg's rule), so the next free
+            // code must still fit in `len` bits.
+            if code >= 1 << len {
+                return Err(Damaged("over-subscribed Huffman table"));
+            }
+            code <<= 1;
+        }
+        let mut table = Huffman {
+            fast,
+            max_code,
+            offset,
+            symbols: symbols.to_vec(),
+            skip: Box::new([0; 1 << SKIP_BITS]),
+            value: Box::new([0; 1 << VALUE_BITS]),
+        };
+        table.build_skip(ac);
+        for p in 0..1usize << VALUE_BITS {
+            let bits = (p as u64) << (64 - VALUE_BITS);
+            let Some((len, symbol)) = table.decode(bits) else { continue };
+            let (run, size) = if ac { ((symbol >> 4) as u32, (symbol & 15) as u32) } else { (0, symbol as u32) };
+            let total = len + size;
+            if size > 15 || total > VALUE_BITS {
+                continue;
+            }
+            let v = if size == 0 { 0 } else { extend(((bits << len) >> (64 - size)) as i32, size) };
+            let eob = if ac && ends_block(symbol) { VALUE_EOB } else { 0 };
+            table.value[p] = (v as u32) << 16 | eob | run << 5 | total;
+        }
+        Ok(table)
+    }
+
+    /// The code at the head of `bits` (left-aligned, at least 16 valid):
+    /// its length and symbol.
+    #[inline(always)]
+    pub(super) fn decode(&self, bits: u64) -> Option<(u32, u8)> {
+        let e = self.fast[(bits >> (64 - FAST_BITS)) as usize];
+        if e != 0 {
+            return Some(((e >> 8) as u32, e as u8));
+        }
+        self.decode_long(bits)
+    }
+
+    #[cold]
+    fn decode_long(&self, bits: u64) -> Option<(u32, u8)> {
+        for len in FAST_BITS as usize + 1..=16 {
+            let code = (bits >> (64 - len)) as i32;
+            if code <= self.max_code[len] {
+                let at = (code + self.offset[len]) as usize;
+                return self.symbols.get(at).map(|&s| (len as u32, s));
+            }
+        }
+        None
+    }
+}
 
 /// MSB-first bit reader over destuffed entropy data (with `PAD` zero bytes
 /// after it): the branch-free refill keeps 56 to 63 bits in `buf`.
 pub(super) struct Bits<'a> {
-    pub(super) data: &'a [u8],
+    data: &'a [u8],
     pub(super) pos: usize,
     pub(super) buf: u64,
     pub(super) count: u32,
@@ -50,6 +167,20 @@ impl<'a> Bits<'a> {
     }
 }
 
+/// Whether an AC symbol ends its block: the end-of-block code, and, as
+/// libjpeg reads them, the (run, size 0) codes baseline leaves undefined;
+/// only (15, 0) is a run of sixteen zeros.
+#[inline(always)]
+pub(super) fn ends_block(symbol: u8) -> bool {
+    symbol & 15 == 0 && symbol != 0xF0
+}
+
+/// JPEG's EXTEND: the `n`-bit magnitude field `v` as a signed value.
+#[inline(always)]
+fn extend(v: i32, n: u32) -> i32 {
+    if v < 1 << (n - 1) { v - (1 << n) + 1 } else { v }
+}
+
 #[inline(always)]
 pub(super) fn dc_diff(bits: &mut Bits, dc: &Huffman) -> Result<i32, Declined> {
     if bits.count < 32 {
@@ -67,126 +198,4 @@ pub(super) fn dc_diff(bits: &mut Bits, dc: &Huffman) -> Result<i32, Declined> {
         1..=15 => bits.signed(size as u32),
         _ => return Err(Damaged("bad DC magnitude")),
     })
-}
-
-/// Steps over the AC coefficients from zigzag position `k` to the end of
-/// the block without decoding their values.
-#[inline(always)]
-pub(super) fn skip_ac(bits: &mut Bits, ac: &Huffman, mut k: u32) -> Result<(), Declined> {
-    // Two table steps per refill check: a refill leaves at least 56 bits,
-    // and each step takes at most `SKIP_BITS`.
-    const { assert!(2 * SKIP_BITS <= 32) };
-    loop {
-        if bits.count < 32 {
-            bits.refill();
-        }
-        for _ in 0..2 {
-            let e = ac.skip[(bits.buf >> (64 - SKIP_BITS)) as usize];
-            let next = k + ((e >> SKIP_COVERED) & 127) as u32;
-            if next < 64 {
-                bits.buf = bits.buf.wrapping_shl(e as u32);
-                bits.count -= (e & 63) as u32;
-                k = next;
-                continue;
-            }
-            // The usual way out: an end of block, nothing crossing 64.
-            if e & SKIP_EOB_FLAG != 0 && next < 64 + SKIP_EOB as u32 {
-                bits.consume((e & 63) as u32);
-                return Ok(());
-            }
-            return skip_end(bits, ac, k, e);
-        }
-    }
-}
-
-/// The uncommon step of `skip_ac`: the block's end, or one pair decoded
-/// the long way (a code too long for the table, or a step that would
-/// cross the block's end), then the rest of the block.
-#[inline(never)]
-pub(super) fn skip_end(bits: &mut Bits, ac: &Huffman, mut k: u32, e: u16) -> Result<(), Declined> {
-    let taken = (e & 63) as u32;
-    if taken != 0 {
-        let eob = e & SKIP_EOB_FLAG != 0;
-        let next = k + ((e >> SKIP_COVERED) & 127) as u32 - if eob { SKIP_EOB as u32 } else { 0 };
-        // A run ending exactly at 64 is the block's end only if nothing (not
-        // even an end of block) follows it in the same step.
-        if (eob && next < 64) || (!eob && next == 64) {
-            bits.consume(taken);
-            return Ok(());
-        }
-    }
-    if bits.count < 32 {
-        bits.refill();
-    }
-    let (len, symbol) = ac.decode(bits.buf).ok_or(Damaged("bad Huffman code"))?;
-    bits.consume(len);
-    if ends_block(symbol) {
-        return Ok(());
-    }
-    bits.consume((symbol & 15) as u32);
-    k += (symbol >> 4) as u32 + 1;
-    match k {
-        64 => Ok(()),
-        65.. => Err(Damaged("block has more than 64 coefficients")),
-        _ => skip_ac(bits, ac, k),
-    }
-}
-
-/// One block decoded to its cell means: the DC and the AC values before
-/// zigzag position `need`, each adding its weighted share to every cell
-/// (most are zero and never coded), the rest skipped.
-#[inline(always)]
-pub(super) fn block_values<const N: usize>(
-    bits: &mut Bits,
-    dc: &Huffman,
-    ac: &Huffman,
-    pred: &mut i32,
-    need: u32,
-    weights: &Weights,
-) -> Result<[f32; N], Declined> {
-    let mut cells = [128f32; N];
-    let add = |cells: &mut [f32; N], value: i32, w: &[f32; 16]| {
-        for (c, w) in cells.iter_mut().zip(w) {
-            *c += value as f32 * w;
-        }
-    };
-    *pred += dc_diff(bits, dc)?;
-    add(&mut cells, *pred, &weights[0]);
-    let mut k = 1u32;
-    while k < need {
-        if bits.count < 32 {
-            bits.refill();
-        }
-        // Code and magnitude in one lookup when they fit in `VALUE_BITS`,
-        // else the code the long way and then its magnitude. A run of
-        // sixteen zeros is (15, 0): fifteen zeros and a zero value.
-        let e = ac.value[(bits.buf >> (64 - VALUE_BITS)) as usize];
-        let (run, value) = if e != 0 {
-            bits.consume(e & 31);
-            if e & VALUE_EOB != 0 {
-                return Ok(cells);
-            }
-            ((e >> 5) & 15, e as i32 >> 16)
-        } else {
-            let (len, symbol) = ac.decode(bits.buf).ok_or(Damaged("bad Huffman code"))?;
-            bits.consume(len);
-            if ends_block(symbol) {
-                return Ok(cells);
-            }
-            let size = (symbol & 15) as u32;
-            ((symbol >> 4) as u32, if size == 0 { 0 } else { bits.signed(size) })
-        };
-        k += run;
-        if k > 63 {
-            return Err(Damaged("block has more than 64 coefficients"));
-        }
-        if k < need {
-            add(&mut cells, value, &weights[k as usize]);
-        }
-        k += 1;
-    }
-    if k < 64 {
-        skip_ac(bits, ac, k)?;
-    }
-    Ok(cells)
 }

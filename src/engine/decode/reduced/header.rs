@@ -4,7 +4,7 @@
 
 use image::metadata::Orientation;
 
-use super::skip::Huffman;
+use super::entropy::Huffman;
 use super::{Damaged, Declined, Unsupported};
 
 /// One component of the frame.

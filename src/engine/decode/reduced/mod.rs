@@ -37,9 +37,10 @@ mod skip;
 #[cfg(test)]
 mod tests;
 
-use entropy::{Bits, block_values, dc_diff, skip_ac};
+use entropy::{Bits, Huffman, dc_diff};
 pub(super) use header::{Header, parse};
-use pixels::{Geometry, Slot, Weights, weights};
+use pixels::{Geometry, Weights, block_values, weights};
+use skip::skip_ac;
 
 /// Why the fast path declined a file.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,24 +51,15 @@ pub(super) enum Declined {
     Damaged(&'static str),
 }
 
-pub(super) use Declined::{Damaged, Unsupported};
-
-/// Zigzag position -> natural (row-major) index within the 8x8 block.
-pub(super) const ZIGZAG: [u8; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
-    28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
-    47, 55, 62, 63,
-];
+use Declined::{Damaged, Unsupported};
 
 /// Bits looked at by one step of the skipping table; 2^12 u16 entries per
 /// table (8 KiB) keep both AC tables in L1.
-pub(super) const SKIP_BITS: u32 = 12;
-/// Bits looked at by the one-symbol table; longer codes are searched.
-pub(super) const FAST_BITS: u32 = 9;
+const SKIP_BITS: u32 = 12;
 /// Zero bytes after the entropy data, more than one block can consume
 /// (64 codes of at most 31 bits), so the bit reader never needs a bounds
 /// branch beyond the per-block check.
-pub(super) const PAD: usize = 512;
+const PAD: usize = 512;
 
 /// Reusable buffers of the fast path.
 #[derive(Default)]
@@ -261,4 +253,15 @@ impl ReducedDecoder {
             }
         }
     }
+}
+
+/// One block's place in an MCU.
+struct Slot<'h> {
+    dc: &'h Huffman,
+    ac: &'h Huffman,
+    weights: &'h Weights,
+    plane: usize,
+    offset: usize,
+    width: usize,
+    geometry: Geometry,
 }
