@@ -7,18 +7,18 @@
 use super::{Damaged, Declined, SKIP_BITS};
 
 /// Bits looked at by the one-symbol table; longer codes are searched.
-const FAST_BITS: u32 = 9;
+pub(super) const FAST_BITS: u32 = 9;
 
 /// One Huffman table, in the forms the decoder steps by.
 pub(super) struct Huffman {
     /// Next `FAST_BITS` bits -> `len << 8 | symbol`; 0 when the code is
     /// longer. Fixed-size, so indexing by `FAST_BITS` bits needs no check.
-    fast: Box<[u16; 1 << FAST_BITS]>,
+    pub(super) fast: Box<[u16; 1 << FAST_BITS]>,
     /// Canonical decoding of longer codes: the largest code of each length
     /// (-1 for none) and where that length's symbols start.
-    max_code: [i32; 17],
-    offset: [i32; 17],
-    symbols: Vec<u8>,
+    pub(super) max_code: [i32; 17],
+    pub(super) offset: [i32; 17],
+    pub(super) symbols: Vec<u8>,
     /// AC tables only: next `SKIP_BITS` bits -> bits taken (low 6) and
     /// positions covered (next 7) by the longest run of complete pairs
     /// that fits, an end of block counting as `SKIP_EOB` positions (with
@@ -47,58 +47,6 @@ impl std::fmt::Debug for Huffman {
 }
 
 impl Huffman {
-    pub(super) fn new(counts: &[u8; 16], symbols: &[u8], ac: bool) -> Result<Self, Declined> {
-        let mut max_code = [-1i32; 17];
-        let mut offset = [0i32; 17];
-        let mut fast = Box::new([0u16; 1 << FAST_BITS]);
-        let (mut code, mut k) = (0u32, 0usize);
-        for len in 1..=16usize {
-            let n = counts[len - 1] as usize;
-            offset[len] = k as i32 - code as i32;
-            for _ in 0..n {
-                if len <= FAST_BITS as usize {
-                    let shift = FAST_BITS as usize - len;
-                    for fill in 0..1usize << shift {
-                        fast[((code as usize) << shift) | fill] = (len as u16) << 8 | symbols[k] as u16;
-                    }
-                }
-                code += 1;
-                k += 1;
-            }
-            if n > 0 {
-                max_code[len] = code as i32 - 1;
-            }
-            // No code may be all ones (libjpeg's rule), so the next free
-            // code must still fit in `len` bits.
-            if code >= 1 << len {
-                return Err(Damaged("over-subscribed Huffman table"));
-            }
-            code <<= 1;
-        }
-        let mut table = Huffman {
-            fast,
-            max_code,
-            offset,
-            symbols: symbols.to_vec(),
-            skip: Box::new([0; 1 << SKIP_BITS]),
-            value: Box::new([0; 1 << VALUE_BITS]),
-        };
-        table.build_skip(ac);
-        for p in 0..1usize << VALUE_BITS {
-            let bits = (p as u64) << (64 - VALUE_BITS);
-            let Some((len, symbol)) = table.decode(bits) else { continue };
-            let (run, size) = if ac { ((symbol >> 4) as u32, (symbol & 15) as u32) } else { (0, symbol as u32) };
-            let total = len + size;
-            if size > 15 || total > VALUE_BITS {
-                continue;
-            }
-            let v = if size == 0 { 0 } else { extend(((bits << len) >> (64 - size)) as i32, size) };
-            let eob = if ac && ends_block(symbol) { VALUE_EOB } else { 0 };
-            table.value[p] = (v as u32) << 16 | eob | run << 5 | total;
-        }
-        Ok(table)
-    }
-
     /// The code at the head of `bits` (left-aligned, at least 16 valid):
     /// its length and symbol.
     #[inline(always)]
@@ -177,7 +125,7 @@ pub(super) fn ends_block(symbol: u8) -> bool {
 
 /// JPEG's EXTEND: the `n`-bit magnitude field `v` as a signed value.
 #[inline(always)]
-fn extend(v: i32, n: u32) -> i32 {
+pub(super) fn extend(v: i32, n: u32) -> i32 {
     if v < 1 << (n - 1) { v - (1 << n) + 1 } else { v }
 }
 

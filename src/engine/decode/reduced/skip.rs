@@ -3,8 +3,12 @@
 //! several coefficients a lookup, and the loop that reads a block's tail
 //! with it. Huffman codes have no boundaries, so those coefficients must
 //! still be read; not decoding them is most of the reduced decode's speed.
+//!
+//! `Huffman::new` lives here, not beside the struct in `entropy.rs`: it
+//! builds all three lookups at once, the skip table among them, and this
+//! way `entropy.rs` needs nothing from this file.
 
-use super::entropy::{Bits, Huffman, ends_block};
+use super::entropy::{Bits, FAST_BITS, Huffman, VALUE_BITS, VALUE_EOB, ends_block, extend};
 use super::{Damaged, Declined, SKIP_BITS};
 
 const SKIP_EOB: u16 = 64;
@@ -16,6 +20,58 @@ const SKIP_NONE: u16 = 127;
 const SKIP_COVERED: u16 = 6;
 
 impl Huffman {
+    pub(super) fn new(counts: &[u8; 16], symbols: &[u8], ac: bool) -> Result<Self, Declined> {
+        let mut max_code = [-1i32; 17];
+        let mut offset = [0i32; 17];
+        let mut fast = Box::new([0u16; 1 << FAST_BITS]);
+        let (mut code, mut k) = (0u32, 0usize);
+        for len in 1..=16usize {
+            let n = counts[len - 1] as usize;
+            offset[len] = k as i32 - code as i32;
+            for _ in 0..n {
+                if len <= FAST_BITS as usize {
+                    let shift = FAST_BITS as usize - len;
+                    for fill in 0..1usize << shift {
+                        fast[((code as usize) << shift) | fill] = (len as u16) << 8 | symbols[k] as u16;
+                    }
+                }
+                code += 1;
+                k += 1;
+            }
+            if n > 0 {
+                max_code[len] = code as i32 - 1;
+            }
+            // No code may be all ones (libjpeg's rule), so the next free
+            // code must still fit in `len` bits.
+            if code >= 1 << len {
+                return Err(Damaged("over-subscribed Huffman table"));
+            }
+            code <<= 1;
+        }
+        let mut table = Huffman {
+            fast,
+            max_code,
+            offset,
+            symbols: symbols.to_vec(),
+            skip: Box::new([0; 1 << SKIP_BITS]),
+            value: Box::new([0; 1 << VALUE_BITS]),
+        };
+        table.build_skip(ac);
+        for p in 0..1usize << VALUE_BITS {
+            let bits = (p as u64) << (64 - VALUE_BITS);
+            let Some((len, symbol)) = table.decode(bits) else { continue };
+            let (run, size) = if ac { ((symbol >> 4) as u32, (symbol & 15) as u32) } else { (0, symbol as u32) };
+            let total = len + size;
+            if size > 15 || total > VALUE_BITS {
+                continue;
+            }
+            let v = if size == 0 { 0 } else { extend(((bits << len) >> (64 - size)) as i32, size) };
+            let eob = if ac && ends_block(symbol) { VALUE_EOB } else { 0 };
+            table.value[p] = (v as u32) << 16 | eob | run << 5 | total;
+        }
+        Ok(table)
+    }
+
     /// Fills the skip table: an entry per `SKIP_BITS`-bit window for an AC
     /// table; for a DC table, which is never stepped by it, `SKIP_NONE`
     /// throughout.
