@@ -39,16 +39,18 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from convert import save_safetensors  # the one reproducible writer of this folder
+from head_models import GROUPS, Mlp, Ridge, choose, clamp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MOODS = ["calm", "energetic", "happy", "melancholic", "romantic", "hopeful", "tense", "dreamy", "nostalgic",
          "epic", "playful", "mysterious"]
 THEMES = ["nature", "urban", "night", "water", "party", "summer", "winter", "love", "travel", "sport"]
 COLOUR = ["brightness", "contrast", "saturation", "warmth", "colourfulness"]
+# The intensity cues (src/engine/cues), in the head's input order after the colour.
+CUES = ["edge_density", "texture_energy", "clutter", "point_lights", "light_trails", "region_contrast",
+        "motion_blur", "sky_share", "people"]
 # Positions of the head's outputs in the 37-d mood vector.
 DIMS = list(range(0, 2)) + list(range(2, 14)) + list(range(27, 37))
-GROUPS = {"affect": slice(0, 2), "moods": slice(2, 14), "themes": slice(14, 24)}
-LAMBDAS = [10.0 ** e for e in np.arange(1.0, 6.01, 0.5)]
 # How much of each label's base rate the top-mood choice discounts.
 ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 # No label should be the top mood of more than this share of a varied set.
@@ -78,7 +80,7 @@ def load(run, ratings_path):
         y += [1.0 if t in themes else 0.0 for t in THEMES]
         ids.append(pid)
         F.append(feats["features"][fidx[image_id]])
-        C.append([img[c][n] for c in COLOUR])
+        C.append([img[c][n] for c in COLOUR + CUES])
         P.append([feats["prior"][fidx[image_id]][d] for d in DIMS])
         Y.append(y)
     missing = sorted(set(ratings) - set(ids))
@@ -87,77 +89,32 @@ def load(run, ratings_path):
     return ids, np.array(F), np.array(C), np.array(P), np.array(Y), ratings
 
 
-def inputs(F, C, P):
+def inputs(F, C, P, cues=True):
+    """The head's inputs; without cues their columns are constant, which
+    standardises to zero, so the same head shape reads no cue."""
+    C = C.copy()
+    if not cues:
+        C[:, len(COLOUR):] = 0.0
     return np.hstack([F, C, P])
 
 
-class Head:
-    """Standardise, then ridge on the residual; the intercept is not penalised."""
-
-    def fit(self, X, P, Y, lam):
-        self.mean = X.mean(0)
-        self.scale = X.std(0) + 1e-6
-        Z = (X - self.mean) / self.scale
-        R = Y - P
-        self.bias = R.mean(0)
-        Rc = R - self.bias
-        self.weight = np.zeros((X.shape[1], Y.shape[1]))
-        # Dual form: n x n instead of d x d.
-        G = Z @ Z.T
-        for name, sl in GROUPS.items():
-            A = np.linalg.solve(G + lam[name] * np.eye(len(Z)), Rc[:, sl])
-            self.weight[:, sl] = Z.T @ A
-        return self
-
-    def predict(self, X, P):
-        return clamp(P + ((X - self.mean) / self.scale) @ self.weight + self.bias)
-
-
-def clamp(Y):
-    Y = Y.copy()
-    Y[:, :2] = np.clip(Y[:, :2], -1, 1)
-    Y[:, 2:] = np.clip(Y[:, 2:], 0, 1)
-    return Y
-
-
-def choose_lambdas(X, P, Y, folds):
-    """Per group, the penalty with the least inner-CV squared error."""
-    best = {}
-    for name, sl in GROUPS.items():
-        errs = []
-        for lam in LAMBDAS:
-            e = 0.0
-            for f in sorted(set(folds)):
-                tr, te = folds != f, folds == f
-                h = Head().fit(X[tr], P[tr], Y[tr], {g: lam for g in GROUPS})
-                e += ((h.predict(X[te], P[te])[:, sl] - Y[te][:, sl]) ** 2).sum()
-            errs.append(e)
-        best[name] = LAMBDAS[int(np.argmin(errs))]
-    return best
-
-
-def top_moods(pred, offset):
-    return [MOODS[int(np.argmax(p[2:14] - offset))] for p in pred]
-
-
-def choose_alpha(X, P, Y, folds, lam):
+def choose_alpha(model, X, P, Y, folds, reg):
     """The top-mood discount: on out-of-fold predictions of the training
     photos alone, the alpha whose top moods agree best with the raters'
-    first labels among those that put no label on top of more than
-    MAX_TOP_SHARE of the photos (the smallest such alpha if none agrees)."""
+    labels among those that put no label on top of more than MAX_TOP_SHARE
+    of the photos (the smallest such alpha if none agrees)."""
     oof = np.zeros_like(Y)
     base = np.zeros((len(Y), 12))
     for f in sorted(set(folds)):
         tr, te = folds != f, folds == f
-        oof[te] = Head().fit(X[tr], P[tr], Y[tr], lam).predict(X[te], P[te])
+        oof[te] = model().fit(X[tr], P[tr], Y[tr], reg).predict(X[te], P[te])
         base[te] = Y[tr][:, 2:14].mean(0)
-    first = [int(np.argmax(y[2:14])) if y[2:14].any() else -1 for y in Y]
     best = None
     for a in ALPHAS:
         top = [int(np.argmax(p[2:14] - a * b)) for p, b in zip(oof, base)]
         share = max(np.bincount(top, minlength=12)) / len(top)
-        # Agreement with any rated label, as first labels are not stored in Y.
-        agree = np.mean([Y[k, 2 + t] for k, t in enumerate(top) if first[k] >= 0])
+        rated = [k for k in range(len(Y)) if Y[k, 2:14].any()]
+        agree = np.mean([Y[k, 2 + top[k]] for k in rated])
         key = (share <= MAX_TOP_SHARE, agree, -a)
         if best is None or key > best[0]:
             best = (key, a)
@@ -187,6 +144,29 @@ def auc(score, positive):
     return float((r[: len(pos)].sum() - len(pos) * (len(pos) - 1) / 2) / (len(pos) * len(neg)))
 
 
+def affect_scores(pred, v_true, a_true):
+    """Rank correlations and the two AUCs: arousal rated 6+ against 4-,
+    valence rated 6+ against 4-."""
+    ha, hv = (a_true >= 6) | (a_true <= 4), (v_true >= 6) | (v_true <= 4)
+    return {
+        "spearman_valence": spearman(pred[:, 0], v_true) if len(set(v_true)) > 1 else float("nan"),
+        "spearman_arousal": spearman(pred[:, 1], a_true) if len(set(a_true)) > 1 else float("nan"),
+        "auc_arousal_6_vs_4": auc(pred[:, 1][ha], (a_true >= 6)[ha]),
+        "auc_valence_6_vs_4": auc(pred[:, 0][hv], (v_true >= 6)[hv]),
+    }
+
+
+def slices(ratings, ids):
+    """The rated photos of each slice the table breaks down: night scenes,
+    people, intense scenes (arousal 6+)."""
+    r = [ratings[i] for i in ids]
+    return {
+        "night": np.array([x["time"] == "night" for x in r]),
+        "people": np.array([x["people"] != "none" for x in r]),
+        "intense": np.array([float(x["arousal"]) >= 6 for x in r]),
+    }
+
+
 def report(name, pred, Y, ratings, ids, offsets=None):
     v_true = np.array([float(ratings[i]["valence"]) for i in ids])
     a_true = np.array([float(ratings[i]["arousal"]) for i in ids])
@@ -194,66 +174,91 @@ def report(name, pred, Y, ratings, ids, offsets=None):
     top = [MOODS[int(np.argmax(p[2:14] - o))] for p, o in zip(pred, offsets)]
     labels = [[x for x in ratings[i]["labels"].split(",") if x] for i in ids]
     rated = [k for k, l in enumerate(labels) if l]
-    first = np.mean([top[k] == labels[k][0] for k in rated])
-    any_ = np.mean([top[k] in labels[k] for k in rated])
     counts = {m: top.count(m) for m in MOODS}
-    return {
-        "mapping": name,
-        "spearman_valence": spearman(pred[:, 0], v_true),
-        "spearman_arousal": spearman(pred[:, 1], a_true),
-        # High arousal: rated 5 or more against 3 or less; positive valence: 6+ against 4-.
-        "auc_arousal_high_vs_low": auc(pred[:, 1][(a_true >= 5) | (a_true <= 3)], (a_true >= 5)[(a_true >= 5) | (a_true <= 3)]),
-        "auc_valence_pos_vs_neg": auc(pred[:, 0][(v_true >= 6) | (v_true <= 4)], (v_true >= 6)[(v_true >= 6) | (v_true <= 4)]),
-        "top_mood_is_first_label": float(first),
-        "top_mood_in_labels": float(any_),
-        "largest_top_mood_share": max(counts.values()) / len(top),
-        "top_mood_counts": counts,
-    }
+    row = {"mapping": name, **affect_scores(pred, v_true, a_true)}
+    row["mean_abs_error_arousal"] = float(np.mean(np.abs(pred[:, 1] * 4 + 5 - a_true)))
+    row["top_mood_is_first_label"] = float(np.mean([top[k] == labels[k][0] for k in rated]))
+    row["top_mood_in_labels"] = float(np.mean([top[k] in labels[k] for k in rated]))
+    row["largest_top_mood_share"] = max(counts.values()) / len(top)
+    row["slices"] = {}
+    for sname, m in slices(ratings, ids).items():
+        k = [j for j in rated if m[j]]
+        row["slices"][sname] = {
+            "photos": int(m.sum()),
+            **affect_scores(pred[m], v_true[m], a_true[m]),
+            "mean_arousal_rated": float(np.mean((a_true[m] - 5) / 4)) if m.any() else float("nan"),
+            "mean_arousal_predicted": float(np.mean(pred[m, 1])) if m.any() else float("nan"),
+            "top_mood_in_labels": float(np.mean([top[j] in labels[j] for j in k])) if k else float("nan"),
+        }
+    row["top_mood_counts"] = counts
+    return row
+
+
+VARIANTS = [("ridge", Ridge, False), ("ridge + cues", Ridge, True), ("mlp + cues", Mlp, True)]
+
+
+def cross_validate(model, X, P, Y, folds):
+    """Out-of-fold predictions and top-mood offsets, every choice made on
+    the training folds only."""
+    oof = np.zeros_like(Y)
+    offsets = np.zeros((len(Y), 12))
+    chosen = []
+    for f in range(K):
+        tr, te = folds != f, folds == f
+        reg = choose(model, X[tr], P[tr], Y[tr], folds[tr], per_group=model is Ridge)
+        alpha = choose_alpha(model, X[tr], P[tr], Y[tr], folds[tr], reg)
+        chosen.append({"regularisation": reg, "alpha": alpha})
+        oof[te] = model().fit(X[tr], P[tr], Y[tr], reg).predict(X[te], P[te])
+        offsets[te] = alpha * Y[tr][:, 2:14].mean(0)
+    return oof, offsets, chosen
+
+
+def print_table(rows):
+    keys = [k for k in rows[0] if k not in ("mapping", "top_mood_counts", "slices")]
+    print(f"{'':28}" + "".join(f"{r['mapping']:>14}" for r in rows))
+    for k in keys:
+        print(f"{k:28}" + "".join(f"{r[k]:14.3f}" for r in rows))
+    for sname in rows[0]["slices"]:
+        print(f"-- {sname} ({rows[0]['slices'][sname]['photos']} photos)")
+        for k in [k for k in rows[0]["slices"][sname] if k != "photos"]:
+            print(f"  {k:26}" + "".join(f"{r['slices'][sname][k]:14.3f}" for r in rows))
+    for r in rows:
+        c = sorted(r["top_mood_counts"].items(), key=lambda kv: -kv[1])
+        print(f"top moods, {r['mapping']}: " + ", ".join(f"{m} {n}" for m, n in c if n))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", required=True, help="pixtape output folder over the rated photos, with --features")
     ap.add_argument("--ratings", default=os.path.join(HERE, "ratings", "ratings.tsv"))
-    ap.add_argument("--write", help="write the head fitted on every photo to this safetensors file")
+    ap.add_argument("--write", help="write the ridge + cues head fitted on every photo to this safetensors file")
     ap.add_argument("--json", help="write the cross-validated table as JSON here")
+    ap.add_argument("--variants", default=",".join(v[0] for v in VARIANTS), help="which heads to compare")
     args = ap.parse_args()
     ids, F, C, P, Y, ratings = load(args.run, args.ratings)
-    X = inputs(F, C, P)
     folds = np.array([fold_of(i) for i in ids])
-    oof = np.zeros_like(Y)
-    offsets = np.zeros((len(ids), 12))
-    chosen = []
-    for f in range(K):
-        tr, te = folds != f, folds == f
-        # Inner folds: the training photos' own folds, never the test fold.
-        lam = choose_lambdas(X[tr], P[tr], Y[tr], folds[tr])
-        alpha = choose_alpha(X[tr], P[tr], Y[tr], folds[tr], lam)
-        chosen.append({**{k: float(v) for k, v in lam.items()}, "alpha": alpha})
-        oof[te] = Head().fit(X[tr], P[tr], Y[tr], lam).predict(X[te], P[te])
-        offsets[te] = alpha * Y[tr][:, 2:14].mean(0)
-    rows = [report("current", clamp(P), Y, ratings, ids), report("learned head", oof, Y, ratings, ids, offsets)]
     print(f"{len(ids)} rated photos, {K} folds of sizes {[int((folds == f).sum()) for f in range(K)]}")
-    print(f"penalties and top-mood alpha chosen per fold: {chosen}")
-    keys = [k for k in rows[0] if k not in ("mapping", "top_mood_counts")]
-    print(f"{'':28}" + "".join(f"{r['mapping']:>16}" for r in rows))
-    for k in keys:
-        print(f"{k:28}" + "".join(f"{r[k]:16.3f}" for r in rows))
-    for r in rows:
-        c = sorted(r["top_mood_counts"].items(), key=lambda kv: -kv[1])
-        print(f"top moods, {r['mapping']}: " + ", ".join(f"{m} {n}" for m, n in c if n))
+    rows, chosen = [report("current", clamp(P), Y, ratings, ids)], {}
+    for name, model, cues in VARIANTS:
+        if name not in args.variants.split(","):
+            continue
+        oof, offsets, chosen[name] = cross_validate(model, inputs(F, C, P, cues), P, Y, folds)
+        rows.append(report(name, oof, Y, ratings, ids, offsets))
+        print(f"{name}: chosen per fold {chosen[name]}", flush=True)
+    print_table(rows)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"folds": K, "photos": len(ids), "penalties": chosen, "rows": rows}, f, indent=1)
+            json.dump({"folds": K, "photos": len(ids), "chosen": chosen, "rows": rows}, f, indent=1, default=str)
     if args.write:
-        lam = choose_lambdas(X, P, Y, folds)
-        alpha = choose_alpha(X, P, Y, folds, lam)
-        h = Head().fit(X, P, Y, lam)
+        X = inputs(F, C, P, True)
+        lam = choose(Ridge, X, P, Y, folds, per_group=True)
+        alpha = choose_alpha(Ridge, X, P, Y, folds, lam)
+        h = Ridge().fit(X, P, Y, lam)
         save_safetensors(
             args.write,
             {"mood_head.mean": h.mean, "mood_head.scale": h.scale, "mood_head.weight": h.weight,
              "mood_head.bias": h.bias, "mood_head.top_offset": alpha * Y[:, 2:14].mean(0)},
-            {"inputs": "features[1280],colour[5],prior[24]", "outputs": "valence,arousal,moods[12],themes[10]",
+            {"inputs": "features[1280],colour[5],cues[9],prior[24]", "outputs": "valence,arousal,moods[12],themes[10]",
              "penalties": json.dumps({k: float(v) for k, v in lam.items()}), "top_alpha": str(alpha),
              "photos": str(len(ids))},
         )

@@ -98,7 +98,8 @@ fn synthetic_run(n: usize, seed: u64) -> Run {
                 ..ColourFeatures::default()
             };
             let prior = mood::image_mood_from(&semantic, &colour);
-            let mut image = RunImage { id: format!("img{i:04}.jpg"), colour, mood: prior, features, semantic, prior };
+            let mut image =
+                RunImage { id: format!("img{i:04}.jpg"), colour, cues: [0.0; 9], mood: prior, features, semantic, prior };
             image.mood = simulate::mood_with(head, &image);
             image
         })

@@ -50,7 +50,7 @@ fn head_matches_its_plain_reference_on_seeded_inputs() {
         let got = head.outputs(&x, &prior);
         let want = reference(&x, &prior);
         for o in 0..OUTPUTS {
-            // f32 accumulation over 1,309 terms against f64: 1e-4 absolute
+            // f32 accumulation over 1,318 terms against f64: 1e-4 absolute
             // on outputs in [-1, 1].
             assert!((got[o] as f64 - want[o]).abs() < 1e-4, "output {o}: {} vs {}", got[o], want[o]);
         }
@@ -77,10 +77,13 @@ fn pipeline_moods_are_the_head_applied_to_the_engines_outputs() {
     let mut out = ModelOutput::default();
     model.engine.forward(&crop, 1, &mut out).unwrap();
     let prior = mood::image_mood_from(&out.semantic(0), &info.colour);
-    let x = MoodHead::inputs(&out.features[..FEATURE_DIM], &info.colour, &prior);
+    let mut probs = out.logits(0).to_vec();
+    pixtape::engine::model::softmax(&mut probs);
+    let cues = info.cues.with_people(pixtape::engine::cues::people_score(&probs));
+    let x = MoodHead::inputs(&out.features[..FEATURE_DIM], &info.colour, &cues, &prior);
     let want = reference(&x, &prior);
     // The engine's feature term, completed on the CPU, is the whole head.
-    let split = model.head.outputs_from(out.feature_term(0), &info.colour, &prior);
+    let split = model.head.outputs_from(out.feature_term(0), &info.colour, &cues, &prior);
     assert_eq!(split, model.head.outputs(&x, &prior));
     for (k, d) in output_dims().enumerate() {
         assert!((stored[d] as f64 - want[k]).abs() < 1e-4, "dimension {d}: {} vs {}", stored[d], want[k]);

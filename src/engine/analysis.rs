@@ -2,6 +2,7 @@
 //! top ImageNet labels and its place in the mood space. The pipeline and
 //! `inspect` both build it here, so a picture reads the same either way.
 
+use crate::engine::cues::{self, CUES};
 use crate::engine::decode::DecodedInfo;
 use crate::engine::model::{self, ModelOutput};
 use crate::engine::mood::{self, MoodVector, head::MoodHead};
@@ -16,6 +17,8 @@ pub struct Analysis {
     /// (class index, probability), most probable first.
     pub top: Vec<(usize, f32)>,
     pub mood: MoodVector,
+    /// The intensity cues the head read: the frame's, then `people`.
+    pub cues: [f32; CUES],
     /// The top mood (see `MoodHead::top_mood`).
     pub label: &'static str,
 }
@@ -29,8 +32,9 @@ impl Analysis {
         probs.extend_from_slice(output.logits(i));
         model::softmax(probs);
         let top = model::top_k(probs, TOP_LABELS).into_iter().map(|c| (c, probs[c])).collect();
-        let mood = mood::learned_mood(head, &output.semantic(i), output.feature_term(i), &info.colour);
-        Analysis { info, top, mood, label: head.top_mood(&mood) }
+        let cues = info.cues.with_people(cues::people_score(probs));
+        let mood = mood::learned_mood(head, &output.semantic(i), output.feature_term(i), &info.colour, &cues);
+        Analysis { info, top, mood, cues, label: head.top_mood(&mood) }
     }
 
     /// The most probable ImageNet class: what the picture shows.

@@ -12,6 +12,7 @@
 pub mod analysis;
 pub mod backend;
 pub mod colour;
+pub mod cues;
 pub mod decode;
 pub mod gpu;
 pub mod isa;

@@ -12,6 +12,7 @@ use arrow_array::types::Float32Type;
 
 use crate::after::finished::{batches, column, floats, read_manifest, strings};
 use crate::engine::colour::ColourFeatures;
+use crate::engine::cues::{CUE_NAMES, CUES};
 use crate::engine::model::FEATURE_DIM;
 use crate::engine::mood::{MoodVector, NUM_DIMS, Weights};
 use crate::error::{Error, Result};
@@ -22,6 +23,8 @@ use crate::run::output::{FEATURES_FILE, IMAGES_FILE, RECOMMENDATIONS_FILE};
 pub struct RunImage {
     pub id: String,
     pub colour: ColourFeatures,
+    /// The intensity cues the head read.
+    pub cues: [f32; CUES],
     /// Its mood as the run reported it (after the run's head).
     pub mood: MoodVector,
     /// Pooled features (`FEATURE_DIM`).
@@ -123,6 +126,14 @@ fn read_images(path: &Path) -> Result<Vec<RunImage>> {
         let [br, co, sa, wa, cf] =
             ["brightness", "contrast", "saturation", "warmth", "colourfulness"].map(|n| floats(path, &b, n));
         let (br, co, sa, wa, cf) = (br?, co?, sa?, wa?, cf?);
+        let cues = CUE_NAMES
+            .iter()
+            .map(|n| {
+                floats(path, &b, n).map_err(|_| {
+                    Error::input(path, format!("no `{n}` column: the run was made before intensity cues; analyse again"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let moods = column(path, &b, "mood_vector")?;
         for (r, id) in ids.into_iter().enumerate() {
             let colour = ColourFeatures {
@@ -136,6 +147,7 @@ fn read_images(path: &Path) -> Result<Vec<RunImage>> {
             out.push(RunImage {
                 id,
                 colour,
+                cues: std::array::from_fn(|k| cues[k][r]),
                 mood: mood_vector(path, moods, r, "mood_vector")?,
                 features: Vec::new(),
                 semantic: [0.0; NUM_DIMS],

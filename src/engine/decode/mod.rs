@@ -20,6 +20,7 @@ use image::metadata::Orientation;
 use image::{ColorType, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::engine::colour::{self, ColourFeatures};
+use crate::engine::cues::FrameCues;
 use crate::engine::model::CROP_BYTES;
 use crate::error::Failure;
 
@@ -56,6 +57,8 @@ pub struct DecodedInfo {
     pub format: &'static str,
     pub file_bytes: u64,
     pub colour: ColourFeatures,
+    /// The frame's intensity cues.
+    pub cues: FrameCues,
     /// Something odd but harmless, e.g. an extension that lies about the format.
     pub warning: Option<String>,
 }
@@ -233,8 +236,9 @@ impl Decoder {
             &self.oriented
         };
         let colour = colour::analyse(frame, rw, rh);
+        let cues = FrameCues::measure(frame, rw, rh);
         centre_crop(frame, rw, rh, crop);
-        Ok(DecodedInfo { width: ow as u32, height: oh as u32, format: name, file_bytes, colour, warning })
+        Ok(DecodedInfo { width: ow as u32, height: oh as u32, format: name, file_bytes, colour, cues, warning })
     }
 
     fn resize(

@@ -22,5 +22,7 @@ shader!(MOOD_HEAD, "mood_head.wgsl");
 shader!(MOOD_CORRECTION, "mood_correction.wgsl");
 shader!(TOPK, "topk.wgsl");
 shader!(PEAK, "peak.wgsl");
+shader!(CUES, "cues.wgsl");
 
-pub const ALL: [&Shader; 8] = [&STEM, &POINTWISE, &DEPTHWISE, &POOL, &MOOD_HEAD, &MOOD_CORRECTION, &TOPK, &PEAK];
+pub const ALL: [&Shader; 9] =
+    [&STEM, &POINTWISE, &DEPTHWISE, &POOL, &MOOD_HEAD, &MOOD_CORRECTION, &TOPK, &PEAK, &CUES];

@@ -4,7 +4,8 @@
 //! For each of its 24 outputs (valence, arousal, the twelve moods, the ten
 //! themes) the head adds `z · W + b` to the current value, where `z` is the
 //! picture's standardised inputs: MobileNetV2's pooled features (1,280), the
-//! colour and light measures (5) and the current values themselves (24).
+//! colour and light measures (5), the intensity cues (9, `engine::cues`) and
+//! the current values themselves (24).
 //! `W` is a ridge regression on the rated photo set (`models/ratings/`,
 //! fitted by `models/fit_mood_head.py`, which also reports its
 //! cross-validated gain); the penalty keeps it close to no correction where
@@ -18,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Group, MoodVector};
 use crate::engine::colour::ColourFeatures;
+use crate::engine::cues::CUES;
 use crate::engine::model::FEATURE_DIM;
 use crate::engine::model::projection::{self, FeatureProjection, PROJECTION_OUTPUTS};
 
@@ -29,8 +31,10 @@ pub const COLOUR_INPUTS: usize = 5;
 pub const OUTPUTS: usize = 24;
 // The model engine computes the feature term at the width it was built for.
 const _: () = assert!(OUTPUTS == PROJECTION_OUTPUTS);
-/// Inputs: pooled features, colour, and the current values of the outputs.
-pub const INPUTS: usize = FEATURE_DIM + COLOUR_INPUTS + OUTPUTS;
+/// Inputs: pooled features, colour, cues, and the current values of the outputs.
+pub const INPUTS: usize = FEATURE_DIM + COLOUR_INPUTS + CUES + OUTPUTS;
+/// Inputs after the pooled features, which the CPU adds.
+const REST: usize = COLOUR_INPUTS + CUES + OUTPUTS;
 
 /// Where each output sits in the mood vector.
 pub fn output_dims() -> impl Iterator<Item = usize> {
@@ -39,10 +43,10 @@ pub fn output_dims() -> impl Iterator<Item = usize> {
 
 /// The fitted head: `y = prior + ((x − mean) / scale) · weight + bias`.
 ///
-/// Its term from the pooled features (1,280 of its 1,309 inputs) is a small
+/// Its term from the pooled features (1,280 of its 1,318 inputs) is a small
 /// matrix product that the model engine computes beside the network: on the
 /// GPU in `shaders/mood_correction.wgsl`, on the CPU in `feature_term`. The
-/// colour and prior terms are added on the CPU, where they are computed.
+/// colour, cue and prior terms are added on the CPU, where they are computed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MoodHead {
     mean: Vec<f32>,
@@ -113,16 +117,17 @@ impl MoodHead {
     }
 
     /// The head's input vector for a picture.
-    pub fn inputs(features: &[f32], colour: &ColourFeatures, prior: &MoodVector) -> Vec<f32> {
+    pub fn inputs(features: &[f32], colour: &ColourFeatures, cues: &[f32; CUES], prior: &MoodVector) -> Vec<f32> {
         let mut x = Vec::with_capacity(INPUTS);
         x.extend_from_slice(&features[..FEATURE_DIM]);
-        x.extend_from_slice(&Self::rest_inputs(colour, prior));
+        x.extend_from_slice(&Self::rest_inputs(colour, cues, prior));
         x
     }
 
-    /// The inputs after the features: the colour measures, then the prior.
-    fn rest_inputs(colour: &ColourFeatures, prior: &MoodVector) -> [f32; COLOUR_INPUTS + OUTPUTS] {
-        let mut x = [0.0; COLOUR_INPUTS + OUTPUTS];
+    /// The inputs after the features: the colour measures, the cues, then
+    /// the prior.
+    fn rest_inputs(colour: &ColourFeatures, cues: &[f32; CUES], prior: &MoodVector) -> [f32; REST] {
+        let mut x = [0.0; REST];
         x[..COLOUR_INPUTS].copy_from_slice(&[
             colour.brightness,
             colour.contrast,
@@ -130,7 +135,8 @@ impl MoodHead {
             colour.warmth,
             colour.colourfulness,
         ]);
-        for (xi, d) in x[COLOUR_INPUTS..].iter_mut().zip(output_dims()) {
+        x[COLOUR_INPUTS..COLOUR_INPUTS + CUES].copy_from_slice(cues);
+        for (xi, d) in x[COLOUR_INPUTS + CUES..].iter_mut().zip(output_dims()) {
             *xi = prior[d];
         }
         x
@@ -170,14 +176,20 @@ impl MoodHead {
     }
 
     /// The same, from the feature term an engine computed and the rest of
-    /// the inputs: the colour measures and the prior.
-    pub fn outputs_from(&self, feature_term: &[f32], colour: &ColourFeatures, prior: &MoodVector) -> [f32; OUTPUTS] {
+    /// the inputs: the colour measures, the cues and the prior.
+    pub fn outputs_from(
+        &self,
+        feature_term: &[f32],
+        colour: &ColourFeatures,
+        cues: &[f32; CUES],
+        prior: &MoodVector,
+    ) -> [f32; OUTPUTS] {
         let mut y = [0.0f32; OUTPUTS];
         y.copy_from_slice(&feature_term[..OUTPUTS]);
-        self.finish(y, &Self::rest_inputs(colour, prior), prior)
+        self.finish(y, &Self::rest_inputs(colour, cues, prior), prior)
     }
 
-    /// Adds the bias and the terms of the colour and prior inputs (`rest`)
+    /// Adds the bias and the terms of the colour, cue and prior inputs (`rest`)
     /// to the feature term `y`, then the prior, and clamps.
     fn finish(&self, mut y: [f32; OUTPUTS], rest: &[f32], prior: &MoodVector) -> [f32; OUTPUTS] {
         self.accumulate(FEATURE_DIM, rest, &mut y);

@@ -216,17 +216,18 @@ fn restyle(sem: &MoodVector, v: &mut MoodVector) {
 /// A picture's mood as pixtape reports it: `image_mood_from`, corrected by
 /// the learned head (`head`) from the pooled features (through
 /// `feature_term`, which the model engine computed: `MoodHead::feature_term`
-/// on the CPU), the colour and the uncorrected values, with the styles
+/// on the CPU), the colour, the intensity cues and the uncorrected values, with the styles
 /// re-derived from the corrected moods.
 pub fn learned_mood(
     head: &super::head::MoodHead,
     semantic: &MoodVector,
     feature_term: &[f32],
     colour: &ColourFeatures,
+    cues: &[f32; crate::engine::cues::CUES],
 ) -> MoodVector {
     let prior = image_mood_from(semantic, colour);
     let mut v = prior;
-    for (d, y) in super::head::output_dims().zip(head.outputs_from(feature_term, colour, &prior)) {
+    for (d, y) in super::head::output_dims().zip(head.outputs_from(feature_term, colour, cues, &prior)) {
         v[d] = y;
     }
     restyle(semantic, &mut v);

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use super::{Table, list_field, list_of};
 use crate::engine::colour::ColourFeatures;
+use crate::engine::cues::{CUE_NAMES, CUES};
 use crate::engine::mood::{self, Group, MoodVector};
 use crate::error::Result;
 
@@ -29,6 +30,8 @@ pub struct ImageRecord<'a> {
     /// (class index, label, probability), most probable first.
     pub top5: &'a [(usize, &'a str, f32)],
     pub colour: &'a ColourFeatures,
+    /// The intensity cues the head read (`cues::CUE_NAMES` order).
+    pub cues: &'a [f32; CUES],
     /// The image's mood vector (`mood::DIM_NAMES` order).
     pub mood: &'a MoodVector,
     /// The picture's top mood, as the mood head chooses it.
@@ -41,7 +44,7 @@ fn palette_fields() -> Fields {
 
 pub fn images_schema() -> SchemaRef {
     let list = list_field;
-    Arc::new(Schema::new(vec![
+    let mut fields = vec![
         Field::new("image_id", DataType::Utf8, false),
         Field::new("path", DataType::Utf8, false),
         Field::new("width", DataType::UInt32, false),
@@ -59,6 +62,9 @@ pub fn images_schema() -> SchemaRef {
         Field::new("warmth", DataType::Float32, false),
         Field::new("colourfulness", DataType::Float32, false),
         list("palette", DataType::Struct(palette_fields())),
+    ];
+    fields.extend(CUE_NAMES.iter().map(|n| Field::new(*n, DataType::Float32, false)));
+    fields.extend([
         Field::new("valence", DataType::Float32, false),
         Field::new("arousal", DataType::Float32, false),
         Field::new("mood_label", DataType::Utf8, false),
@@ -67,7 +73,8 @@ pub fn images_schema() -> SchemaRef {
         list("themes", DataType::Utf8),
         list("mood_vector", DataType::Float32),
         Field::new("path_bytes", DataType::Binary, true),
-    ]))
+    ]);
+    Arc::new(Schema::new(fields))
 }
 
 /// Writer of `images.parquet`.
@@ -86,6 +93,7 @@ pub struct ImagesWriter {
     top5_ids: ListBuilder<UInt16Builder>,
     colour: [Float32Builder; 5],
     palette: ListBuilder<StructBuilder>,
+    cues: [Float32Builder; CUES],
     valence: Float32Builder,
     arousal: Float32Builder,
     mood_label: StringBuilder,
@@ -116,6 +124,7 @@ impl ImagesWriter {
             top5_ids: list_of(UInt16Builder::new(), DataType::UInt16),
             colour: std::array::from_fn(|_| Float32Builder::new()),
             palette: list_of(palette_struct, DataType::Struct(palette_fields())),
+            cues: std::array::from_fn(|_| Float32Builder::new()),
             valence: Float32Builder::new(),
             arousal: Float32Builder::new(),
             mood_label: StringBuilder::new(),
@@ -154,6 +163,9 @@ impl ImagesWriter {
             s.append(true);
         }
         self.palette.append(true);
+        for (b, &v) in self.cues.iter_mut().zip(r.cues) {
+            b.append_value(v);
+        }
         self.valence.append_value(r.mood[0]);
         self.arousal.append_value(r.mood[1]);
         self.mood_label.append_value(r.mood_label);
@@ -188,6 +200,7 @@ impl ImagesWriter {
         ];
         cols.extend(self.colour.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         cols.push(Arc::new(self.palette.finish()));
+        cols.extend(self.cues.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         cols.push(Arc::new(self.valence.finish()));
         cols.push(Arc::new(self.arousal.finish()));
         cols.push(Arc::new(self.mood_label.finish()));

@@ -141,6 +141,7 @@ pub(super) fn sink(
                         file_bytes: info.file_bytes,
                         top5: &top,
                         colour: &info.colour,
+                        cues: &analysis.cues,
                         mood: &analysis.mood,
                         mood_label: analysis.label,
                     })?;
