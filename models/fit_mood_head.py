@@ -8,16 +8,17 @@ twelve mood labels, the ten themes) it predicts the residual
     rating_o - prior_o
 
 from the image's standardised inputs x = [pooled MobileNetV2 features (1280),
-colour and light (5), the prior itself (24)], with ridge regression. With a
-few hundred photos and 1,309 inputs, ridge is the size of model the data can
-support: a linear map, shrunk toward "no correction" by the penalty. The
-penalty is chosen per output group (affect, moods, themes) by an inner
-cross-validation on the training folds only, from a fixed grid.
+colour and light (5), intensity cues (9), the prior itself (24)]. Three heads
+are compared (head_models.py): ridge without the cues, ridge with them, and
+a one-hidden-layer MLP with them; each one's regularisation is chosen by an
+inner cross-validation on the training folds only, from a fixed grid.
 
 Evaluation is k-fold (k = 5) with folds fixed before any tuning: a photo's
 fold is sha256(id) mod 5, so it never depends on the ratings or the fit. Every
-figure is computed on out-of-fold predictions, for the current mapping (the
-prior) and for the head, side by side.
+figure is computed on out-of-fold predictions, overall and for the night,
+people and intense slices of ratings.tsv. `--unseen ID` adds the same table
+for the photos from ID on, with the run's own outputs (the head the binary
+shipped with) beside them.
 
 Inputs: a pixtape run over the rated photos with features,
 
@@ -25,8 +26,9 @@ Inputs: a pixtape run over the rated photos with features,
     pixtape analyze --images /tmp/rated --features --out /tmp/rated-run
     python3 models/fit_mood_head.py --run /tmp/rated-run [--write models/mood_head.safetensors]
 
-Needs numpy and pyarrow. `--write` refits on every photo with the penalties
-the whole-set inner validation picks and writes the head's tensors.
+Needs numpy and pyarrow. `--write` refits ridge with the cues on every photo
+with the settings the whole-set inner validation picks and writes the head's
+tensors.
 """
 import argparse
 import csv
@@ -67,7 +69,7 @@ def load(run, ratings_path):
     img = pq.read_table(os.path.join(run, "images.parquet")).to_pydict()
     feats = pq.read_table(os.path.join(run, "features.parquet")).to_pydict()
     fidx = {i: n for n, i in enumerate(feats["image_id"])}
-    ids, F, C, P, Y = [], [], [], [], []
+    ids, F, C, P, Y, S, T = [], [], [], [], [], [], []
     for n, image_id in enumerate(img["image_id"]):
         pid = os.path.splitext(os.path.basename(image_id))[0]
         if pid not in ratings:
@@ -82,11 +84,14 @@ def load(run, ratings_path):
         F.append(feats["features"][fidx[image_id]])
         C.append([img[c][n] for c in COLOUR + CUES])
         P.append([feats["prior"][fidx[image_id]][d] for d in DIMS])
+        # What the run itself reported: the head the binary shipped with.
+        S.append([img["mood_vector"][n][d] for d in DIMS])
+        T.append(img["mood_label"][n])
         Y.append(y)
     missing = sorted(set(ratings) - set(ids))
     if missing:
         sys.exit(f"the run lacks {len(missing)} rated photos, e.g. {missing[:5]}")
-    return ids, np.array(F), np.array(C), np.array(P), np.array(Y), ratings
+    return ids, np.array(F), np.array(C), np.array(P), np.array(Y), (np.array(S), T), ratings
 
 
 def inputs(F, C, P, cues=True):
@@ -167,11 +172,12 @@ def slices(ratings, ids):
     }
 
 
-def report(name, pred, Y, ratings, ids, offsets=None):
+def report(name, pred, Y, ratings, ids, offsets=None, top=None):
     v_true = np.array([float(ratings[i]["valence"]) for i in ids])
     a_true = np.array([float(ratings[i]["arousal"]) for i in ids])
     offsets = np.zeros((len(ids), 12)) if offsets is None else offsets
-    top = [MOODS[int(np.argmax(p[2:14] - o))] for p, o in zip(pred, offsets)]
+    if top is None:
+        top = [MOODS[int(np.argmax(p[2:14] - o))] for p, o in zip(pred, offsets)]
     labels = [[x for x in ratings[i]["labels"].split(",") if x] for i in ids]
     rated = [k for k, l in enumerate(labels) if l]
     counts = {m: top.count(m) for m in MOODS}
@@ -195,6 +201,8 @@ def report(name, pred, Y, ratings, ids, offsets=None):
 
 
 VARIANTS = [("ridge", Ridge, False), ("ridge + cues", Ridge, True), ("mlp + cues", Mlp, True)]
+# The cue columns of the inputs: after the 1,280 features and the colour.
+CUE_COLUMNS = slice(1280 + len(COLOUR), 1280 + len(COLOUR) + len(CUES))
 
 
 def cross_validate(model, X, P, Y, folds):
@@ -234,23 +242,39 @@ def main():
     ap.add_argument("--write", help="write the ridge + cues head fitted on every photo to this safetensors file")
     ap.add_argument("--json", help="write the cross-validated table as JSON here")
     ap.add_argument("--variants", default=",".join(v[0] for v in VARIANTS), help="which heads to compare")
+    ap.add_argument("--unseen", help="also report on the photos with ids from this one on (those the shipped "
+                    "head was not fitted on), adding the shipped head's own outputs from the run")
     args = ap.parse_args()
-    ids, F, C, P, Y, ratings = load(args.run, args.ratings)
+    ids, F, C, P, Y, (S, shipped_top), ratings = load(args.run, args.ratings)
     folds = np.array([fold_of(i) for i in ids])
     print(f"{len(ids)} rated photos, {K} folds of sizes {[int((folds == f).sum()) for f in range(K)]}")
-    rows, chosen = [report("current", clamp(P), Y, ratings, ids)], {}
+    preds, chosen = [("current", clamp(P), None)], {}
     for name, model, cues in VARIANTS:
         if name not in args.variants.split(","):
             continue
+        Ridge.boosted = CUE_COLUMNS if cues else slice(0, 0)
         oof, offsets, chosen[name] = cross_validate(model, inputs(F, C, P, cues), P, Y, folds)
-        rows.append(report(name, oof, Y, ratings, ids, offsets))
+        preds.append((name, oof, offsets))
         print(f"{name}: chosen per fold {chosen[name]}", flush=True)
+    rows = [report(n, p, Y, ratings, ids, o) for n, p, o in preds]
     print_table(rows)
+    unseen_rows = None
+    if args.unseen:
+        m = np.array([i >= args.unseen for i in ids])
+        sub = [i for i in ids if i >= args.unseen]
+        # The shipped head's top mood is the one the run reported.
+        top = [t for t, k in zip(shipped_top, m) if k]
+        unseen_rows = [report("shipped head", S[m], Y[m], ratings, sub, top=top)]
+        unseen_rows += [report(n, p[m], Y[m], ratings, sub, None if o is None else o[m]) for n, p, o in preds]
+        print(f"\n-- the {int(m.sum())} photos from {args.unseen} on")
+        print_table(unseen_rows)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"folds": K, "photos": len(ids), "chosen": chosen, "rows": rows}, f, indent=1, default=str)
+            json.dump({"folds": K, "photos": len(ids), "chosen": chosen, "rows": rows, "unseen": unseen_rows}, f,
+                      indent=1, default=str)
     if args.write:
         X = inputs(F, C, P, True)
+        Ridge.boosted = CUE_COLUMNS
         lam = choose(Ridge, X, P, Y, folds, per_group=True)
         alpha = choose_alpha(Ridge, X, P, Y, folds, lam)
         h = Ridge().fit(X, P, Y, lam)

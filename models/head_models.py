@@ -2,7 +2,11 @@
 residual `rating - prior` of the 24 outputs from standardised inputs.
 
 * `Ridge`: a linear map, penalty per output group (affect, moods, themes),
-  solved in the dual (n x n) since inputs outnumber photos.
+  solved in the dual (n x n) since inputs outnumber photos. A few measured
+  cues sit among 1,280 pooled features; one shared penalty would drown
+  them, so their standardised columns are scaled up by a boost (a smaller
+  penalty on them), chosen with the penalties. The boost folds into the
+  stored scale, so the head that runs is still `(x − mean) / scale · W`.
 * `Mlp`: one hidden layer of ReLU units beside a linear path (so that with
   the hidden layer silenced it is ridge), trained full-batch with Adam on
   the mean squared error plus an L2 penalty; a fixed seed and step count
@@ -15,6 +19,7 @@ import numpy as np
 
 GROUPS = {"affect": slice(0, 2), "moods": slice(2, 14), "themes": slice(14, 24)}
 RIDGE_LAMBDAS = [10.0 ** e for e in np.arange(1.0, 6.01, 0.5)]
+RIDGE_BOOSTS = [1.0, 3.0, 10.0]
 # In ridge units: the loss is MSE + penalty / (n · outputs) · Σ weights².
 MLP_PENALTIES = [1e2, 1e3, 1e4]
 MLP_HIDDEN = 32
@@ -41,11 +46,14 @@ class Ridge:
     """Standardise, then ridge on the residual; the intercept is not penalised."""
 
     grid = RIDGE_LAMBDAS
+    # Columns the boost applies to (set by the caller: the cues).
+    boosted = slice(0, 0)
 
     def fit(self, X, P, Y, lam):
         if not isinstance(lam, dict):
             lam = {g: lam for g in GROUPS}
         self.std = Standardise(X)
+        self.std.scale[self.boosted] /= lam.get("boost", 1.0)
         self.mean, self.scale = self.std.mean, self.std.scale
         Z = self.std(X)
         R = Y - P
@@ -107,17 +115,32 @@ class Mlp:
         return clamp(P + Z @ p["L"] + np.maximum(Z @ p["W1"] + p["b1"], 0) @ p["W2"] + p["b"])
 
 
-def choose(model, X, P, Y, folds, per_group=False):
-    """The grid value with the least inner-CV squared error; for ridge, one
-    per output group."""
-    fs = sorted(set(folds))
-    errs = np.zeros((len(model.grid), len(GROUPS)))
-    for gi, g in enumerate(model.grid):
-        for f in fs:
+def inner_errors(model, X, P, Y, folds, settings):
+    """Inner-CV squared error per setting and output group."""
+    errs = np.zeros((len(settings), len(GROUPS)))
+    for gi, g in enumerate(settings):
+        for f in sorted(set(folds)):
             tr, te = folds != f, folds == f
             pred = model().fit(X[tr], P[tr], Y[tr], g).predict(X[te], P[te])
             for k, sl in enumerate(GROUPS.values()):
                 errs[gi, k] += ((pred[:, sl] - Y[te][:, sl]) ** 2).sum()
-    if per_group:
-        return {name: model.grid[int(np.argmin(errs[:, k]))] for k, name in enumerate(GROUPS)}
-    return model.grid[int(np.argmin(errs.sum(1)))]
+    return errs
+
+
+def choose(model, X, P, Y, folds, per_group=False):
+    """The setting with the least inner-CV squared error. For ridge, a
+    penalty per output group and one cue boost: the boost whose best
+    per-group penalties leave the least error in all."""
+    if not per_group:
+        errs = inner_errors(model, X, P, Y, folds, model.grid)
+        return model.grid[int(np.argmin(errs.sum(1)))]
+    boosts = RIDGE_BOOSTS if model.boosted != slice(0, 0) else [1.0]
+    best = None
+    for b in boosts:
+        settings = [{**{g: lam for g in GROUPS}, "boost": b} for lam in model.grid]
+        errs = inner_errors(model, X, P, Y, folds, settings)
+        total = errs.min(0).sum()
+        if best is None or total < best[0]:
+            best = (total, {**{name: model.grid[int(np.argmin(errs[:, k]))] for k, name in enumerate(GROUPS)},
+                            "boost": b})
+    return best[1]

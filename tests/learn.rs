@@ -98,8 +98,22 @@ fn synthetic_run(n: usize, seed: u64) -> Run {
                 ..ColourFeatures::default()
             };
             let prior = mood::image_mood_from(&semantic, &colour);
+            // Cues spread over the range photos have (models/README.md), so
+            // the head sees no picture unlike any it was fitted on.
+            let spread = [
+                (0.1, 0.25),
+                (0.03, 0.07),
+                (0.3, 0.5),
+                (0.0, 0.5),
+                (0.0, 1.0),
+                (0.1, 0.1),
+                (0.0, 0.08),
+                (0.0, 0.4),
+                (0.0, 0.1),
+            ];
+            let cues = spread.map(|(lo, width)| lo + width * (rng.f32() + 1.0) / 2.0);
             let mut image =
-                RunImage { id: format!("img{i:04}.jpg"), colour, cues: [0.0; 9], mood: prior, features, semantic, prior };
+                RunImage { id: format!("img{i:04}.jpg"), colour, cues, mood: prior, features, semantic, prior };
             image.mood = simulate::mood_with(head, &image);
             image
         })

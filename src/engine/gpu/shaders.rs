@@ -24,5 +24,4 @@ shader!(TOPK, "topk.wgsl");
 shader!(PEAK, "peak.wgsl");
 shader!(CUES, "cues.wgsl");
 
-pub const ALL: [&Shader; 9] =
-    [&STEM, &POINTWISE, &DEPTHWISE, &POOL, &MOOD_HEAD, &MOOD_CORRECTION, &TOPK, &PEAK, &CUES];
+pub const ALL: [&Shader; 9] = [&STEM, &POINTWISE, &DEPTHWISE, &POOL, &MOOD_HEAD, &MOOD_CORRECTION, &TOPK, &PEAK, &CUES];
