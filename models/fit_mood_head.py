@@ -26,9 +26,9 @@ Inputs: a pixtape run over the rated photos with features,
     pixtape analyze --images /tmp/rated --features --out /tmp/rated-run
     python3 models/fit_mood_head.py --run /tmp/rated-run [--write models/mood_head.safetensors]
 
-Needs numpy and pyarrow. `--write` refits ridge with the cues on every photo
-with the settings the whole-set inner validation picks and writes the head's
-tensors.
+Needs numpy and pyarrow. `--write` refits the kept head (kernel ridge with
+the cues) on every photo with the settings the whole-set inner validation
+picks and writes the head's tensors.
 """
 import argparse
 import csv
@@ -41,7 +41,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from convert import save_safetensors  # the one reproducible writer of this folder
-from head_models import GROUPS, Mlp, Ridge, choose, clamp
+from head_models import GROUPS, KernelRidge, Mlp, Ridge, choose, clamp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MOODS = ["calm", "energetic", "happy", "melancholic", "romantic", "hopeful", "tense", "dreamy", "nostalgic",
@@ -200,7 +200,8 @@ def report(name, pred, Y, ratings, ids, offsets=None, top=None):
     return row
 
 
-VARIANTS = [("ridge", Ridge, False), ("ridge + cues", Ridge, True), ("mlp + cues", Mlp, True)]
+VARIANTS = [("ridge", Ridge, False), ("ridge + cues", Ridge, True), ("kernel ridge + cues", KernelRidge, True),
+            ("mlp + cues", Mlp, True)]
 # The cue columns of the inputs: after the 1,280 features and the colour.
 CUE_COLUMNS = slice(1280 + len(COLOUR), 1280 + len(COLOUR) + len(CUES))
 
@@ -223,13 +224,13 @@ def cross_validate(model, X, P, Y, folds):
 
 def print_table(rows):
     keys = [k for k in rows[0] if k not in ("mapping", "top_mood_counts", "slices")]
-    print(f"{'':28}" + "".join(f"{r['mapping']:>14}" for r in rows))
+    print(f"{'':28}" + "".join(f"{r['mapping']:>20}" for r in rows))
     for k in keys:
-        print(f"{k:28}" + "".join(f"{r[k]:14.3f}" for r in rows))
+        print(f"{k:28}" + "".join(f"{r[k]:20.3f}" for r in rows))
     for sname in rows[0]["slices"]:
         print(f"-- {sname} ({rows[0]['slices'][sname]['photos']} photos)")
         for k in [k for k in rows[0]["slices"][sname] if k != "photos"]:
-            print(f"  {k:26}" + "".join(f"{r['slices'][sname][k]:14.3f}" for r in rows))
+            print(f"  {k:26}" + "".join(f"{r['slices'][sname][k]:20.3f}" for r in rows))
     for r in rows:
         c = sorted(r["top_mood_counts"].items(), key=lambda kv: -kv[1])
         print(f"top moods, {r['mapping']}: " + ", ".join(f"{m} {n}" for m, n in c if n))
@@ -239,7 +240,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", required=True, help="pixtape output folder over the rated photos, with --features")
     ap.add_argument("--ratings", default=os.path.join(HERE, "ratings", "ratings.tsv"))
-    ap.add_argument("--write", help="write the ridge + cues head fitted on every photo to this safetensors file")
+    ap.add_argument("--write", help="write the kept head (kernel ridge + cues) fitted on every photo to this safetensors file")
     ap.add_argument("--json", help="write the cross-validated table as JSON here")
     ap.add_argument("--variants", default=",".join(v[0] for v in VARIANTS), help="which heads to compare")
     ap.add_argument("--unseen", help="also report on the photos with ids from this one on (those the shipped "
@@ -273,20 +274,29 @@ def main():
             json.dump({"folds": K, "photos": len(ids), "chosen": chosen, "rows": rows, "unseen": unseen_rows}, f,
                       indent=1, default=str)
     if args.write:
-        X = inputs(F, C, P, True)
-        Ridge.boosted = CUE_COLUMNS
-        lam = choose(Ridge, X, P, Y, folds, per_group=True)
-        alpha = choose_alpha(Ridge, X, P, Y, folds, lam)
-        h = Ridge().fit(X, P, Y, lam)
-        save_safetensors(
-            args.write,
-            {"mood_head.mean": h.mean, "mood_head.scale": h.scale, "mood_head.weight": h.weight,
-             "mood_head.bias": h.bias, "mood_head.top_offset": alpha * Y[:, 2:14].mean(0)},
-            {"inputs": "features[1280],colour[5],cues[9],prior[24]", "outputs": "valence,arousal,moods[12],themes[10]",
-             "penalties": json.dumps({k: float(v) for k, v in lam.items()}), "top_alpha": str(alpha),
-             "photos": str(len(ids))},
-        )
-        print(f"wrote {args.write} (penalties {lam}, top-mood alpha {alpha})")
+        write_head(args.write, inputs(F, C, P, True), P, Y, folds, len(ids))
+
+
+def write_head(path, X, P, Y, folds, photos):
+    """Refit the kept head, kernel ridge with the cues, on every photo with
+    the settings the whole-set inner folds pick, and write its tensors: the
+    standardisation, a zero linear map (the engine's feature term, which
+    profiles and feedback adjust), the bias and the kernel's photos and
+    weights."""
+    setting = choose(KernelRidge, X, P, Y, folds)
+    alpha = choose_alpha(KernelRidge, X, P, Y, folds, setting)
+    h = KernelRidge().fit(X, P, Y, setting)
+    save_safetensors(
+        path,
+        {"mood_head.mean": h.std.mean, "mood_head.scale": h.std.scale,
+         "mood_head.weight": np.zeros((X.shape[1], Y.shape[1])), "mood_head.bias": h.bias,
+         "mood_head.top_offset": alpha * Y[:, 2:14].mean(0), "mood_head.kernel_points": h.Z,
+         "mood_head.kernel_alpha": h.alpha, "mood_head.kernel_gamma": np.array([h.gamma])},
+        {"inputs": "features[1280],colour[5],cues[9],prior[24]", "outputs": "valence,arousal,moods[12],themes[10]",
+         "model": "kernel ridge, Gaussian kernel", "gamma_lambda": json.dumps([float(v) for v in setting]),
+         "top_alpha": str(alpha), "photos": str(photos)},
+    )
+    print(f"wrote {path} (kernel ridge, gamma and penalty {setting}, top-mood alpha {alpha})")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 //! The whole MobileNetV2 on the GPU: against the golden logits of real
 //! photos (`models/golden.py`, tolerance 1e-4 relative, as the CPU engine),
 //! against the CPU engine on the same batch (features, logits, the semantic
-//! mood and the mood head's feature term), and the engine's batching
+//! mood, the mood head's feature term and the whole head on each engine's
+//! outputs), and the engine's batching
 //! contract.
 //!
 //! Without an adapter these tests skip; `PIXTAPE_REQUIRE_GPU=1` makes that a
@@ -39,6 +40,19 @@ fn gpu_engine_matches_golden_logits_and_the_cpu_engine() {
     assert!(rel_err(&out.semantic, &reference.semantic) <= 1e-4, "semantic mood differs");
     let err = rel_err(&out.feature_term, &reference.feature_term);
     assert!(err <= 1e-4, "the mood head's feature term differs by {err:.2e}");
+    // The whole head (its kernel term reads the pooled features) on each
+    // engine's outputs: within 1e-4 on outputs in [-1, 1].
+    let head = MoodHead::embedded().unwrap();
+    let colour = pixtape::engine::colour::ColourFeatures { brightness: 0.4, contrast: 0.2, ..Default::default() };
+    let cues = [0.2, 0.05, 0.5, 0.1, 0.3, 0.15, 0.03, 0.1, 0.05];
+    for i in 0..n {
+        let prior = pixtape::engine::mood::image_mood_from(&reference.semantic(i), &colour);
+        let g = head.outputs_from(out.feature_term(i), out.features(i), &colour, &cues, &prior);
+        let c = head.outputs_from(reference.feature_term(i), reference.features(i), &colour, &cues, &prior);
+        for (o, (a, b)) in g.iter().zip(c).enumerate() {
+            assert!((a - b).abs() <= 1e-4, "{}: head output {o}: gpu {a}, cpu {b}", cases[i].0);
+        }
+    }
 }
 
 #[test]

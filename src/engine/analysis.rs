@@ -33,7 +33,14 @@ impl Analysis {
         model::softmax(probs);
         let top = model::top_k(probs, TOP_LABELS).into_iter().map(|c| (c, probs[c])).collect();
         let cues = info.cues.with_people(cues::people_score(probs));
-        let mood = mood::learned_mood(head, &output.semantic(i), output.feature_term(i), &info.colour, &cues);
+        let mood = mood::learned_mood(
+            head,
+            &output.semantic(i),
+            output.feature_term(i),
+            output.features(i),
+            &info.colour,
+            &cues,
+        );
         Analysis { info, top, mood, cues, label: head.top_mood(&mood) }
     }
 

@@ -186,7 +186,14 @@ fn ranking(profile: &Profile, image: &RunImage, catalog: &Catalog, k: usize) -> 
 
 /// An image's mood under `head`, from what the run stored.
 pub fn mood_with(head: &MoodHead, image: &RunImage) -> mood::MoodVector {
-    mood::learned_mood(head, &image.semantic, &head.feature_term(&image.features), &image.colour, &image.cues)
+    mood::learned_mood(
+        head,
+        &image.semantic,
+        &head.feature_term(&image.features),
+        &image.features,
+        &image.colour,
+        &image.cues,
+    )
 }
 
 /// NDCG@k of `ranked` against graded relevance from `utility`: 3 for the

@@ -2,21 +2,24 @@
 //! mood the class table and the colour give a picture.
 //!
 //! For each of its 24 outputs (valence, arousal, the twelve moods, the ten
-//! themes) the head adds `z · W + b` to the current value, where `z` is the
-//! picture's standardised inputs: MobileNetV2's pooled features (1,280), the
-//! colour and light measures (5), the intensity cues (9, `engine::cues`) and
-//! the current values themselves (24).
-//! `W` is a ridge regression on the rated photo set (`models/ratings/`,
+//! themes) the head adds `z · W + K(z) · α + b` to the current value, where
+//! `z` is the picture's standardised inputs: MobileNetV2's pooled features
+//! (1,280), the colour and light measures (5), the intensity cues (9,
+//! `engine::cues`) and the current values themselves (24). The shipped head
+//! is kernel ridge regression on the rated photo set (`models/ratings/`,
 //! fitted by `models/fit_mood_head.py`, which also reports its
-//! cross-validated gain); the penalty keeps it close to no correction where
-//! the ratings say little. Styles are then re-derived from the corrected
-//! moods and themes, as for the uncorrected mood.
+//! cross-validated gain): `K(z)` is the Gaussian kernel between `z` and each
+//! rated photo (`super::kernel`), and `W` is zero. `W` stays for heads that
+//! are linear (a ridge fit), and for what feedback learning and profiles
+//! add on top. Styles are then re-derived from the corrected moods and
+//! themes, as for the uncorrected mood.
 
 use std::sync::LazyLock;
 
 use safetensors::{Dtype, SafeTensors};
 use sha2::{Digest, Sha256};
 
+use super::kernel::Kernel;
 use super::{Group, MoodVector};
 use crate::engine::colour::ColourFeatures;
 use crate::engine::cues::CUES;
@@ -58,6 +61,8 @@ pub struct MoodHead {
     /// rate in the ratings, so that a label raters use often (calm) does not
     /// win every close call.
     top_offset: Vec<f32>,
+    /// The kernel ridge term, when the head has one (`super::kernel`).
+    kernel: Option<Kernel>,
 }
 
 static PARSED: LazyLock<Result<MoodHead, String>> = LazyLock::new(|| MoodHead::from_safetensors(HEAD));
@@ -77,19 +82,26 @@ impl MoodHead {
             weight: get("mood_head.weight", &[INPUTS, OUTPUTS])?,
             bias: get("mood_head.bias", &[OUTPUTS])?,
             top_offset: get("mood_head.top_offset", &[Group::Moods.dims().len()])?,
+            kernel: kernel_tensors(&st)?,
         })
     }
 
     /// The head's tensors, by their names in the safetensors file, with
     /// their shapes: what a profile saves.
-    pub fn tensors(&self) -> [(&'static str, Vec<usize>, &[f32]); 5] {
-        [
-            ("mood_head.mean", vec![INPUTS], &self.mean),
-            ("mood_head.scale", vec![INPUTS], &self.scale),
-            ("mood_head.weight", vec![INPUTS, OUTPUTS], &self.weight),
-            ("mood_head.bias", vec![OUTPUTS], &self.bias),
-            ("mood_head.top_offset", vec![Group::Moods.dims().len()], &self.top_offset),
-        ]
+    pub fn tensors(&self) -> Vec<(&'static str, Vec<usize>, &[f32])> {
+        let mut t = vec![
+            ("mood_head.mean", vec![INPUTS], &self.mean[..]),
+            ("mood_head.scale", vec![INPUTS], &self.scale[..]),
+            ("mood_head.weight", vec![INPUTS, OUTPUTS], &self.weight[..]),
+            ("mood_head.bias", vec![OUTPUTS], &self.bias[..]),
+            ("mood_head.top_offset", vec![Group::Moods.dims().len()], &self.top_offset[..]),
+        ];
+        if let Some(k) = &self.kernel {
+            t.push(("mood_head.kernel_points", vec![k.photos(), INPUTS], &k.points[..]));
+            t.push(("mood_head.kernel_alpha", vec![k.photos(), OUTPUTS], &k.alpha[..]));
+            t.push(("mood_head.kernel_gamma", vec![1], std::slice::from_ref(&k.gamma)));
+        }
+        t
     }
 
     /// The bias of each output.
@@ -172,27 +184,38 @@ impl MoodHead {
     /// The corrected values of the 24 outputs, clamped to their ranges, from
     /// the whole input vector `x` (see `inputs`).
     pub fn outputs(&self, x: &[f32], prior: &MoodVector) -> [f32; OUTPUTS] {
-        self.finish(self.feature_term(x), &x[FEATURE_DIM..], prior)
+        self.finish(self.feature_term(x), &x[..FEATURE_DIM], &x[FEATURE_DIM..], prior)
     }
 
-    /// The same, from the feature term an engine computed and the rest of
-    /// the inputs: the colour measures, the cues and the prior.
+    /// The same, from the feature term an engine computed, the pooled
+    /// features (which the kernel term reads) and the rest of the inputs:
+    /// the colour measures, the cues and the prior.
     pub fn outputs_from(
         &self,
         feature_term: &[f32],
+        features: &[f32],
         colour: &ColourFeatures,
         cues: &[f32; CUES],
         prior: &MoodVector,
     ) -> [f32; OUTPUTS] {
         let mut y = [0.0f32; OUTPUTS];
         y.copy_from_slice(&feature_term[..OUTPUTS]);
-        self.finish(y, &Self::rest_inputs(colour, cues, prior), prior)
+        self.finish(y, &features[..FEATURE_DIM], &Self::rest_inputs(colour, cues, prior), prior)
     }
 
     /// Adds the bias and the terms of the colour, cue and prior inputs (`rest`)
     /// to the feature term `y`, then the prior, and clamps.
-    fn finish(&self, mut y: [f32; OUTPUTS], rest: &[f32], prior: &MoodVector) -> [f32; OUTPUTS] {
+    fn finish(&self, mut y: [f32; OUTPUTS], features: &[f32], rest: &[f32], prior: &MoodVector) -> [f32; OUTPUTS] {
         self.accumulate(FEATURE_DIM, rest, &mut y);
+        if let Some(k) = &self.kernel {
+            let z: Vec<f32> = features
+                .iter()
+                .chain(rest)
+                .zip(self.mean.iter().zip(&self.scale))
+                .map(|(&x, (&m, &s))| (x - m) / s)
+                .collect();
+            k.add(&z, &mut y);
+        }
         let mut out = [0.0; OUTPUTS];
         for (k, d) in output_dims().enumerate() {
             let (lo, hi) = if k < 2 { (-1.0, 1.0) } else { (0.0, 1.0) };
@@ -212,6 +235,20 @@ impl MoodHead {
         let best = r.clone().max_by(|&a, &b| score(a).total_cmp(&score(b)).then(b.cmp(&a))).unwrap_or(r.start);
         super::DIM_NAMES[best]
     }
+}
+
+/// The kernel term's tensors, all or none.
+fn kernel_tensors(st: &SafeTensors) -> Result<Option<Kernel>, String> {
+    let Ok(points) = st.tensor("mood_head.kernel_points") else { return Ok(None) };
+    let photos = points.shape().first().copied().unwrap_or(0);
+    let get = |name: &str, shape: &[usize]| f32_tensor(st, name, shape)?.ok_or_else(|| format!("no {name}"));
+    Ok(Some(Kernel {
+        points: get("mood_head.kernel_points", &[photos, INPUTS])?,
+        alpha: get("mood_head.kernel_alpha", &[photos, OUTPUTS])?,
+        gamma: get("mood_head.kernel_gamma", &[1])?[0],
+        inputs: INPUTS,
+        outputs: OUTPUTS,
+    }))
 }
 
 /// The f32 tensor `name` of shape `shape`; `None` when the file lacks it.

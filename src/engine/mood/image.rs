@@ -222,12 +222,13 @@ pub fn learned_mood(
     head: &super::head::MoodHead,
     semantic: &MoodVector,
     feature_term: &[f32],
+    features: &[f32],
     colour: &ColourFeatures,
     cues: &[f32; crate::engine::cues::CUES],
 ) -> MoodVector {
     let prior = image_mood_from(semantic, colour);
     let mut v = prior;
-    for (d, y) in super::head::output_dims().zip(head.outputs_from(feature_term, colour, cues, &prior)) {
+    for (d, y) in super::head::output_dims().zip(head.outputs_from(feature_term, features, colour, cues, &prior)) {
         v[d] = y;
     }
     restyle(semantic, &mut v);

@@ -19,6 +19,7 @@
 
 pub mod head;
 mod image;
+pub mod kernel;
 
 pub(crate) use image::parse_table;
 pub use image::{
