@@ -47,7 +47,7 @@ fn cue_kernel_matches_reference() {
         let sky = cues::sky_share(f, *w, *h);
         let (cg, cc) = (cues::finish(g, sky), FrameCues::measure(f, *w, *h));
         for (n, (a, b)) in cg.0.iter().zip(cc.0).enumerate() {
-            assert!((a - b).abs() <= 1e-3 * b.abs().max(1.0), "{w}x{h}: cue {}: gpu {a}, cpu {b}", cues::FRAME_CUES[n]);
+            assert!((a - b).abs() <= 1e-3 * b.abs().max(1.0), "{w}x{h}: cue {}: gpu {a}, cpu {b}", cues::CUE_NAMES[n]);
         }
     }
     // Lights fired somewhere, or the light test compared only zeros.

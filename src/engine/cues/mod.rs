@@ -46,18 +46,8 @@ pub use people::people_score;
 use crate::engine::colour::srgb_to_lab;
 use blocks::{BLOCK, at};
 
-/// Cues measured on the frame, in `FRAME_CUES` order.
-pub const FRAME_CUES: [&str; 8] = [
-    "edge_density",
-    "texture_energy",
-    "clutter",
-    "point_lights",
-    "light_trails",
-    "region_contrast",
-    "motion_blur",
-    "sky_share",
-];
-/// Every cue the head reads: the frame's, then `people`.
+/// Every cue the head reads: the frame's (the first `FRAME_CUES`), then
+/// `people`, from the model.
 pub const CUE_NAMES: [&str; 9] = [
     "edge_density",
     "texture_energy",
@@ -70,15 +60,17 @@ pub const CUE_NAMES: [&str; 9] = [
     "people",
 ];
 pub const CUES: usize = CUE_NAMES.len();
+/// Cues measured on the frame: all but `people`.
+pub const FRAME_CUES: usize = CUES - 1;
 
 /// Share of edge pixels from which a block is busy.
 const BUSY_BLOCK: f32 = 0.1;
 /// The grid `region_contrast` compares.
 const GRID: usize = 4;
 
-/// The frame's cues, in `FRAME_CUES` order.
+/// The frame's cues, in `CUE_NAMES` order.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct FrameCues(pub [f32; FRAME_CUES.len()]);
+pub struct FrameCues(pub [f32; FRAME_CUES]);
 
 impl FrameCues {
     /// The cues of an RGB8 frame, the per-pixel sums computed on the CPU.
@@ -89,8 +81,8 @@ impl FrameCues {
     /// Every cue the head reads, with the model's `people` score.
     pub fn with_people(&self, people: f32) -> [f32; CUES] {
         let mut all = [0.0; CUES];
-        all[..FRAME_CUES.len()].copy_from_slice(&self.0);
-        all[FRAME_CUES.len()] = people;
+        all[..FRAME_CUES].copy_from_slice(&self.0);
+        all[FRAME_CUES] = people;
         all
     }
 }

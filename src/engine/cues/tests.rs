@@ -14,7 +14,7 @@ fn frame(w: usize, h: usize, f: impl Fn(usize, usize) -> [u8; 3]) -> Vec<u8> {
 }
 
 fn cue(c: &FrameCues, name: &str) -> f32 {
-    c.0[FRAME_CUES.iter().position(|&n| n == name).unwrap()]
+    c.0[CUE_NAMES[..FRAME_CUES].iter().position(|&n| n == name).unwrap()]
 }
 
 #[test]
