@@ -18,8 +18,9 @@ Per photo the preparation is pixtape's, done here with Pillow:
   `side` pixels (its long side becomes round(side * fill), the short side is
   rounded likewise), placed at the top left: (416, 0.75) for faces that
   fill the picture, (416, 1.0), and (832, 1.0) when the frame's long side is
-  at least 832, for small faces; the boxes of all passes go through one
-  non-maximum suppression (IoU 0.4);
+  at least 832, for small faces; the shrunk pass keeps only boxes whose
+  long side is at least 0.2 of the frame's; the boxes of all passes go
+  through one non-maximum suppression (IoU 0.4), scores above 0.6;
 - each face crop: the detected box clipped to the frame (floor of the
   corner, ceiling of the far corner), padded with black to a centred square,
   resized to 112.
@@ -28,7 +29,7 @@ Writes models/golden/faces_golden.safetensors with, per photo `<stem>`:
 `<stem>.frame_size` (f32 [2]: width, height of the face frame),
 for photos with faces `<stem>.input416` (u8 [416, 416, 3], the (416, 1.0)
 pass) and `<stem>.raw416` (f32 [13, 13, 25], its output before decoding), `<stem>.boxes` (f32 [n, 5]: x, y,
-width, height in frame pixels and the confidence, after NMS, score > 0.5),
+width, height in frame pixels and the confidence, after NMS, score > 0.6),
 `<stem>.crops` (u8 [n, 112, 112, 3]) and `<stem>.expressions` (f32 [n, 7],
 probabilities in face-api's order: neutral, happy, sad, angry, fearful,
 disgusted, surprised). pixtape's tests feed the stored inputs and crops to
@@ -52,7 +53,7 @@ EXPR_MEAN = np.array([122.782, 117.001, 104.298])
 ANCHORS = [(1.603231, 2.094468), (6.041143, 7.080126), (2.882459, 3.518061), (4.266906, 5.178857),
            (9.041765, 10.66308)]
 FRAME_MAX = 832
-SCORE_THRESHOLD = 0.5
+SCORE_THRESHOLD = 0.6
 IOU_THRESHOLD = 0.4
 EXPR_SIDE = 112
 
@@ -188,15 +189,21 @@ def nms(boxes):
     return kept
 
 
+def half_up(x):
+    """Rounds halves up, as pixtape does (Python's round() takes them to even)."""
+    return int(np.floor(x + 0.5))
+
+
 def passes(frame):
-    """(side, fill) of each detector pass over a frame."""
-    return [(416, 0.75), (416, 1.0)] + ([(832, 1.0)] if max(frame.size) >= 832 else [])
+    """(side, fill, least) of each detector pass over a frame: boxes of a pass
+    whose long side is under `least` times the frame's are dropped."""
+    return [(416, 0.75, 0.2), (416, 1.0, 0.0)] + ([(832, 1.0, 0.0)] if max(frame.size) >= 832 else [])
 
 
 def letterbox(frame, side, fill=1.0):
     fw, fh = frame.size
     scale = side * fill / max(fw, fh)
-    size = (max(1, round(fw * scale)), max(1, round(fh * scale)))
+    size = (max(1, half_up(fw * scale)), max(1, half_up(fh * scale)))
     canvas = Image.new("RGB", (side, side))
     canvas.paste(frame.resize(size, Image.BILINEAR), (0, 0))
     return np.asarray(canvas, dtype=np.uint8), scale
@@ -243,7 +250,7 @@ def face_frame(path):
     w, h = img.size
     if max(w, h) > FRAME_MAX:
         s = FRAME_MAX / max(w, h)
-        img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR)
+        img = img.resize((max(1, half_up(w * s)), max(1, half_up(h * s))), Image.BILINEAR)
     return img
 
 
@@ -274,12 +281,12 @@ def main():
         stem = os.path.splitext(os.path.basename(path))[0]
         frame = face_frame(path)
         boxes, first = [], {}
-        for side, fill in passes(frame):
+        for side, fill, least in passes(frame):
             inp, scale = letterbox(frame, side, fill)
             raw = detector_forward(det, inp)
             if (side, fill) == (416, 1.0):
                 first = {f"{stem}.input416": inp, f"{stem}.raw416": raw.astype(np.float32)}
-            boxes += decode(raw, scale)
+            boxes += [b for b in decode(raw, scale) if max(b[2], b[3]) >= least * max(frame.size)]
         kept = nms(boxes)
         if kept:
             tensors.update(first)

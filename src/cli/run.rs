@@ -200,6 +200,18 @@ pub struct CommonArgs {
     #[arg(long)]
     pub exact_decode: bool,
 
+    /// Find the faces in each picture and read their expressions
+    /// (faces.parquet; the mood and the reasons use them). `off` skips
+    /// both networks, which cost about as much again as the scene model.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    pub faces: String,
+
+    /// The detector score a face needs, in (0, 1): lower finds more faces
+    /// and more things that are not faces.
+    #[arg(long, value_name = "SCORE", default_value_t = pixtape::engine::faces::DEFAULT_THRESHOLD,
+          value_parser = face_threshold)]
+    pub face_threshold: f32,
+
     /// A profile written by `pixtape learn`: its mood head reads the
     /// pictures, and its weights and style preferences (if it has them)
     /// rank the tracks.
@@ -231,6 +243,11 @@ impl CommonArgs {
         self.threads.map(|t| t as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
+    /// The face threshold, or `None` with `--faces off`.
+    pub fn faces(&self) -> Option<f32> {
+        (self.faces == "on").then_some(self.face_threshold)
+    }
+
     pub fn limits(&self) -> DecodeLimits {
         DecodeLimits {
             max_pixels: self.max_megapixels * 1_000_000,
@@ -250,6 +267,7 @@ impl AnalyzeArgs {
         settings.decode_threads = self.common.threads();
         settings.limits = self.common.limits();
         settings.features = self.features;
+        settings.faces = self.common.faces();
         settings.part_inputs = self.part_size;
         settings.shard = self.shard.as_deref().map(|s| Shard::parse(s, &|v| std::env::var(v).ok())).transpose()?;
         Ok(settings)
@@ -377,7 +395,13 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             })
         })
         .transpose()?;
-    let report = pixtape::tools::inspect::inspect(&args.image, &model, args.common.limits(), recommender.as_ref())?;
+    let report = pixtape::tools::inspect::inspect(
+        &args.image,
+        &model,
+        args.common.limits(),
+        args.common.faces(),
+        recommender.as_ref(),
+    )?;
     print!("{report}");
     println!("device: {}", backend.report().notice);
     Ok(ExitCode::SUCCESS)
@@ -401,4 +425,11 @@ fn model<'b>(
     let (profile, report) = Profile::load(path)?;
     let model = backend.model_with(batch, profile.head.clone())?;
     Ok((model, Some((profile, report))))
+}
+
+fn face_threshold(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(t) if t > 0.0 && t < 1.0 => Ok(t),
+        _ => Err(format!("{s:?} is not a score between 0 and 1 (exclusive)")),
+    }
 }

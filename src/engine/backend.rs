@@ -13,6 +13,7 @@
 
 use serde::Serialize;
 
+use crate::engine::faces::{FaceEngine, cpu::CpuFaces, nets::FaceNets};
 use crate::engine::gpu::{self, Gpu};
 use crate::engine::model::{Engine, MobileNetV2, cpu::PendingCpuEngine, gpu::GpuEngine};
 use crate::engine::mood::head::MoodHead;
@@ -149,7 +150,14 @@ impl Backend {
         let batch = wanted.min(engine.max_batch()).max(1);
         let notice = (batch < wanted)
             .then(|| format!("batches of {batch} images, the most this adapter's binding limits allow"));
-        Ok(Model { engine, batch, device: self.report.clone(), notice, head })
+        let faces = self.faces()?;
+        Ok(Model { engine, batch, device: self.report.clone(), notice, head, faces })
+    }
+
+    /// The face networks on this backend's device.
+    pub fn faces(&self) -> Result<Box<dyn FaceEngine + '_>> {
+        let nets = FaceNets::embedded()?;
+        Ok(Box::new(CpuFaces::new(nets)))
     }
 
     /// The matcher for `tracks`, answering `k` hits per query. A `k` beyond
@@ -183,6 +191,8 @@ pub struct Model<'g> {
     /// The learned correction of each picture's mood; the engine computes
     /// its feature term.
     pub head: MoodHead,
+    /// The face networks, on the same device as the model.
+    pub faces: Box<dyn FaceEngine + 'g>,
 }
 
 /// Mesa's Vulkan drivers probe the window system when an instance is made,

@@ -14,6 +14,7 @@ pub mod backend;
 pub mod colour;
 pub mod cues;
 pub mod decode;
+pub mod faces;
 pub mod gpu;
 pub mod isa;
 pub mod model;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::engine::analysis::TOP_LABELS;
 use crate::engine::backend::{DeviceReport, Model};
 use crate::engine::decode::DecodeLimits;
+use crate::engine::faces;
 use crate::engine::model;
 use crate::engine::mood;
 use crate::error::{Error, Result};
@@ -195,6 +196,7 @@ pub fn fingerprint(settings: &AnalyzeSettings, recommender: Option<&Recommender>
         ("max_pixels", settings.limits.max_pixels.to_string()),
         ("max_file_bytes", settings.limits.max_file_bytes.to_string()),
         ("exact_decode", settings.limits.exact.to_string()),
+        ("faces", settings.faces.map_or("off".into(), |t| format!("{t} {}", faces::nets::WEIGHTS_SHA256))),
         ("shards", settings.shard.as_ref().map_or(1, |s| s.count).to_string()),
     ];
     if let Some(r) = recommender {

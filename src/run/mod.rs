@@ -28,7 +28,8 @@ use crate::error::{Error, Result};
 use crate::recommend::Recommender;
 use ingest::{Skip, input_id};
 use output::{
-    Journal, MANIFEST_FILE, OrderedIds, OutputLock, PARTS_DIR, PartCounts, PartSink, Severity, compact, remove_parts,
+    Journal, MANIFEST_FILE, Optional, OrderedIds, OutputLock, PARTS_DIR, PartCounts, PartSink, Severity, compact,
+    remove_parts,
 };
 use pipeline::Staged;
 use shard::InputDigest;
@@ -71,8 +72,7 @@ pub fn run(
     let mut parts = PartSink::open(
         &out,
         &fingerprint,
-        recommend.is_some(),
-        settings.features,
+        Optional { recommendations: recommend.is_some(), features: settings.features, faces: settings.faces.is_some() },
         settings.part_inputs,
         settings.shard.as_ref().map_or(0, |s| s.index),
         resume,

@@ -31,6 +31,9 @@ pub struct AnalyzeSettings {
     /// The profile whose mood head the model reads with (`--profile`), as
     /// the manifest records it; it is part of the run's fingerprint.
     pub profile: Option<ProfileReport>,
+    /// Find faces and read their expressions, keeping boxes whose detector
+    /// score is above this threshold; `None` is `--faces off`.
+    pub faces: Option<f32>,
 }
 
 impl AnalyzeSettings {
@@ -45,6 +48,7 @@ impl AnalyzeSettings {
             shard: None,
             part_inputs: DEFAULT_PART_INPUTS,
             profile: None,
+            faces: Some(crate::engine::faces::DEFAULT_THRESHOLD),
         }
     }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::engine::analysis::Analysis;
 use crate::engine::backend::Model;
 use crate::engine::decode::{DecodeLimits, Decoder};
+use crate::engine::faces::{EXPRESSIONS, FaceFinder};
 use crate::engine::model::{CROP_BYTES, ModelOutput};
 use crate::engine::mood::{self, Group};
 use crate::error::{Error, Failure, Result};
@@ -25,12 +26,17 @@ pub fn inspect(
     path: &Path,
     model: &Model,
     limits: DecodeLimits,
+    faces: Option<f32>,
     recommend: Option<&Recommender>,
 ) -> Result<Inspection> {
     let mut crop = vec![0u8; CROP_BYTES];
-    let info = Decoder::new(limits)
+    let mut decoder = Decoder::new(limits).with_face_frame();
+    let mut info = decoder
         .decode_file(path, &mut crop)
         .map_err(|Failure { stage, reason }| Error::input(path, format!("{} failed: {reason}", stage.as_str())))?;
+    if let (Some(threshold), Some((frame, dims))) = (faces, decoder.face_frame()) {
+        info.faces = FaceFinder::new(threshold).find(model.faces.as_ref(), frame, dims, (info.width, info.height))?;
+    }
     let mut out = ModelOutput::default();
     model.engine.forward(&crop, 1, &mut out)?;
     let analysis = Analysis::new(&model.head, info, &out, 0, &mut Vec::new());
@@ -79,6 +85,25 @@ impl fmt::Display for Inspection {
             write!(f, " {} {:>3.0}%", p.hex(), p.share * 100.0)?;
         }
         writeln!(f)?;
+        if !i.faces.is_empty() {
+            writeln!(f, "\n  faces")?;
+            for face in &i.faces {
+                let mut probs: Vec<(usize, f32)> = face.probs.iter().copied().enumerate().collect();
+                probs.sort_by(|a, b| b.1.total_cmp(&a.1));
+                let mix: Vec<String> =
+                    probs.iter().take(3).map(|&(e, p)| format!("{} {:.0}%", EXPRESSIONS[e], p * 100.0)).collect();
+                writeln!(
+                    f,
+                    "    {:>4.0}x{:<4.0} at ({:.0}, {:.0})  score {:.2}  {}",
+                    face.width,
+                    face.height,
+                    face.x,
+                    face.y,
+                    face.confidence,
+                    mix.join(", ")
+                )?;
+            }
+        }
         let m = &self.analysis.mood;
         writeln!(f, "\n  mood")?;
         writeln!(f, "    valence {:+.2}  arousal {:+.2}  ({})", m[0], m[1], self.analysis.label)?;

@@ -187,3 +187,52 @@ pub fn reference_conv(
         .collect();
     chw_to_nhwc(&out)
 }
+
+const FACES_GOLDEN: &[u8] = include_bytes!("../../models/golden/faces_golden.safetensors");
+
+/// One photo of `models/golden_faces.py`'s golden file (numpy, float64,
+/// straight from face-api's weights).
+pub struct FaceGolden {
+    pub name: String,
+    /// Width and height of the face frame.
+    pub frame: (usize, usize),
+    /// The (416, 1.0) pass's input and raw output, for photos with faces.
+    pub input416: Option<(Vec<u8>, Vec<f32>)>,
+    /// (x, y, w, h, score) in frame pixels, strongest first.
+    pub boxes: Vec<[f32; 5]>,
+    /// 112x112 RGB crops and their probabilities in face-api's order.
+    pub crops: Vec<Vec<u8>>,
+    pub expressions: Vec<[f32; 7]>,
+}
+
+pub fn faces_golden() -> Vec<FaceGolden> {
+    use safetensors::SafeTensors;
+    let st = SafeTensors::deserialize(FACES_GOLDEN).unwrap();
+    let f32s = |name: &str| -> Vec<f32> {
+        st.tensor(name).unwrap().data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+    };
+    let mut names: Vec<String> =
+        st.names().iter().filter_map(|n| n.strip_suffix(".frame_size").map(str::to_string)).collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let size = f32s(&format!("{name}.frame_size"));
+            let input416 = st
+                .tensor(&format!("{name}.input416"))
+                .ok()
+                .map(|t| (t.data().to_vec(), f32s(&format!("{name}.raw416"))));
+            let boxes = f32s(&format!("{name}.boxes")).chunks_exact(5).map(|b| b.try_into().unwrap()).collect();
+            let crops = st
+                .tensor(&format!("{name}.crops"))
+                .unwrap()
+                .data()
+                .chunks_exact(112 * 112 * 3)
+                .map(<[u8]>::to_vec)
+                .collect();
+            let expressions =
+                f32s(&format!("{name}.expressions")).chunks_exact(7).map(|b| b.try_into().unwrap()).collect();
+            FaceGolden { name, frame: (size[0] as usize, size[1] as usize), input416, boxes, crops, expressions }
+        })
+        .collect()
+}

@@ -21,6 +21,7 @@ use image::{ColorType, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::engine::colour::{self, ColourFeatures};
 use crate::engine::cues::FrameCues;
+use crate::engine::faces::{self, Face};
 use crate::engine::model::CROP_BYTES;
 use crate::error::Failure;
 
@@ -61,6 +62,8 @@ pub struct DecodedInfo {
     pub cues: FrameCues,
     /// Something odd but harmless, e.g. an extension that lies about the format.
     pub warning: Option<String>,
+    /// The faces found in it, largest first (none when faces are off).
+    pub faces: Vec<Face>,
 }
 
 /// Per-thread decoder with reusable buffers.
@@ -73,6 +76,10 @@ pub struct Decoder {
     oriented: Vec<u8>,
     resizer: fr::Resizer,
     reduced: reduced::ReducedDecoder,
+    /// Keep each image's face frame (see `face_frame`).
+    keep_face_frame: bool,
+    face_frame: Vec<u8>,
+    face_dims: (usize, usize),
 }
 
 impl Decoder {
@@ -86,7 +93,22 @@ impl Decoder {
             oriented: Vec::new(),
             resizer: fr::Resizer::new(),
             reduced: reduced::ReducedDecoder::default(),
+            keep_face_frame: false,
+            face_frame: Vec::new(),
+            face_dims: (0, 0),
         }
+    }
+
+    /// Also keep, per image, the frame faces are searched in: the whole
+    /// decoded image, oriented, its long side at most `faces::FRAME_MAX`.
+    pub fn with_face_frame(mut self) -> Self {
+        self.keep_face_frame = true;
+        self
+    }
+
+    /// The last decoded image's face frame (RGB8) and its size, when kept.
+    pub fn face_frame(&self) -> Option<(&[u8], (usize, usize))> {
+        (self.keep_face_frame && self.face_dims.0 > 0).then_some((&self.face_frame, self.face_dims))
     }
 
     /// Reads and decodes `path`, writing the normalisation-ready 224x224 RGB
@@ -238,7 +260,41 @@ impl Decoder {
         let colour = colour::analyse(frame, rw, rh);
         let cues = FrameCues::measure(frame, rw, rh);
         centre_crop(frame, rw, rh, crop);
-        Ok(DecodedInfo { width: ow as u32, height: oh as u32, format: name, file_bytes, colour, cues, warning })
+        self.face_dims = (0, 0);
+        if self.keep_face_frame {
+            self.keep_face_frame(w, h, orientation).map_err(decode_failure)?;
+        }
+        let (width, height) = (ow as u32, oh as u32);
+        Ok(DecodedInfo { width, height, format: name, file_bytes, colour, cues, warning, faces: Vec::new() })
+    }
+
+    /// Shrinks the whole decoded image in `raw` (`w x h`, stored
+    /// orientation) to the face frame, then orients it.
+    fn keep_face_frame(&mut self, w: usize, h: usize, orientation: Orientation) -> Result<(), String> {
+        let (fw, fh) = faces::find::frame_size(w, h);
+        let mut small = std::mem::take(&mut self.face_frame);
+        if (fw, fh) == (w, h) {
+            small.clear();
+            small.extend_from_slice(&self.raw[..w * h * 3]);
+        } else {
+            faces::find::resize(&mut self.resizer, &self.raw, w, h, (0, 0, w, h), fw, fh, &mut small)
+                .map_err(|e| e.to_string())?;
+        }
+        if orientation == Orientation::NoTransforms {
+            self.face_frame = small;
+            self.face_dims = (fw, fh);
+        } else {
+            orient(&small, fw, fh, orientation, &mut self.face_frame);
+            let swaps = matches!(
+                orientation,
+                Orientation::Rotate90
+                    | Orientation::Rotate270
+                    | Orientation::Rotate90FlipH
+                    | Orientation::Rotate270FlipH
+            );
+            self.face_dims = if swaps { (fh, fw) } else { (fw, fh) };
+        }
+        Ok(())
     }
 
     fn resize(

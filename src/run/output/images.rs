@@ -13,6 +13,7 @@ use std::path::Path;
 use super::{Table, list_field, list_of};
 use crate::engine::colour::ColourFeatures;
 use crate::engine::cues::{CUE_NAMES, CUES};
+use crate::engine::faces::{self, Face};
 use crate::engine::mood::{self, Group, MoodVector};
 use crate::error::Result;
 
@@ -36,6 +37,8 @@ pub struct ImageRecord<'a> {
     pub mood: &'a MoodVector,
     /// The picture's top mood, as the mood head chooses it.
     pub mood_label: &'a str,
+    /// Its faces, when the run looks for them.
+    pub faces: Option<&'a [Face]>,
 }
 
 fn palette_fields() -> Fields {
@@ -73,6 +76,10 @@ pub fn images_schema() -> SchemaRef {
         list("themes", DataType::Utf8),
         list("mood_vector", DataType::Float32),
         Field::new("path_bytes", DataType::Binary, true),
+        // Null when the run does not look for faces.
+        Field::new("faces", DataType::UInt16, true),
+        Field::new("face_expression", DataType::Utf8, true),
+        Field::new("face_mix", DataType::List(Arc::new(Field::new("item", DataType::Float32, false))), true),
     ]);
     Arc::new(Schema::new(fields))
 }
@@ -100,6 +107,9 @@ pub struct ImagesWriter {
     mood_lists: [ListBuilder<StringBuilder>; 3],
     mood_vector: ListBuilder<Float32Builder>,
     path_bytes: BinaryBuilder,
+    faces: UInt16Builder,
+    face_expression: StringBuilder,
+    face_mix: ListBuilder<Float32Builder>,
 }
 
 /// Labels of a group above this affinity are listed (at most three).
@@ -131,6 +141,9 @@ impl ImagesWriter {
             mood_lists: std::array::from_fn(|_| list_of(StringBuilder::new(), DataType::Utf8)),
             mood_vector: list_of(Float32Builder::new(), DataType::Float32),
             path_bytes: BinaryBuilder::new(),
+            faces: UInt16Builder::new(),
+            face_expression: StringBuilder::new(),
+            face_mix: list_of(Float32Builder::new(), DataType::Float32),
         })
     }
 
@@ -178,6 +191,13 @@ impl ImagesWriter {
         self.mood_vector.values().append_slice(r.mood);
         self.mood_vector.append(true);
         self.path_bytes.append_option(r.path_bytes);
+        self.faces.append_option(r.faces.map(|f| f.len() as u16));
+        let mix = r.faces.and_then(faces::mix);
+        self.face_expression.append_option(mix.as_ref().map(faces::top_expression));
+        if let Some(m) = &mix {
+            self.face_mix.values().append_slice(m);
+        }
+        self.face_mix.append(mix.is_some());
         if self.table.row_added() { self.flush() } else { Ok(()) }
     }
 
@@ -207,6 +227,9 @@ impl ImagesWriter {
         cols.extend(self.mood_lists.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         cols.push(Arc::new(self.mood_vector.finish()));
         cols.push(Arc::new(self.path_bytes.finish()));
+        cols.push(Arc::new(self.faces.finish()));
+        cols.push(Arc::new(self.face_expression.finish()));
+        cols.push(Arc::new(self.face_mix.finish()));
         self.table.write(cols)
     }
 

@@ -21,6 +21,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 mod album;
 mod errors;
+mod faces;
 mod features;
 mod images;
 mod lock;
@@ -31,12 +32,13 @@ use crate::atomic::AtomicFile;
 use crate::error::{Error, Result};
 pub use album::{AlbumTrack, album_schema, write_album};
 pub use errors::{ErrorsWriter, Severity, errors_schema};
+pub use faces::{FacesWriter, faces_schema};
 pub use features::{FeaturesWriter, Learning, features_schema};
 pub use images::{ImageRecord, ImagesWriter, images_schema};
 pub use lock::{LOCK_FILE, OutputLock};
 pub use parts::remove as remove_parts;
 pub use parts::{
-    Compacted, DEFAULT_PART_INPUTS, Journal, OrderedIds, PARTS_DIR, PartCounts, PartSink, PartTables, compact,
+    Compacted, DEFAULT_PART_INPUTS, Journal, Optional, OrderedIds, PARTS_DIR, PartCounts, PartSink, PartTables, compact,
 };
 pub use recommendations::{RecommendationRecord, RecommendationsWriter, recommendations_schema};
 
@@ -48,6 +50,7 @@ pub const IMAGES_FILE: &str = "images.parquet";
 pub const ERRORS_FILE: &str = "errors.parquet";
 pub const RECOMMENDATIONS_FILE: &str = "recommendations.parquet";
 pub const FEATURES_FILE: &str = "features.parquet";
+pub const FACES_FILE: &str = "faces.parquet";
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const ALBUM_FILE: &str = "album.parquet";
 pub const REPORT_FILE: &str = "report.html";

@@ -31,8 +31,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
-    ERRORS_FILE, ErrorsWriter, FEATURES_FILE, FeaturesWriter, IMAGES_FILE, ImagesWriter, RECOMMENDATIONS_FILE,
-    RecommendationsWriter, Table, features_schema, images_schema, recommendations_schema,
+    ERRORS_FILE, ErrorsWriter, FACES_FILE, FEATURES_FILE, FacesWriter, FeaturesWriter, IMAGES_FILE, ImagesWriter,
+    RECOMMENDATIONS_FILE, RecommendationsWriter, Table, faces_schema, features_schema, images_schema,
+    recommendations_schema,
 };
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
@@ -56,6 +57,9 @@ pub struct PartCounts {
     pub warnings: u64,
     pub recommendations: u64,
     pub features: u64,
+    /// Rows of the faces table (journals of older runs lack it).
+    #[serde(default)]
+    pub faces: u64,
 }
 
 impl PartCounts {
@@ -66,6 +70,7 @@ impl PartCounts {
         self.warnings += o.warnings;
         self.recommendations += o.recommendations;
         self.features += o.features;
+        self.faces += o.faces;
     }
 }
 
@@ -90,6 +95,9 @@ pub struct Journal {
     /// Whether parts hold recommendations and features tables.
     pub recommendations: bool,
     pub features: bool,
+    /// Whether parts hold a faces table.
+    #[serde(default)]
+    pub faces: bool,
     pub parts: Vec<PartEntry>,
 }
 
@@ -184,6 +192,15 @@ pub struct PartTables {
     pub errors: ErrorsWriter,
     pub recommendations: Option<RecommendationsWriter>,
     pub features: Option<FeaturesWriter>,
+    pub faces: Option<FacesWriter>,
+}
+
+/// Which optional tables a run's parts hold.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Optional {
+    pub recommendations: bool,
+    pub features: bool,
+    pub faces: bool,
 }
 
 /// Where the sink writes: rows go to the current part, and every
@@ -208,8 +225,7 @@ impl PartSink {
     pub fn open(
         out: &Path,
         fingerprint: &str,
-        recommendations: bool,
-        features: bool,
+        tables: Optional,
         part_inputs: u64,
         shard: u32,
         resume: Option<(Journal, OrderedIds)>,
@@ -222,8 +238,9 @@ impl PartSink {
                 let j = Journal {
                     pixtape_version: env!("CARGO_PKG_VERSION").to_string(),
                     fingerprint: fingerprint.to_string(),
-                    recommendations,
-                    features,
+                    recommendations: tables.recommendations,
+                    features: tables.features,
+                    faces: tables.faces,
                     parts: Vec::new(),
                 };
                 (j, OrderedIds::default())
@@ -252,6 +269,10 @@ impl PartSink {
                     true => Some(FeaturesWriter::create(&path(FEATURES_FILE))?),
                     false => None,
                 },
+                faces: match self.journal.faces {
+                    true => Some(FacesWriter::create(&path(FACES_FILE))?),
+                    false => None,
+                },
             });
         }
         Ok(self.current.as_mut().expect("part tables were just created"))
@@ -275,6 +296,7 @@ impl PartSink {
             warnings,
             recommendations: t.recommendations.map(|r| r.finish()).transpose()?.unwrap_or(0),
             features: t.features.map(|f| f.finish()).transpose()?.unwrap_or(0),
+            faces: t.faces.map(|f| f.finish()).transpose()?.unwrap_or(0),
         };
         t.errors.finish()?;
         let index = self.journal.parts.len() as u32;
@@ -372,9 +394,16 @@ pub fn compact(out: &Path, journal: &Journal, head: impl FnOnce(&mut ErrorsWrite
     if journal.features {
         copy(&dir, journal, FEATURES_FILE, features_schema(), &out.join(FEATURES_FILE))?;
     }
+    if journal.faces {
+        copy(&dir, journal, FACES_FILE, faces_schema(), &out.join(FACES_FILE))?;
+    }
     errors.finish()?;
     // A stale table from an earlier run with other options would mislead.
-    for (file, written) in [(RECOMMENDATIONS_FILE, journal.recommendations), (FEATURES_FILE, journal.features)] {
+    for (file, written) in [
+        (RECOMMENDATIONS_FILE, journal.recommendations),
+        (FEATURES_FILE, journal.features),
+        (FACES_FILE, journal.faces),
+    ] {
         if !written {
             let _ = std::fs::remove_file(out.join(file));
         }

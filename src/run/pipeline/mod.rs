@@ -139,7 +139,8 @@ pub(in crate::run) fn stages(
         for _ in 0..workers {
             let (job_rx, dec_tx, free_rx, out_tx) = (job_rx.clone(), dec_tx.clone(), free_rx.clone(), out_tx.clone());
             let limits = settings.limits;
-            s.spawn(move || decode_worker(limits, job_rx, dec_tx, free_rx, out_tx));
+            let faces = settings.faces.map(|threshold| (model.faces.as_ref(), threshold));
+            s.spawn(move || decode_worker(limits, faces, job_rx, dec_tx, free_rx, out_tx));
         }
         drop((job_rx, dec_tx, free_rx));
         let (ready_tx, ready_rx) = bounded::<Ready>(1);

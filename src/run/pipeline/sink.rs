@@ -120,7 +120,8 @@ pub(super) fn sink(
         pending.insert(seq, outcome);
         while let Some(outcome) = pending.remove(&next) {
             next += 1;
-            let PartTables { images, errors, recommendations: recs, features: feature_table } = parts.tables()?;
+            let PartTables { images, errors, recommendations: recs, features: feature_table, faces } =
+                parts.tables()?;
             match outcome {
                 Outcome::Analysed { source, analysis, playlist, learning } => {
                     let playlist = match exposure.as_mut() {
@@ -144,7 +145,11 @@ pub(super) fn sink(
                         cues: &analysis.cues,
                         mood: &analysis.mood,
                         mood_label: analysis.label,
+                        faces: faces.is_some().then_some(info.faces.as_slice()),
                     })?;
+                    if let Some(w) = faces.as_mut() {
+                        w.push(&source.id, &info.faces)?;
+                    }
                     if let (Some(w), Some(l)) = (feature_table.as_mut(), learning) {
                         w.push(&source.id, &l, &info.colour)?;
                     }

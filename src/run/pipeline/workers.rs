@@ -8,6 +8,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::{Decoded, Job, Outcome};
 use crate::engine::decode::{DecodeLimits, DecodedInfo, Decoder};
+use crate::engine::faces::{FaceEngine, FaceFinder};
 use crate::engine::model::{CROP_BYTES, Engine, ModelOutput};
 use crate::error::{Failure, Result, Stage};
 use crate::run::ingest::{ImageSource, IngestItem};
@@ -15,14 +16,23 @@ use crate::run::ingest::{ImageSource, IngestItem};
 /// How long the model waits to fill a batch once it has one image.
 const BATCH_WAIT: Duration = Duration::from_millis(50);
 
+/// What a decode worker needs to find faces: the engine and the threshold.
+pub(super) type FaceSearch<'a> = Option<(&'a dyn FaceEngine, f32)>;
+
 pub(super) fn decode_worker(
     limits: DecodeLimits,
+    faces: FaceSearch,
     jobs: Receiver<Job>,
     decoded: Sender<Decoded>,
     free: Receiver<Vec<u8>>,
     out: Sender<(u64, Outcome)>,
 ) {
-    let mut decoder = Decoder::new(limits);
+    let new_decoder = || match faces {
+        Some(_) => Decoder::new(limits).with_face_frame(),
+        None => Decoder::new(limits),
+    };
+    let mut decoder = new_decoder();
+    let mut finder = faces.map(|(_, threshold)| FaceFinder::new(threshold));
     // A worker keeps its slot across failed images and only asks the pool
     // for a new one after handing a crop to the model.
     let mut slot: Option<Vec<u8>> = None;
@@ -45,8 +55,17 @@ pub(super) fn decode_worker(
                 Err(_) => return,
             },
         };
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decoder.decode_file(&source.path, &mut crop)));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut info = decoder.decode_file(&source.path, &mut crop)?;
+            if let (Some((engine, _)), Some(finder), Some((frame, dims))) =
+                (faces, finder.as_mut(), decoder.face_frame())
+            {
+                info.faces = finder
+                    .find(engine, frame, dims, (info.width, info.height))
+                    .map_err(|e| Failure::new(Stage::Model, format!("faces: {e}")))?;
+            }
+            Ok(info)
+        }));
         let sent = match result {
             Ok(Ok(info)) => decoded.send(Decoded { seq, source, info, crop }).is_ok(),
             Ok(Err(failure)) => {
@@ -55,7 +74,7 @@ pub(super) fn decode_worker(
             }
             Err(panic) => {
                 // The codec's state is unknown after a panic: start afresh.
-                decoder = Decoder::new(limits);
+                decoder = new_decoder();
                 slot = Some(crop);
                 let msg = panic_message(&panic);
                 send_failure(&out, seq, source, Failure::new(Stage::Decode, format!("decoder crashed: {msg}")))

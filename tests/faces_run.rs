@@ -1,0 +1,89 @@
+//! Faces in a run's tables: `faces.parquet` has a row per face with its box
+//! inside the image and seven probabilities, `images.parquet` counts them
+//! and gives the mix, and `--faces off` writes neither.
+
+mod common;
+
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, UInt16Type, UInt32Type};
+use arrow_array::{Array, RecordBatch};
+use common::{read_parquet, strings};
+use pixtape::engine::backend::Backend;
+use pixtape::engine::faces::EXPRESSIONS;
+use pixtape::run::{self, AnalyzeSettings, Silent};
+
+fn faces_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/faces")
+}
+
+fn analyze(out: &Path, faces: Option<f32>) -> run::RunSummary {
+    let settings = AnalyzeSettings { decode_threads: 2, faces, ..AnalyzeSettings::new(faces_dir(), out.to_path_buf()) };
+    run::analyze(&settings, &Backend::cpu().model(Some(4)).unwrap(), &Silent).unwrap()
+}
+
+fn f32s(b: &RecordBatch, name: &str) -> Vec<f32> {
+    b.column_by_name(name).unwrap().as_primitive::<Float32Type>().values().to_vec()
+}
+
+#[test]
+fn faces_table_and_images_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = analyze(dir.path(), Some(pixtape::engine::faces::DEFAULT_THRESHOLD));
+    assert_eq!(summary.counts.images, 6);
+    let images = read_parquet(&dir.path().join("images.parquet"));
+    let faces = read_parquet(&dir.path().join("faces.parquet"));
+    let ids: Vec<String> = strings(&images, "image_id").into_iter().flatten().collect();
+    let counts = images.column_by_name("faces").unwrap().as_primitive::<UInt16Type>();
+    assert_eq!(counts.null_count(), 0);
+    let face_ids: Vec<String> = strings(&faces, "image_id").into_iter().flatten().collect();
+    for (i, id) in ids.iter().enumerate() {
+        let rows = face_ids.iter().filter(|f| *f == id).count();
+        assert_eq!(rows, counts.value(i) as usize, "{id}: faces column and faces.parquet rows");
+    }
+    let count_of = |name: &str| counts.value(ids.iter().position(|i| i == name).unwrap()) as usize;
+    assert_eq!(count_of("three_friends.jpg"), 3);
+    assert_eq!(count_of("portrait.jpg"), 1);
+    assert!(count_of("musicians.webp") >= 2, "group photo: {}", count_of("musicians.webp"));
+
+    // Boxes lie inside their image, in its pixels.
+    let widths = images.column_by_name("width").unwrap().as_primitive::<UInt32Type>();
+    let heights = images.column_by_name("height").unwrap().as_primitive::<UInt32Type>();
+    let (x, y, w, h) = (f32s(&faces, "x"), f32s(&faces, "y"), f32s(&faces, "width"), f32s(&faces, "height"));
+    for (r, id) in face_ids.iter().enumerate() {
+        let i = ids.iter().position(|x| x == id).unwrap();
+        assert!(x[r] >= 0.0 && y[r] >= 0.0 && w[r] > 0.0 && h[r] > 0.0);
+        assert!(x[r] + w[r] <= widths.value(i) as f32 + 1e-3 && y[r] + h[r] <= heights.value(i) as f32 + 1e-3);
+    }
+    assert!(f32s(&faces, "confidence").iter().all(|&c| c > 0.6 && c <= 1.0));
+    let probs = faces.column_by_name("expression_probs").unwrap().as_list::<i32>();
+    let names = strings(&faces, "expression");
+    for r in 0..faces.num_rows() {
+        let p = probs.value(r);
+        let p = p.as_primitive::<Float32Type>().values();
+        assert_eq!(p.len(), 7);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        let top = (0..7).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+        assert_eq!(names[r].as_deref(), Some(EXPRESSIONS[top]));
+    }
+    // Laughing friends: the mix says so.
+    let mix = strings(&images, "face_expression");
+    assert_eq!(mix[ids.iter().position(|i| i == "three_friends.jpg").unwrap()].as_deref(), Some("happy"));
+    let face_mix = images.column_by_name("face_mix").unwrap().as_list::<i32>();
+    assert_eq!(face_mix.null_count(), ids.iter().enumerate().filter(|&(i, _)| counts.value(i) == 0).count());
+}
+
+#[test]
+fn faces_off_writes_no_faces() {
+    let dir = tempfile::tempdir().unwrap();
+    analyze(dir.path(), None);
+    assert!(!dir.path().join("faces.parquet").exists());
+    let images = read_parquet(&dir.path().join("images.parquet"));
+    for col in ["faces", "face_expression", "face_mix"] {
+        assert_eq!(images.column_by_name(col).unwrap().null_count(), images.num_rows(), "{col}");
+    }
+    // Turning faces on in the same folder is another run, not a resume.
+    analyze(dir.path(), Some(0.6));
+    assert!(dir.path().join("faces.parquet").exists());
+}
