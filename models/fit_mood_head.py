@@ -51,6 +51,11 @@ COLOUR = ["brightness", "contrast", "saturation", "warmth", "colourfulness"]
 # The intensity cues (src/engine/cues), in the head's input order after the colour.
 CUES = ["edge_density", "texture_energy", "clutter", "point_lights", "light_trails", "region_contrast",
         "motion_blur", "sky_share", "people"]
+# The face inputs (src/engine/faces, `head_inputs`), after the cues: the
+# expression mix of the largest faces, ln(1 + the face count), the share
+# of the picture the faces cover; zeros without faces.
+FACES = ["face_neutral", "face_happy", "face_sad", "face_surprise", "face_fear", "face_disgust", "face_angry",
+         "face_count_log", "face_area"]
 # Positions of the head's outputs in the 37-d mood vector.
 DIMS = list(range(0, 2)) + list(range(2, 14)) + list(range(27, 37))
 # How much of each label's base rate the top-mood choice discounts.
@@ -69,7 +74,7 @@ def load(run, ratings_path):
     img = pq.read_table(os.path.join(run, "images.parquet")).to_pydict()
     feats = pq.read_table(os.path.join(run, "features.parquet")).to_pydict()
     fidx = {i: n for n, i in enumerate(feats["image_id"])}
-    ids, F, C, P, Y, S, T = [], [], [], [], [], [], []
+    ids, F, C, P, Y, S, T, A = [], [], [], [], [], [], [], []
     for n, image_id in enumerate(img["image_id"]):
         pid = os.path.splitext(os.path.basename(image_id))[0]
         if pid not in ratings:
@@ -83,6 +88,10 @@ def load(run, ratings_path):
         ids.append(pid)
         F.append(feats["features"][fidx[image_id]])
         C.append([img[c][n] for c in COLOUR + CUES])
+        mix = img.get("face_mix", [None] * (n + 1))[n]
+        count = img.get("faces", [None] * (n + 1))[n]
+        area = img.get("face_area", [None] * (n + 1))[n]
+        A.append(list(mix or [0.0] * 7) + [float(np.log1p(count or 0)), float(area or 0.0)])
         P.append([feats["prior"][fidx[image_id]][d] for d in DIMS])
         # What the run itself reported: the head the binary shipped with.
         S.append([img["mood_vector"][n][d] for d in DIMS])
@@ -91,16 +100,19 @@ def load(run, ratings_path):
     missing = sorted(set(ratings) - set(ids))
     if missing:
         sys.exit(f"the run lacks {len(missing)} rated photos, e.g. {missing[:5]}")
-    return ids, np.array(F), np.array(C), np.array(P), np.array(Y), (np.array(S), T), ratings
+    return ids, np.array(F), np.array(C), np.array(A), np.array(P), np.array(Y), (np.array(S), T), ratings
 
 
-def inputs(F, C, P, cues=True):
-    """The head's inputs; without cues their columns are constant, which
-    standardises to zero, so the same head shape reads no cue."""
-    C = C.copy()
+def inputs(F, C, A, P, cues=True, faces=True):
+    """The head's inputs; without cues (or faces) their columns are
+    constant, which standardises to zero, so the same head shape reads no
+    cue (or face)."""
+    C, A = C.copy(), A.copy()
     if not cues:
         C[:, len(COLOUR):] = 0.0
-    return np.hstack([F, C, P])
+    if not faces:
+        A[:] = 0.0
+    return np.hstack([F, C, A, P])
 
 
 def choose_alpha(model, X, P, Y, folds, reg):
@@ -200,10 +212,14 @@ def report(name, pred, Y, ratings, ids, offsets=None, top=None):
     return row
 
 
-VARIANTS = [("ridge", Ridge, False), ("ridge + cues", Ridge, True), ("kernel ridge + cues", KernelRidge, True),
-            ("mlp + cues", Mlp, True)]
-# The cue columns of the inputs: after the 1,280 features and the colour.
+# (name, model, cues, faces)
+VARIANTS = [("ridge", Ridge, False, False), ("ridge + cues", Ridge, True, False),
+            ("kernel ridge + cues", KernelRidge, True, False), ("mlp + cues", Mlp, True, False),
+            ("kernel ridge + cues + faces", KernelRidge, True, True)]
+# The cue columns of the inputs: after the 1,280 features and the colour;
+# the face columns after them.
 CUE_COLUMNS = slice(1280 + len(COLOUR), 1280 + len(COLOUR) + len(CUES))
+FACE_COLUMNS = slice(CUE_COLUMNS.stop, CUE_COLUMNS.stop + len(FACES))
 
 
 def cross_validate(model, X, P, Y, folds):
@@ -240,21 +256,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", required=True, help="pixtape output folder over the rated photos, with --features")
     ap.add_argument("--ratings", default=os.path.join(HERE, "ratings", "ratings.tsv"))
-    ap.add_argument("--write", help="write the kept head (kernel ridge + cues) fitted on every photo to this safetensors file")
+    ap.add_argument("--write", help="write the kept head (kernel ridge + cues + faces) fitted on every photo to this safetensors file")
     ap.add_argument("--json", help="write the cross-validated table as JSON here")
     ap.add_argument("--variants", default=",".join(v[0] for v in VARIANTS), help="which heads to compare")
     ap.add_argument("--unseen", help="also report on the photos with ids from this one on (those the shipped "
                     "head was not fitted on), adding the shipped head's own outputs from the run")
     args = ap.parse_args()
-    ids, F, C, P, Y, (S, shipped_top), ratings = load(args.run, args.ratings)
+    ids, F, C, A, P, Y, (S, shipped_top), ratings = load(args.run, args.ratings)
+    print(f"photos with faces: {int((A[:, 7] > 0).sum())}")
     folds = np.array([fold_of(i) for i in ids])
     print(f"{len(ids)} rated photos, {K} folds of sizes {[int((folds == f).sum()) for f in range(K)]}")
     preds, chosen = [("current", clamp(P), None)], {}
-    for name, model, cues in VARIANTS:
+    for name, model, cues, faces in VARIANTS:
         if name not in args.variants.split(","):
             continue
         Ridge.boosted = CUE_COLUMNS if cues else slice(0, 0)
-        oof, offsets, chosen[name] = cross_validate(model, inputs(F, C, P, cues), P, Y, folds)
+        KernelRidge.boosted = FACE_COLUMNS if faces else slice(0, 0)
+        oof, offsets, chosen[name] = cross_validate(model, inputs(F, C, A, P, cues, faces), P, Y, folds)
         preds.append((name, oof, offsets))
         print(f"{name}: chosen per fold {chosen[name]}", flush=True)
     rows = [report(n, p, Y, ratings, ids, o) for n, p, o in preds]
@@ -274,11 +292,12 @@ def main():
             json.dump({"folds": K, "photos": len(ids), "chosen": chosen, "rows": rows, "unseen": unseen_rows}, f,
                       indent=1, default=str)
     if args.write:
-        write_head(args.write, inputs(F, C, P, True), P, Y, folds, len(ids))
+        KernelRidge.boosted = FACE_COLUMNS
+        write_head(args.write, inputs(F, C, A, P, True, True), P, Y, folds, len(ids))
 
 
 def write_head(path, X, P, Y, folds, photos):
-    """Refit the kept head, kernel ridge with the cues, on every photo with
+    """Refit the kept head, kernel ridge with the cues and faces, on every photo with
     the settings the whole-set inner folds pick, and write its tensors: the
     standardisation, a zero linear map (the engine's feature term, which
     profiles and feedback adjust), the bias and the kernel's photos and
@@ -292,7 +311,7 @@ def write_head(path, X, P, Y, folds, photos):
          "mood_head.weight": np.zeros((X.shape[1], Y.shape[1])), "mood_head.bias": h.bias,
          "mood_head.top_offset": alpha * Y[:, 2:14].mean(0), "mood_head.kernel_points": h.Z,
          "mood_head.kernel_alpha": h.alpha, "mood_head.kernel_gamma": np.array([h.gamma])},
-        {"inputs": "features[1280],colour[5],cues[9],prior[24]", "outputs": "valence,arousal,moods[12],themes[10]",
+        {"inputs": "features[1280],colour[5],cues[9],faces[9],prior[24]", "outputs": "valence,arousal,moods[12],themes[10]",
          "model": "kernel ridge, Gaussian kernel", "gamma_lambda": json.dumps([float(v) for v in setting]),
          "top_alpha": str(alpha), "photos": str(photos)},
     )

@@ -47,8 +47,8 @@ fn gpu_engine_matches_golden_logits_and_the_cpu_engine() {
     let cues = [0.2, 0.05, 0.5, 0.1, 0.3, 0.15, 0.03, 0.1, 0.05];
     for (i, case) in cases.iter().enumerate() {
         let prior = pixtape::engine::mood::image_mood_from(&reference.semantic(i), &colour);
-        let g = head.outputs_from(out.feature_term(i), out.features(i), &colour, &cues, &prior);
-        let c = head.outputs_from(reference.feature_term(i), reference.features(i), &colour, &cues, &prior);
+        let g = head.outputs_from(out.feature_term(i), out.features(i), &colour, &cues, &[0.0; 9], &prior);
+        let c = head.outputs_from(reference.feature_term(i), reference.features(i), &colour, &cues, &[0.0; 9], &prior);
         for (o, (a, b)) in g.iter().zip(c).enumerate() {
             assert!((a - b).abs() <= 1e-4, "{}: head output {o}: gpu {a}, cpu {b}", case.0);
         }

@@ -98,10 +98,10 @@ fn pipeline_moods_are_the_head_applied_to_the_engines_outputs() {
     let mut probs = out.logits(0).to_vec();
     pixtape::engine::model::softmax(&mut probs);
     let cues = info.cues.with_people(pixtape::engine::cues::people_score(&probs));
-    let x = MoodHead::inputs(&out.features[..FEATURE_DIM], &info.colour, &cues, &prior);
+    let x = MoodHead::inputs(&out.features[..FEATURE_DIM], &info.colour, &cues, &[0.0; 9], &prior);
     let want = reference(&x, &prior);
     // The engine's feature term, completed on the CPU, is the whole head.
-    let split = model.head.outputs_from(out.feature_term(0), out.features(0), &info.colour, &cues, &prior);
+    let split = model.head.outputs_from(out.feature_term(0), out.features(0), &info.colour, &cues, &[0.0; 9], &prior);
     assert_eq!(split, model.head.outputs(&x, &prior));
     for (k, d) in output_dims().enumerate() {
         assert!((stored[d] as f64 - want[k]).abs() < 1e-4, "dimension {d}: {} vs {}", stored[d], want[k]);

@@ -203,7 +203,7 @@ fn playlists_respect_the_artist_cap_and_diversify() {
     let picks = r.playlist(&sunset).unwrap();
     let why = &picks[0].explanation;
     let score = sunset.mood[mood::dim(sunset.label).unwrap()];
-    let drivers = playlist::mood_drivers(&sunset.info.colour, "seashore", sunset.label, score);
+    let drivers = playlist::mood_drivers(&sunset.info.colour, "seashore", None, sunset.label, score);
     assert!(why.starts_with(&format!("{drivers} · ")), "{why}");
     assert!(why.contains("seashore → calm"), "{why}");
 }

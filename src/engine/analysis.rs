@@ -4,6 +4,7 @@
 
 use crate::engine::cues::{self, CUES};
 use crate::engine::decode::DecodedInfo;
+use crate::engine::faces;
 use crate::engine::model::{self, ModelOutput};
 use crate::engine::mood::{self, MoodVector, head::MoodHead};
 
@@ -21,7 +22,13 @@ pub struct Analysis {
     pub cues: [f32; CUES],
     /// The top mood (see `MoodHead::top_mood`).
     pub label: &'static str,
+    /// How far the faces moved the mood: the largest change they make to
+    /// valence, arousal or the top mood's score (0 without faces).
+    pub face_effect: f32,
 }
+
+/// A face effect at least this large is named in the picture's reasons.
+pub const FACE_EFFECT_NAMED: f32 = 0.05;
 
 impl Analysis {
     /// The analysis of image `i` of a finished batch, its mood corrected by
@@ -33,15 +40,29 @@ impl Analysis {
         model::softmax(probs);
         let top = model::top_k(probs, TOP_LABELS).into_iter().map(|c| (c, probs[c])).collect();
         let cues = info.cues.with_people(cues::people_score(probs));
-        let mood = mood::learned_mood(
-            head,
-            &output.semantic(i),
-            output.feature_term(i),
-            output.features(i),
-            &info.colour,
-            &cues,
-        );
-        Analysis { info, top, mood, cues, label: head.top_mood(&mood) }
+        let face_inputs = faces::head_inputs(&info.faces, info.width, info.height);
+        let mood_with = |faces: &[f32; faces::FACE_INPUTS]| {
+            mood::learned_mood(
+                head,
+                &output.semantic(i),
+                output.feature_term(i),
+                output.features(i),
+                &info.colour,
+                &cues,
+                faces,
+            )
+        };
+        let mood = mood_with(&face_inputs);
+        let label = head.top_mood(&mood);
+        let face_effect = match info.faces.is_empty() {
+            true => 0.0,
+            false => {
+                let without = mood_with(&[0.0; faces::FACE_INPUTS]);
+                let top = mood::dim(label).unwrap_or(0);
+                [0, 1, top].iter().map(|&d| (mood[d] - without[d]).abs()).fold(0.0, f32::max)
+            }
+        };
+        Analysis { info, top, mood, cues, label, face_effect }
     }
 
     /// The most probable ImageNet class: what the picture shows.

@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
-use arrow_array::types::Float32Type;
+use arrow_array::RecordBatch;
+use arrow_array::types::{Float32Type, UInt16Type};
 
 use crate::after::finished::{batches, column, floats, read_manifest, strings};
 use crate::engine::colour::ColourFeatures;
 use crate::engine::cues::{CUE_NAMES, CUES};
+use crate::engine::faces::FACE_INPUTS;
 use crate::engine::model::FEATURE_DIM;
 use crate::engine::mood::{MoodVector, NUM_DIMS, Weights};
 use crate::error::{Error, Result};
@@ -25,6 +27,9 @@ pub struct RunImage {
     pub colour: ColourFeatures,
     /// The intensity cues the head read.
     pub cues: [f32; CUES],
+    /// The face inputs the head read (`faces::head_inputs`): zeros for a
+    /// run without faces, as for a picture without any.
+    pub faces: [f32; FACE_INPUTS],
     /// Its mood as the run reported it (after the run's head).
     pub mood: MoodVector,
     /// Pooled features (`FEATURE_DIM`).
@@ -138,6 +143,7 @@ fn read_images(path: &Path) -> Result<Vec<RunImage>> {
             })
             .collect::<Result<Vec<_>>>()?;
         let moods = column(path, &b, "mood_vector")?;
+        let faces = face_inputs(&b);
         for (r, id) in ids.into_iter().enumerate() {
             let colour = ColourFeatures {
                 brightness: br[r],
@@ -151,6 +157,7 @@ fn read_images(path: &Path) -> Result<Vec<RunImage>> {
                 id,
                 colour,
                 cues: std::array::from_fn(|k| cues[k][r]),
+                faces: faces[r],
                 mood: mood_vector(path, moods, r, "mood_vector")?,
                 features: Vec::new(),
                 semantic: [0.0; NUM_DIMS],
@@ -191,4 +198,28 @@ fn read_picks(path: &Path) -> Result<HashMap<String, Vec<String>>> {
         }
     }
     Ok(picks)
+}
+
+/// Each row's face inputs, from the `faces`, `face_mix` and `face_area`
+/// columns (zeros where they are null or absent: a run without faces).
+fn face_inputs(b: &RecordBatch) -> Vec<[f32; FACE_INPUTS]> {
+    let mut out = vec![[0.0f32; FACE_INPUTS]; b.num_rows()];
+    let counts = b.column_by_name("faces").and_then(|c| c.as_primitive_opt::<UInt16Type>().cloned());
+    let mix = b.column_by_name("face_mix").and_then(|c| c.as_list_opt::<i32>().cloned());
+    let area = b.column_by_name("face_area").and_then(|c| c.as_primitive_opt::<Float32Type>().cloned());
+    for (r, x) in out.iter_mut().enumerate() {
+        if let Some(m) = mix.as_ref().filter(|m| m.is_valid(r)) {
+            let v = m.value(r);
+            if let Some(v) = v.as_primitive_opt::<Float32Type>().filter(|v| v.len() == 7) {
+                x[..7].copy_from_slice(v.values());
+            }
+        }
+        if let Some(c) = counts.as_ref().filter(|c| c.is_valid(r)) {
+            x[7] = (c.value(r) as f32).ln_1p();
+        }
+        if let Some(a) = area.as_ref().filter(|a| a.is_valid(r)) {
+            x[8] = a.value(r);
+        }
+    }
+    out
 }

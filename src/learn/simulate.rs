@@ -193,6 +193,7 @@ pub fn mood_with(head: &MoodHead, image: &RunImage) -> mood::MoodVector {
         &image.features,
         &image.colour,
         &image.cues,
+        &image.faces,
     )
 }
 

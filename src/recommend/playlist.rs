@@ -225,10 +225,34 @@ pub fn light_phrase(c: &ColourFeatures) -> String {
     format!("{vivid}{tone}{level}")
 }
 
-/// What drove a picture's mood, in a few words: its light, what is in it,
-/// and the mood they add up to, e.g. "warm low light, lakeside → calm 0.71".
-pub fn mood_drivers(colour: &ColourFeatures, scene: &str, label: &str, score: f32) -> String {
-    format!("{}, {scene} → {label} {score:.2}", light_phrase(colour))
+/// What drove a picture's mood, in a few words: its light, what is in it
+/// (or its faces, when they moved the mood), and the mood they add up to,
+/// e.g. "warm low light, lakeside → calm 0.71", "two smiling faces, warm
+/// soft light → happy 0.82".
+pub fn mood_drivers(colour: &ColourFeatures, scene: &str, faces: Option<&str>, label: &str, score: f32) -> String {
+    match faces {
+        Some(f) => format!("{f}, {} → {label} {score:.2}", light_phrase(colour)),
+        None => format!("{}, {scene} → {label} {score:.2}", light_phrase(colour)),
+    }
+}
+
+/// Faces in a few words, by their count and the mix's top expression:
+/// "a smiling face", "three angry faces".
+pub fn faces_phrase(count: usize, expression: &str) -> String {
+    let adjective = match expression {
+        "happy" => "smiling",
+        "surprise" => "surprised",
+        "fear" => "frightened",
+        "disgust" => "disgusted",
+        "neutral" => "straight",
+        other => other,
+    };
+    const WORDS: [&str; 9] = ["no", "a", "two", "three", "four", "five", "six", "seven", "eight"];
+    match count {
+        1 => format!("a {adjective} face"),
+        n if n < WORDS.len() => format!("{} {adjective} faces", WORDS[n]),
+        n => format!("{n} faces, mostly {adjective}"),
+    }
 }
 
 fn explain(contributions: &[(&'static str, f32)], image: &MoodVector, why: &str, descriptor: &str) -> String {

@@ -112,6 +112,40 @@ pub fn mix(faces: &[Face]) -> Option<[f32; 7]> {
     Some(std::array::from_fn(|i| largest.iter().map(|f| f.area() * f.probs[i]).sum::<f32>() / total))
 }
 
+/// Inputs of the mood head from a picture's faces: the expression mix
+/// (zeros without faces), ln(1 + the face count), and the share of the
+/// picture the faces cover.
+pub const FACE_INPUTS: usize = 9;
+/// Names of the face inputs, in order (as `models/fit_mood_head.py` reads them).
+pub const FACE_INPUT_NAMES: [&str; FACE_INPUTS] = [
+    "face_neutral",
+    "face_happy",
+    "face_sad",
+    "face_surprise",
+    "face_fear",
+    "face_disgust",
+    "face_angry",
+    "face_count_log",
+    "face_area",
+];
+
+/// The mood head's face inputs for the faces of a `width x height` picture.
+pub fn head_inputs(faces: &[Face], width: u32, height: u32) -> [f32; FACE_INPUTS] {
+    let mut x = [0.0; FACE_INPUTS];
+    if let Some(m) = mix(faces) {
+        x[..7].copy_from_slice(&m);
+    }
+    x[7] = (faces.len() as f32).ln_1p();
+    x[8] = area_share(faces, width, height);
+    x
+}
+
+/// The share of a `width x height` picture its faces cover (at most 1).
+pub fn area_share(faces: &[Face], width: u32, height: u32) -> f32 {
+    let area = (width as f32 * height as f32).max(1.0);
+    (faces.iter().map(Face::area).sum::<f32>() / area).min(1.0)
+}
+
 /// The most probable of a mix's expressions.
 pub fn top_expression(mix: &[f32; 7]) -> &'static str {
     EXPRESSIONS[(0..7).max_by(|&a, &b| mix[a].total_cmp(&mix[b])).unwrap_or(0)]

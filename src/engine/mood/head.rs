@@ -23,6 +23,7 @@ use super::kernel::Kernel;
 use super::{Group, MoodVector};
 use crate::engine::colour::ColourFeatures;
 use crate::engine::cues::CUES;
+use crate::engine::faces::FACE_INPUTS;
 use crate::engine::model::FEATURE_DIM;
 use crate::engine::model::projection::{self, FeatureProjection, PROJECTION_OUTPUTS};
 
@@ -34,10 +35,14 @@ pub const COLOUR_INPUTS: usize = 5;
 pub const OUTPUTS: usize = 24;
 // The model engine computes the feature term at the width it was built for.
 const _: () = assert!(OUTPUTS == PROJECTION_OUTPUTS);
-/// Inputs: pooled features, colour, cues, and the current values of the outputs.
-pub const INPUTS: usize = FEATURE_DIM + COLOUR_INPUTS + CUES + OUTPUTS;
+/// Inputs: pooled features, colour, cues, faces, and the current values of the outputs.
+pub const INPUTS: usize = FEATURE_DIM + COLOUR_INPUTS + CUES + FACE_INPUTS + OUTPUTS;
 /// Inputs after the pooled features, which the CPU adds.
-const REST: usize = COLOUR_INPUTS + CUES + OUTPUTS;
+const REST: usize = COLOUR_INPUTS + CUES + FACE_INPUTS + OUTPUTS;
+/// Inputs of heads written before faces were read (profiles among them).
+const INPUTS_BEFORE_FACES: usize = INPUTS - FACE_INPUTS;
+/// Where the face inputs start.
+const FACES_AT: usize = FEATURE_DIM + COLOUR_INPUTS + CUES;
 
 /// Where each output sits in the mood vector.
 pub fn output_dims() -> impl Iterator<Item = usize> {
@@ -75,15 +80,40 @@ impl MoodHead {
 
     pub fn from_safetensors(bytes: &[u8]) -> Result<MoodHead, String> {
         let st = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
-        let get = |name: &str, shape: &[usize]| f32_tensor(&st, name, shape)?.ok_or_else(|| format!("no {name}"));
+        let inputs = st.tensor("mood_head.mean").map(|t| t.shape().first().copied().unwrap_or(0)).unwrap_or(INPUTS);
+        if inputs == INPUTS_BEFORE_FACES {
+            return Self::read(&st, INPUTS_BEFORE_FACES).map(MoodHead::without_faces);
+        }
+        Self::read(&st, INPUTS)
+    }
+
+    fn read(st: &SafeTensors, inputs: usize) -> Result<MoodHead, String> {
+        let get = |name: &str, shape: &[usize]| f32_tensor(st, name, shape)?.ok_or_else(|| format!("no {name}"));
         Ok(MoodHead {
-            mean: get("mood_head.mean", &[INPUTS])?,
-            scale: get("mood_head.scale", &[INPUTS])?,
-            weight: get("mood_head.weight", &[INPUTS, OUTPUTS])?,
+            mean: get("mood_head.mean", &[inputs])?,
+            scale: get("mood_head.scale", &[inputs])?,
+            weight: get("mood_head.weight", &[inputs, OUTPUTS])?,
             bias: get("mood_head.bias", &[OUTPUTS])?,
             top_offset: get("mood_head.top_offset", &[Group::Moods.dims().len()])?,
-            kernel: kernel_tensors(&st)?,
+            kernel: kernel_tensors(st, inputs)?,
         })
+    }
+
+    /// A head fitted before faces were read, given face inputs it ignores:
+    /// their weights are zero, and their standardised values (and the
+    /// kernel's photos there) are zero whatever the faces, so every output
+    /// is what it was.
+    fn without_faces(mut h: MoodHead) -> MoodHead {
+        let at = FACES_AT;
+        h.mean.splice(at..at, [0.0; FACE_INPUTS]);
+        h.scale.splice(at..at, [f32::INFINITY; FACE_INPUTS]);
+        h.weight.splice(at * OUTPUTS..at * OUTPUTS, [0.0; FACE_INPUTS * OUTPUTS]);
+        if let Some(k) = &mut h.kernel {
+            let old = k.inputs;
+            k.points = k.points.chunks_exact(old).flat_map(|p| [&p[..at], &[0.0; FACE_INPUTS], &p[at..]].concat()).collect();
+            k.inputs = INPUTS;
+        }
+        h
     }
 
     /// The head's tensors, by their names in the safetensors file, with
@@ -129,16 +159,27 @@ impl MoodHead {
     }
 
     /// The head's input vector for a picture.
-    pub fn inputs(features: &[f32], colour: &ColourFeatures, cues: &[f32; CUES], prior: &MoodVector) -> Vec<f32> {
+    pub fn inputs(
+        features: &[f32],
+        colour: &ColourFeatures,
+        cues: &[f32; CUES],
+        faces: &[f32; FACE_INPUTS],
+        prior: &MoodVector,
+    ) -> Vec<f32> {
         let mut x = Vec::with_capacity(INPUTS);
         x.extend_from_slice(&features[..FEATURE_DIM]);
-        x.extend_from_slice(&Self::rest_inputs(colour, cues, prior));
+        x.extend_from_slice(&Self::rest_inputs(colour, cues, faces, prior));
         x
     }
 
-    /// The inputs after the features: the colour measures, the cues, then
-    /// the prior.
-    fn rest_inputs(colour: &ColourFeatures, cues: &[f32; CUES], prior: &MoodVector) -> [f32; REST] {
+    /// The inputs after the features: the colour measures, the cues, the
+    /// faces, then the prior.
+    fn rest_inputs(
+        colour: &ColourFeatures,
+        cues: &[f32; CUES],
+        faces: &[f32; FACE_INPUTS],
+        prior: &MoodVector,
+    ) -> [f32; REST] {
         let mut x = [0.0; REST];
         x[..COLOUR_INPUTS].copy_from_slice(&[
             colour.brightness,
@@ -148,7 +189,8 @@ impl MoodHead {
             colour.colourfulness,
         ]);
         x[COLOUR_INPUTS..COLOUR_INPUTS + CUES].copy_from_slice(cues);
-        for (xi, d) in x[COLOUR_INPUTS + CUES..].iter_mut().zip(output_dims()) {
+        x[COLOUR_INPUTS + CUES..COLOUR_INPUTS + CUES + FACE_INPUTS].copy_from_slice(faces);
+        for (xi, d) in x[COLOUR_INPUTS + CUES + FACE_INPUTS..].iter_mut().zip(output_dims()) {
             *xi = prior[d];
         }
         x
@@ -189,18 +231,20 @@ impl MoodHead {
 
     /// The same, from the feature term an engine computed, the pooled
     /// features (which the kernel term reads) and the rest of the inputs:
-    /// the colour measures, the cues and the prior.
+    /// the colour measures, the cues, the faces and the prior.
+    #[allow(clippy::too_many_arguments)]
     pub fn outputs_from(
         &self,
         feature_term: &[f32],
         features: &[f32],
         colour: &ColourFeatures,
         cues: &[f32; CUES],
+        faces: &[f32; FACE_INPUTS],
         prior: &MoodVector,
     ) -> [f32; OUTPUTS] {
         let mut y = [0.0f32; OUTPUTS];
         y.copy_from_slice(&feature_term[..OUTPUTS]);
-        self.finish(y, &features[..FEATURE_DIM], &Self::rest_inputs(colour, cues, prior), prior)
+        self.finish(y, &features[..FEATURE_DIM], &Self::rest_inputs(colour, cues, faces, prior), prior)
     }
 
     /// Adds the bias and the terms of the colour, cue and prior inputs (`rest`)
@@ -238,15 +282,15 @@ impl MoodHead {
 }
 
 /// The kernel term's tensors, all or none.
-fn kernel_tensors(st: &SafeTensors) -> Result<Option<Kernel>, String> {
+fn kernel_tensors(st: &SafeTensors, inputs: usize) -> Result<Option<Kernel>, String> {
     let Ok(points) = st.tensor("mood_head.kernel_points") else { return Ok(None) };
     let photos = points.shape().first().copied().unwrap_or(0);
     let get = |name: &str, shape: &[usize]| f32_tensor(st, name, shape)?.ok_or_else(|| format!("no {name}"));
     Ok(Some(Kernel {
-        points: get("mood_head.kernel_points", &[photos, INPUTS])?,
+        points: get("mood_head.kernel_points", &[photos, inputs])?,
         alpha: get("mood_head.kernel_alpha", &[photos, OUTPUTS])?,
         gamma: get("mood_head.kernel_gamma", &[1])?[0],
-        inputs: INPUTS,
+        inputs,
         outputs: OUTPUTS,
     }))
 }

@@ -216,7 +216,8 @@ fn restyle(sem: &MoodVector, v: &mut MoodVector) {
 /// A picture's mood as pixtape reports it: `image_mood_from`, corrected by
 /// the learned head (`head`) from the pooled features (through
 /// `feature_term`, which the model engine computed: `MoodHead::feature_term`
-/// on the CPU), the colour, the intensity cues and the uncorrected values, with the styles
+/// on the CPU), the colour, the intensity cues, the faces' inputs
+/// (`faces::head_inputs`) and the uncorrected values, with the styles
 /// re-derived from the corrected moods.
 pub fn learned_mood(
     head: &super::head::MoodHead,
@@ -225,10 +226,12 @@ pub fn learned_mood(
     features: &[f32],
     colour: &ColourFeatures,
     cues: &[f32; crate::engine::cues::CUES],
+    faces: &[f32; crate::engine::faces::FACE_INPUTS],
 ) -> MoodVector {
     let prior = image_mood_from(semantic, colour);
     let mut v = prior;
-    for (d, y) in super::head::output_dims().zip(head.outputs_from(feature_term, features, colour, cues, &prior)) {
+    let corrected = head.outputs_from(feature_term, features, colour, cues, faces, &prior);
+    for (d, y) in super::head::output_dims().zip(corrected) {
         v[d] = y;
     }
     restyle(semantic, &mut v);

@@ -40,7 +40,7 @@ pub fn fit_head(head: &MoodHead, run: &Run, ratings: &[ImageRating]) -> Result<(
     }
     let mut rows = Vec::with_capacity(ratings.len());
     for (r, image) in ratings.iter().zip(images) {
-        let x = MoodHead::inputs(&image.features, &image.colour, &image.cues, &image.prior);
+        let x = MoodHead::inputs(&image.features, &image.colour, &image.cues, &image.faces, &image.prior);
         let mut target = vec![(r.valence as f64 - 5.0) / 4.0, (r.arousal as f64 - 5.0) / 4.0];
         if let Some(labels) = &r.labels {
             target.extend(mood::head::output_dims().skip(2).map(|d| if labels.contains(&d) { 1.0 } else { 0.0 }));

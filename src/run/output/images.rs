@@ -80,6 +80,7 @@ pub fn images_schema() -> SchemaRef {
         Field::new("faces", DataType::UInt16, true),
         Field::new("face_expression", DataType::Utf8, true),
         Field::new("face_mix", DataType::List(Arc::new(Field::new("item", DataType::Float32, false))), true),
+        Field::new("face_area", DataType::Float32, true),
     ]);
     Arc::new(Schema::new(fields))
 }
@@ -110,6 +111,7 @@ pub struct ImagesWriter {
     faces: UInt16Builder,
     face_expression: StringBuilder,
     face_mix: ListBuilder<Float32Builder>,
+    face_area: Float32Builder,
 }
 
 /// Labels of a group above this affinity are listed (at most three).
@@ -144,6 +146,7 @@ impl ImagesWriter {
             faces: UInt16Builder::new(),
             face_expression: StringBuilder::new(),
             face_mix: list_of(Float32Builder::new(), DataType::Float32),
+            face_area: Float32Builder::new(),
         })
     }
 
@@ -198,6 +201,7 @@ impl ImagesWriter {
             self.face_mix.values().append_slice(m);
         }
         self.face_mix.append(mix.is_some());
+        self.face_area.append_option(r.faces.map(|f| faces::area_share(f, r.width, r.height)));
         if self.table.row_added() { self.flush() } else { Ok(()) }
     }
 
@@ -230,6 +234,7 @@ impl ImagesWriter {
         cols.push(Arc::new(self.faces.finish()));
         cols.push(Arc::new(self.face_expression.finish()));
         cols.push(Arc::new(self.face_mix.finish()));
+        cols.push(Arc::new(self.face_area.finish()));
         self.table.write(cols)
     }
 
