@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use crate::engine::faces::{FaceEngine, cpu::CpuFaces, nets::FaceNets};
+use crate::engine::faces::{FaceEngine, cpu::CpuFaces, gpu::GpuFaces, nets::FaceNets};
 use crate::engine::gpu::{self, Gpu};
 use crate::engine::model::{Engine, MobileNetV2, cpu::PendingCpuEngine, gpu::GpuEngine};
 use crate::engine::mood::head::MoodHead;
@@ -154,10 +154,14 @@ impl Backend {
         Ok(Model { engine, batch, device: self.report.clone(), notice, head, faces })
     }
 
-    /// The face networks on this backend's device.
+    /// The face networks on this backend's device: the model's device, so
+    /// a GPU run finds faces on the GPU too.
     pub fn faces(&self) -> Result<Box<dyn FaceEngine + '_>> {
         let nets = FaceNets::embedded()?;
-        Ok(Box::new(CpuFaces::new(nets)))
+        Ok(match &self.gpu {
+            Some(gpu) => Box::new(GpuFaces::new(gpu, nets)?),
+            None => Box::new(CpuFaces::new(nets)),
+        })
     }
 
     /// The matcher for `tracks`, answering `k` hits per query. A `k` beyond

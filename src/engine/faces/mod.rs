@@ -19,6 +19,7 @@
 
 pub mod cpu;
 pub mod find;
+pub mod gpu;
 pub mod nets;
 pub mod reference;
 

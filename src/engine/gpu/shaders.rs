@@ -23,5 +23,7 @@ shader!(MOOD_CORRECTION, "mood_correction.wgsl");
 shader!(TOPK, "topk.wgsl");
 shader!(PEAK, "peak.wgsl");
 shader!(CUES, "cues.wgsl");
+shader!(FACES, "faces.wgsl");
 
-pub const ALL: [&Shader; 9] = [&STEM, &POINTWISE, &DEPTHWISE, &POOL, &MOOD_HEAD, &MOOD_CORRECTION, &TOPK, &PEAK, &CUES];
+pub const ALL: [&Shader; 10] =
+    [&STEM, &POINTWISE, &DEPTHWISE, &POOL, &MOOD_HEAD, &MOOD_CORRECTION, &TOPK, &PEAK, &CUES, &FACES];
