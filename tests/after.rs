@@ -171,6 +171,32 @@ fn the_report_escapes_every_name_and_holds_every_picture_and_pick() {
     assert!(again.contains("Coverage and bias"));
 }
 
+/// Faces are boxed on their thumbnails and listed with their expressions:
+/// one box per face of `faces.parquet` that shows in the centre crop, and a
+/// line per card with faces.
+#[test]
+fn the_report_draws_the_faces_of_faces_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cat, out) = (tricky_catalog(dir.path()), dir.path().join("out"));
+    let faces = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/faces");
+    let (faces, cat, dest) = (faces.to_str().unwrap(), cat.to_str().unwrap(), out.to_str().unwrap());
+    pixtape(&["recommend", "--device", "cpu", "-q", "--images", faces, "--catalog", cat, "--out", dest, "--report"]);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let table = common::read_parquet(&out.join("faces.parquet"));
+    let boxes = html.matches("class=\"face\"").count();
+    assert!(boxes >= 5 && boxes <= table.num_rows(), "{boxes} boxes for {} faces", table.num_rows());
+    assert!(html.contains("3 faces: happy"), "the laughing friends' card lists their faces");
+    assert!(html.contains(&format!("<b>{}</b><span>faces found</span>", table.num_rows())));
+    // Without faces: no boxes and no faces line.
+    let plain = dir.path().join("plain");
+    let plain = plain.to_str().unwrap();
+    let args = ["recommend", "--device", "cpu", "-q", "--faces", "off", "--report", "--images", faces, "--catalog", cat];
+    pixtape(&[&args[..], &["--out", plain]].concat());
+    let html = std::fs::read_to_string(Path::new(plain).join("report.html")).unwrap();
+    assert_eq!(html.matches("class=\"face\"").count(), 0);
+    assert!(!html.contains("faces found"));
+}
+
 /// Headless Chromium renders the bundled default's report: the screenshot
 /// is not blank and the DOM holds a thumbnail per picture and a row per
 /// pick. Skipped without Chromium unless PIXTAPE_REQUIRE_CHROMIUM=1 (CI).

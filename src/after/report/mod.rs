@@ -4,8 +4,9 @@
 //! small JPEG data URIs, charts are inline SVG, styles are inline, and
 //! there is no script at all. It holds a run summary, a mood map of every
 //! image and every recommended track on the valence–arousal plane, the
-//! album (if any), coverage and bias, a card per image (thumbnail, palette,
-//! light, top classes, mood, its playlist with each reason) and the errors.
+//! album (if any), coverage and bias, a card per image (thumbnail with its
+//! faces boxed and labelled, palette, light, top classes, mood, its playlist
+//! with each reason) and the errors.
 //!
 //! Every string that comes from a file name, a manifest or a catalog goes
 //! through `escape`, in text and in attributes alike; colours are used only
@@ -30,10 +31,12 @@ use crate::engine::decode::{DecodeLimits, Decoder};
 use crate::engine::model::{CROP_BYTES, INPUT_SIZE};
 use crate::error::Result;
 use crate::run::output::AlbumTrack;
-use crate::run::output::{ALBUM_FILE, REPORT_FILE};
+use crate::run::output::{ALBUM_FILE, FACES_FILE, REPORT_FILE};
+use faces::{FACE_STYLE, FaceBox, faces_line, read_faces, thumb_with_faces};
 use map::{mini_plane, mood_map};
 use sections::{album_section, coverage_section};
 
+mod faces;
 mod map;
 mod sections;
 
@@ -54,8 +57,12 @@ pub fn write(out: &Path, catalog: Option<&Catalog>) -> Result<std::path::PathBuf
         p if p.exists() => read_album(&p)?,
         _ => Vec::new(),
     };
+    let faces = match out.join(FACES_FILE) {
+        p if p.exists() => read_faces(&p)?,
+        _ => Faces::new(),
+    };
     let thumbs: Vec<Option<String>> = run.images.par_iter().map(|im| thumbnail(Path::new(&im.path))).collect();
-    let html = render(&run, coverage.as_ref(), &album, &thumbs, catalog);
+    let html = render(&run, coverage.as_ref(), &album, &thumbs, &faces, catalog);
     let dest = out.join(REPORT_FILE);
     write_atomic(&dest, html.as_bytes())?;
     Ok(dest)
@@ -111,12 +118,16 @@ details.page{margin:10px 0}details.page>summary{cursor:pointer;font-weight:600;p
 .err td{font-size:13px}.sev-error{color:var(--accent);font-weight:600}
 "#;
 
+/// Faces by image id (`faces.parquet`; empty for a run without faces).
+pub type Faces = std::collections::HashMap<String, Vec<FaceBox>>;
+
 /// The whole report.
 pub fn render(
     run: &FinishedRun,
     coverage: Option<&Coverage>,
     album: &[AlbumTrack],
     thumbs: &[Option<String>],
+    faces: &Faces,
     catalog: Option<&Catalog>,
 ) -> String {
     let mut h = String::with_capacity(4096 + run.images.len() * 6000);
@@ -126,7 +137,7 @@ pub fn render(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head><body>",
+         <title>{}</title><style>{STYLE}{FACE_STYLE}</style></head><body>",
         escape(&title)
     );
     let catalog_name = m["recommend"]["catalog"]["path"].as_str().unwrap_or("");
@@ -137,7 +148,7 @@ pub fn render(
         run.playlists().len(),
         if catalog_name.is_empty() { String::new() } else { format!(" from {}", escape(catalog_name)) }
     );
-    summary(&mut h, run);
+    summary(&mut h, run, faces);
     mood_map(&mut h, run, catalog);
     if !album.is_empty() {
         album_section(&mut h, album);
@@ -145,7 +156,7 @@ pub fn render(
     if let Some(c) = coverage {
         coverage_section(&mut h, c);
     }
-    images(&mut h, run, thumbs);
+    images(&mut h, run, thumbs, faces);
     errors(&mut h, run);
     h.push_str("</main></body></html>\n");
     h
@@ -155,7 +166,7 @@ fn stat(h: &mut String, value: &str, label: &str) {
     let _ = write!(h, "<div class=\"stat\"><b>{}</b><span>{}</span></div>", escape(value), escape(label));
 }
 
-fn summary(h: &mut String, run: &FinishedRun) {
+fn summary(h: &mut String, run: &FinishedRun, faces: &Faces) {
     let m = &run.manifest;
     let c = &m["counts"];
     let num = |v: &serde_json::Value| v.as_u64().map_or("–".to_string(), |n| n.to_string());
@@ -163,6 +174,9 @@ fn summary(h: &mut String, run: &FinishedRun) {
     stat(h, &num(&c["images"]), "images analysed");
     stat(h, &num(&c["errors"]), "inputs failed");
     stat(h, &run.picks.len().to_string(), "picks");
+    if !faces.is_empty() {
+        stat(h, &faces.values().map(Vec::len).sum::<usize>().to_string(), "faces found");
+    }
     stat(h, &num(&m["recommend"]["catalog"]["tracks"]), "tracks in catalog");
     stat(h, &m["wall_seconds"].as_f64().map_or("–".into(), |s| format!("{s:.1} s")), "wall time");
     stat(h, m["engine"].as_str().unwrap_or("–"), "engine");
@@ -170,14 +184,9 @@ fn summary(h: &mut String, run: &FinishedRun) {
     h.push_str("</div></section>");
 }
 
-fn card(h: &mut String, im: &Image, thumb: Option<&str>, picks: &[&crate::after::finished::Pick]) {
+fn card(h: &mut String, im: &Image, thumb: Option<&str>, faces: &[FaceBox], picks: &[&crate::after::finished::Pick]) {
     let _ = write!(h, "<article class=\"card\"><div>");
-    match thumb {
-        Some(uri) => {
-            let _ = write!(h, "<img class=\"thumb\" alt=\"{}\" src=\"{uri}\">", escape(&im.id));
-        }
-        None => h.push_str("<div class=\"thumb nothumb\" title=\"the file is no longer readable\"></div>"),
-    }
+    thumb_with_faces(h, im, thumb, faces);
     h.push_str("<div class=\"swatches\">");
     for (c, share) in &im.palette {
         let _ =
@@ -192,7 +201,12 @@ fn card(h: &mut String, im: &Image, thumb: Option<&str>, picks: &[&crate::after:
     );
     let classes: Vec<String> =
         im.top.iter().take(3).map(|(l, p)| format!("{} {:.0} %", escape(l), 100.0 * p)).collect();
-    let _ = write!(h, "<div class=\"facts\">{}</div><div>", classes.join(" · "));
+    let _ = write!(h, "<div class=\"facts\">{}</div>", classes.join(" · "));
+    let line = faces_line(faces);
+    if !line.is_empty() {
+        let _ = write!(h, "<div class=\"facts faces\">{line}</div>");
+    }
+    h.push_str("<div>");
     let _ = write!(h, "<span class=\"chip top\">{}</span>", escape(&im.mood_label));
     for l in im.mood_labels.iter().filter(|l| **l != im.mood_label).chain(&im.styles).chain(&im.themes).take(8) {
         let _ = write!(h, "<span class=\"chip\">{}</span>", escape(l));
@@ -247,7 +261,7 @@ fn shared_opening<'a>(all: &[&'a str]) -> &'a str {
     }
 }
 
-fn images(h: &mut String, run: &FinishedRun, thumbs: &[Option<String>]) {
+fn images(h: &mut String, run: &FinishedRun, thumbs: &[Option<String>], faces: &Faces) {
     let playlists = run.playlists();
     let _ = write!(h, "<section id=\"images\"><h2>Pictures and their playlists ({})</h2>", run.images.len());
     for (page, chunk) in run.images.chunks(PAGE).enumerate() {
@@ -261,7 +275,8 @@ fn images(h: &mut String, run: &FinishedRun, thumbs: &[Option<String>]) {
         );
         for (k, im) in chunk.iter().enumerate() {
             let picks = playlists.get(im.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-            card(h, im, thumbs.get(first + k).and_then(|t| t.as_deref()), picks);
+            let found = faces.get(im.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            card(h, im, thumbs.get(first + k).and_then(|t| t.as_deref()), found, picks);
         }
         h.push_str("</div></details>");
     }
