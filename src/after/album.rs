@@ -12,38 +12,24 @@
 //!    moods of the stretches around it, anchored at each stretch's middle
 //!    slot: the target glides from one stretch's mood to the next instead
 //!    of jumping at the boundary.
-//! 4. **Match.** Every slot's target becomes a query; the matcher finds its
-//!    exact top candidates in one batch.
-//! 5. **Choose, in order.** Slot by slot, the best candidate not used yet
-//!    (no track twice, no second version of a song, at most `per_artist`
-//!    tracks by one artist in the whole album) whose arousal is within
-//!    `MAX_AROUSAL_STEP` of the previous pick's, less a tempo penalty of
-//!    `TEMPO_PENALTY` per unit of |ln(tempo ratio)| beyond ±15 %. When no
-//!    candidate is within the step, the one closest in arousal is taken
-//!    and its explanation says so.
+//! 4. **Match and choose, in order** (`after::sequence`, shared with a
+//!    video's soundtrack): every slot's target becomes a query, and slot by
+//!    slot the best candidate not used yet whose arousal and tempo follow
+//!    smoothly from the pick before is taken.
 
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::after::finished::Image;
-use crate::engine::mood::{self, ANCHOR, MoodVector, SimVector};
+use crate::after::sequence;
+pub use crate::after::sequence::{MAX_AROUSAL_STEP, TEMPO_PENALTY, track_arousal};
+use crate::engine::mood::{self, MoodVector};
 use crate::error::{Error, Result};
 use crate::recommend::Recommender;
-use crate::recommend::playlist;
-use crate::recommend::versions;
 
-/// Largest change of arousal (on its −1..1 scale) between neighbours.
-pub const MAX_AROUSAL_STEP: f32 = 0.3;
-/// Score lost per unit of |ln(tempo ratio)| past ±15 % (about 0.14).
-pub const TEMPO_PENALTY: f32 = 0.5;
-const TEMPO_FREE: f32 = 0.14;
 /// Ward merge cost under which neighbouring photos share a stretch.
 pub const MERGE_COST: f32 = 0.05;
-/// Score lost by a track whose catalog row says nothing of its arousal:
-/// its transitions cannot be checked.
-const UNKNOWN_AROUSAL_PENALTY: f32 = 0.05;
 
 #[derive(Clone, Debug)]
 pub struct AlbumSettings {
@@ -236,12 +222,6 @@ pub fn targets(means: &[MoodVector], slots: &[usize]) -> Vec<MoodVector> {
         .collect()
 }
 
-/// A track's arousal from its similarity vector: the affect group holds
-/// (valence, arousal, 0.5) scaled together, so arousal = 0.5 · v₁ / v_anchor.
-pub fn track_arousal(v: &SimVector) -> Option<f32> {
-    (v[ANCHOR] > 0.0).then(|| (0.5 * v[1] / v[ANCHOR]).clamp(-1.0, 1.0))
-}
-
 /// Builds the album of `images` (a run's analysed images).
 pub fn build(images: &[Image], recommender: &Recommender, s: &AlbumSettings) -> Result<Album> {
     if images.is_empty() {
@@ -261,102 +241,17 @@ pub fn build(images: &[Image], recommender: &Recommender, s: &AlbumSettings) -> 
         })
         .collect();
     let targets = targets(&means, &slots);
-    let queries: Vec<_> = targets.iter().map(|t| recommender.query(t)).collect();
-    let vectors: Vec<SimVector> = queries.iter().map(|q| q.vector).collect();
-    let candidates = recommender.matcher().top_k(&vectors, recommender.settings().candidates())?;
-    let per_artist = recommender.settings().per_artist;
-    let hub = |t: u32| recommender.hubness().map_or(0.0, |h| recommender.settings().hub_penalty * h[t as usize]);
     let stretch_of: Vec<usize> = slots.iter().enumerate().flat_map(|(k, &n)| std::iter::repeat_n(k, n)).collect();
-
-    let mut used: HashSet<u32> = HashSet::new();
-    let mut songs: HashMap<String, usize> = HashMap::new();
-    let mut artists: HashMap<String, usize> = HashMap::new();
     let mut tracks: Vec<AlbumTrack> = Vec::with_capacity(length);
-    let mut prev: Option<(Option<f32>, Option<f32>)> = None;
-    for (p, hits) in candidates.iter().enumerate() {
-        struct Choice {
-            track: u32,
-            score: f32,
-            value: f32,
-            arousal: Option<f32>,
-            step: f32,
-            key: Option<String>,
-            versions: usize,
-        }
-        let mut best: Option<Choice> = None;
-        let mut closest: Option<Choice> = None;
-        // Versions of one song among this slot's candidates: the best stands for all.
-        let (hits, counts) = versions::collapse(hits, |h| {
-            let t = catalog.track(h.track as usize);
-            (t.title.to_string(), t.artist.to_string())
-        });
-        for (h, versions) in hits.iter().zip(counts) {
-            let t = catalog.track(h.track as usize);
-            if used.contains(&h.track) {
-                continue;
-            }
-            let key = versions::version(t.title, t.artist).map(|v| v.key);
-            if key.as_ref().is_some_and(|k| songs.contains_key(k)) {
-                continue;
-            }
-            let artist = t.artist.to_lowercase();
-            if per_artist > 0 && !artist.is_empty() && artists.get(&artist).copied().unwrap_or(0) >= per_artist {
-                continue;
-            }
-            let arousal = track_arousal(&catalog.matrix().vector(h.track as usize));
-            let (prev_a, prev_t) = prev.unwrap_or((None, None));
-            let step = match (arousal, prev_a) {
-                (Some(a), Some(b)) => (a - b).abs(),
-                _ => 0.0,
-            };
-            let tempo_cost = match (t.tempo, prev_t) {
-                (Some(x), Some(y)) if x > 0.0 && y > 0.0 => TEMPO_PENALTY * ((x / y).ln().abs() - TEMPO_FREE).max(0.0),
-                _ => 0.0,
-            };
-            let unknown = if arousal.is_none() { UNKNOWN_AROUSAL_PENALTY } else { 0.0 };
-            let value = h.score - hub(h.track) - tempo_cost - unknown;
-            let c = Choice { track: h.track, score: h.score, value, arousal, step, key, versions };
-            if step <= MAX_AROUSAL_STEP {
-                if best.as_ref().is_none_or(|b| c.value > b.value) {
-                    best = Some(c);
-                }
-            } else if closest.as_ref().is_none_or(|b| c.step < b.step || (c.step == b.step && c.value > b.value)) {
-                closest = Some(c);
-            }
-        }
-        let bridged = best.is_none();
-        let Some(c) = best.or(closest) else { break };
-        used.insert(c.track);
-        if let Some(k) = &c.key {
-            *songs.entry(k.clone()).or_default() += 1;
-        }
+    for (p, c) in sequence::choose(recommender, &targets)?.into_iter().enumerate() {
         let t = catalog.track(c.track as usize);
-        if !t.artist.is_empty() {
-            *artists.entry(t.artist.to_lowercase()).or_default() += 1;
-        }
         let (first, last) = stretches[stretch_of[p]];
         let served: Vec<String> = photos[first..=last].iter().map(|ph| ph.id.clone()).collect();
         let target = &targets[p];
         let label = mood::top_mood(target);
         let label_score = mood::dim(label).map_or(0.0, |d| target[d]);
         let mut explanation = format!("{} → {label} {label_score:.2}, arousal {:+.2}", photo_span(&served), target[1]);
-        match (c.arousal, prev.and_then(|p| p.0)) {
-            (Some(a), Some(b)) => explanation.push_str(&format!(" · track arousal {a:+.2} ({:+.2})", a - b)),
-            (Some(a), None) => explanation.push_str(&format!(" · track arousal {a:+.2}")),
-            (None, _) => explanation.push_str(" · arousal unknown"),
-        }
-        if let Some(tempo) = t.tempo.filter(|_| !t.descriptor.contains("BPM")) {
-            explanation.push_str(&format!(" · {tempo:.0} BPM"));
-        }
-        if bridged {
-            explanation.push_str(&format!(" · closest step available (over {MAX_AROUSAL_STEP})"));
-        }
-        if !t.descriptor.is_empty() {
-            explanation.push_str(&format!(" ↔ {}", t.descriptor));
-        }
-        if c.versions > 1 {
-            explanation.push_str(&playlist::versions_note(c.versions));
-        }
+        explanation.push_str(&c.note(catalog));
         tracks.push(AlbumTrack {
             position: (p + 1) as u16,
             track_id: t.id.to_string(),
@@ -369,7 +264,6 @@ pub fn build(images: &[Image], recommender: &Recommender, s: &AlbumSettings) -> 
             target_arousal: target[1],
             explanation,
         });
-        prev = Some((c.arousal.or(prev.and_then(|p| p.0)), t.tempo.or(prev.and_then(|p| p.1))));
     }
     Ok(Album { photos, stretches, tracks, ordered_by })
 }

@@ -8,6 +8,7 @@ pub mod coverage;
 pub mod export;
 pub mod finished;
 pub mod report;
+pub mod sequence;
 
 use std::path::{Path, PathBuf};
 
