@@ -2,7 +2,8 @@
 """Golden face detections and expressions, computed independently of pixtape.
 
     npm pack @vladmandic/face-api@1.7.15
-    python3 models/golden_faces.py --tarball vladmandic-face-api-1.7.15.tgz tests/data/faces/*.jpg
+    python3 models/golden_faces.py --tarball vladmandic-face-api-1.7.15.tgz \
+        tests/data/faces/*.jpg tests/data/faces/*.webp assets/photos/*.jpg
 
 A float64 numpy forward pass of face-api's tiny face detector and its
 expression network, from the original weights in the npm tarball (read by
@@ -18,7 +19,8 @@ Per photo the preparation is pixtape's, done here with Pillow:
   `side` pixels (its long side becomes round(side * fill), the short side is
   rounded likewise), placed at the top left: (416, 0.75) for faces that
   fill the picture, (416, 1.0), and (832, 1.0) when the frame's long side is
-  at least 832, for small faces; the shrunk pass keeps only boxes whose
+  at least 832 and the 416 passes found a face, for small faces beside
+  it; the shrunk pass keeps only boxes whose
   long side is at least 0.2 of the frame's; the boxes of all passes go
   through one non-maximum suppression (IoU 0.4), scores above 0.6;
 - each face crop: the detected box clipped to the frame (floor of the
@@ -282,6 +284,8 @@ def main():
         frame = face_frame(path)
         boxes, first = [], {}
         for side, fill, least in passes(frame):
+            if side > 416 and not boxes:
+                break
             inp, scale = letterbox(frame, side, fill)
             raw = detector_forward(det, inp)
             if (side, fill) == (416, 1.0):

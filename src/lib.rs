@@ -19,6 +19,9 @@
 //!   playlist files, the coverage figures and the HTML report.
 //! * `cluster`: many shard folders in, one checked, merged run out.
 //! * `learn`: a finished run and people's feedback in, a profile out.
+//! * `video`: videos in, scenes with their moods, a playlist per scene, a
+//!   soundtrack and cue sheets out (FFmpeg decodes; the album's sequence
+//!   rules choose the soundtrack).
 //! * `tools`: the benchmark, synthetic catalogs and photos, `inspect`.
 //!
 //! The `pixtape` binary (`main.rs`, `cli/`) parses flags and calls these.
@@ -34,5 +37,6 @@ pub mod recommend;
 mod rng;
 pub mod run;
 pub mod tools;
+pub mod video;
 
 pub use error::{Error, Failure, Result, Stage};

@@ -25,6 +25,7 @@ const LAYERS: &[(&str, &str, u32)] = &[
     ("after", "after", 5),
     ("cluster", "cluster", 6),
     ("learn", "learn", 6),
+    ("video", "video", 6),
     ("tools", "tools", 7),
 ];
 

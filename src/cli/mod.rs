@@ -6,7 +6,7 @@
 //! `run` holds the commands that analyse pictures (`analyze`, `recommend`,
 //! `inspect`) and the flags they share; `finished` those that read a
 //! finished run back (`report`, `coverage`, `verify`, `merge`); `catalog`,
-//! `learn` and `tools` the rest. `progress` draws the bar and the lines.
+//! `learn`, `tools` and `video` the rest. `progress` draws the bar and the lines.
 
 mod catalog;
 mod finished;
@@ -14,6 +14,7 @@ mod learn;
 pub mod progress;
 mod run;
 mod tools;
+mod video;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ use catalog::CatalogCommand;
 use learn::LearnArgs;
 use run::{AnalyzeArgs, InspectArgs, RecommendArgs};
 use tools::{BenchArgs, PhotosCommand};
+use video::VideoArgs;
 
 /// pixtape: turns pictures into music recommendations, in bulk.
 ///
@@ -101,6 +103,14 @@ pub enum Command {
     /// rating). The run must have been made with --features. Prints how the
     /// profile does on held-out images and writes it as one file.
     Learn(LearnArgs),
+    /// Cut videos into scenes and give each its music: a playlist per
+    /// scene and one soundtrack per video that follows its scenes.
+    ///
+    /// Needs FFmpeg (`ffmpeg` and `ffprobe`). Writes scenes.parquet,
+    /// recommendations.parquet (one playlist per scene, as `VIDEO#003`),
+    /// soundtrack.parquet, errors.parquet, and cue sheets: cues.csv and a
+    /// CMX3600 EDL per video in cues/.
+    Video(VideoArgs),
     /// Catalog tools.
     #[command(subcommand)]
     Catalog(CatalogCommand),
@@ -127,6 +137,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Catalog(command) => catalog::command(command),
         Command::Photos(command) => tools::photos(command),
         Command::Bench(args) => tools::bench(&args),
+        Command::Video(args) => video::video(args),
     }
 }
 

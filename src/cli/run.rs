@@ -416,7 +416,7 @@ fn open(quiet: bool, common: &CommonArgs) -> anyhow::Result<Backend> {
 
 /// The model engine, with the head of `--profile` when given, and the
 /// profile with what the run's manifest records of it.
-fn model<'b>(
+pub(super) fn model<'b>(
     backend: &'b Backend,
     common: &CommonArgs,
     batch: Option<usize>,

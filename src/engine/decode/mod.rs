@@ -197,6 +197,23 @@ impl Decoder {
         self.finish(w, h, orientation, name, bytes.len() as u64, warning, crop)
     }
 
+    /// Takes a frame that is already pixels (`w x h` RGB8, upright), such
+    /// as a video frame FFmpeg decoded: the same resize, colour measures,
+    /// cues, crop and face frame as a decoded file, so a frame reads as a
+    /// photo of it would.
+    pub fn decode_rgb(&mut self, rgb: &[u8], w: usize, h: usize, crop: &mut [u8]) -> Result<DecodedInfo, Failure> {
+        assert_eq!(crop.len(), CROP_BYTES);
+        if w == 0 || h == 0 || rgb.len() != w * h * 3 {
+            return Err(decode_failure(format!("a {w}x{h} frame of {} bytes", rgb.len())));
+        }
+        self.check_size(w as u64, h as u64)?;
+        self.raw.clear();
+        self.raw.extend_from_slice(rgb);
+        let result = self.finish(w, h, Orientation::NoTransforms, "video frame", rgb.len() as u64, None, crop);
+        self.trim();
+        result
+    }
+
     fn check_size(&self, w: u64, h: u64) -> Result<(), Failure> {
         check_size(&self.limits, w, h)
     }

@@ -125,6 +125,12 @@ impl FaceFinder {
         let mut sides: Vec<usize> = all.iter().map(|p| p.0).collect();
         sides.dedup();
         for side in sides {
+            // The fine pass looks for the small faces beside those the
+            // coarse passes found (a group photo); a frame where they found
+            // none is spared its cost (see `PASSES`).
+            if side > PASSES[0].0 && boxes.is_empty() {
+                break;
+            }
             let group: Vec<(f32, f32)> = all.iter().filter(|p| p.0 == side).map(|p| (p.1, p.2)).collect();
             let per = side * side * 3;
             self.inputs.clear();

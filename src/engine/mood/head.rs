@@ -51,7 +51,7 @@ pub fn output_dims() -> impl Iterator<Item = usize> {
 
 /// The fitted head: `y = prior + ((x − mean) / scale) · weight + bias`.
 ///
-/// Its term from the pooled features (1,280 of its 1,318 inputs) is a small
+/// Its term from the pooled features (1,280 of its 1,327 inputs) is a small
 /// matrix product that the model engine computes beside the network: on the
 /// GPU in `shaders/mood_correction.wgsl`, on the CPU in `feature_term`. The
 /// colour, cue and prior terms are added on the CPU, where they are computed.

@@ -106,6 +106,15 @@ impl Table {
     }
 }
 
+/// Writes a whole table at once (tables small enough to build in memory,
+/// such as a video's scenes), with the same settings and atomic commit as
+/// the run's tables; returns its rows.
+pub fn write_batch(dest: &Path, batch: &RecordBatch) -> Result<u64> {
+    let mut table = Table::create(dest, batch.schema())?;
+    table.write(batch.columns().to_vec())?;
+    table.finish()
+}
+
 /// A list column of non-null `item` values, as every list column is.
 pub(super) fn list_field(name: &str, item: DataType) -> Field {
     Field::new(name, DataType::List(Arc::new(Field::new("item", item, false))), false)
