@@ -1,6 +1,7 @@
 //! The cases `pixtape bench` measures, in the order it runs them: decode,
-//! the GPU's own peaks, the model, the mood head's feature term, top-k
-//! similarity, Parquet writing, and whole runs (`recommend` and `analyze`).
+//! the GPU's own peaks, the model, the face networks, the mood head's
+//! feature term, top-k similarity, Parquet writing, and whole runs
+//! (`recommend`, and `analyze` with faces and without).
 //! Each generates its data, times it (`timing`) and adds its figures.
 
 use rayon::prelude::*;
@@ -10,6 +11,7 @@ use super::{Figure, Scale};
 use crate::catalog::{self, CatalogOptions};
 use crate::engine::backend::Backend;
 use crate::engine::decode::{DecodeLimits, Decoder};
+use crate::engine::faces::{FACE_BYTES, PASSES};
 use crate::engine::gpu::Gpu;
 use crate::engine::model::{CROP_BYTES, FEATURE_DIM, MobileNetV2, ModelOutput};
 use crate::engine::mood::head::MoodHead;
@@ -169,6 +171,29 @@ pub(super) fn model(c: &Ctx, figures: &mut Vec<Figure>) -> Result<()> {
     Ok(())
 }
 
+/// The face networks alone: the detector on a batch of 416-pixel frames
+/// (one pass of a frame's search; `PASSES` says how many a frame takes) and
+/// the expression network on a batch of face crops. Host-timed: the face
+/// engine's submissions carry no timestamp queries.
+pub(super) fn faces(c: &Ctx, figures: &mut Vec<Figure>) -> Result<()> {
+    let (frames, crops) = if c.smoke() { (1, 4) } else { (8, 32) };
+    let side = PASSES[0].0;
+    let mut rng = Rng(11);
+    let mut bytes = |n: usize| -> Vec<u8> { (0..n).map(|_| (rng.next() >> 56) as u8).collect() };
+    let (inputs, faces) = (bytes(frames * side * side * 3), bytes(crops * FACE_BYTES));
+    for &(device, backend) in &c.devices {
+        (c.log)(&format!("faces, {device}"));
+        let engine = backend.faces()?;
+        let secs = runs(c.scale, || engine.detect(&inputs, side, frames).map(drop))?;
+        let case = format!("face detector, {frames} frames of {side}x{side}");
+        figures.push(figure("faces", case, device, "frames", frames as f64, secs, None, None));
+        let secs = runs(c.scale, || engine.express(&faces, crops).map(drop))?;
+        let case = format!("face expressions, {crops} faces");
+        figures.push(figure("faces", case, device, "faces", crops as f64, secs, None, None));
+    }
+    Ok(())
+}
+
 /// The mood head's feature term (1,280 x 24 per image), on the CPU; on
 /// a GPU it runs inside the model's batch.
 pub(super) fn mood_head(c: &Ctx, figures: &mut Vec<Figure>) -> Result<()> {
@@ -286,7 +311,8 @@ pub(super) fn recommend_end_to_end(c: &Ctx, figures: &mut Vec<Figure>) -> Result
     catalog::synth::write(&cat_path, tracks as u64, 3)?;
     let catalog = catalog::load(&CatalogOptions::new(&cat_path))?;
     let case = format!("recommend, {count} photos of about 640x480, {} tracks", count_name(tracks));
-    let e2e = EndToEnd { scale: c.scale, devices: &c.devices, images: &images, out: &dir.join("out"), count };
+    let faces = Some(crate::engine::faces::DEFAULT_THRESHOLD);
+    let e2e = EndToEnd { scale: c.scale, devices: &c.devices, images: &images, out: &dir.join("out"), count, faces };
     figures.extend(e2e.time(Some(&catalog), case)?);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
@@ -314,9 +340,16 @@ pub(super) fn analyze_end_to_end(c: &Ctx, figures: &mut Vec<Figure>) -> Result<(
         (c.log)(&format!("end to end: analyze {count} photos of {w}x{h}"));
         let images = dir.join(format!("photos-{w}x{h}"));
         photos(&images, count, &PhotoSpec { width: w, height: h, exact: true, quality: 88, seed: 9 })?;
-        let out = dir.join(format!("out-{w}x{h}"));
-        let e2e = EndToEnd { scale: c.scale, devices: &c.devices, images: &images, out: &out, count };
-        figures.extend(e2e.time(None, format!("analyze, {count} JPEGs of {w}x{h}"))?);
+        // Faces cost most on small photos, where decoding is cheap: the
+        // 1080p set runs with them and without, side by side.
+        let switch: &[bool] = if w == 1920 { &[true, false] } else { &[true] };
+        for &on in switch {
+            let out = dir.join(format!("out-{w}x{h}-{on}"));
+            let faces = on.then_some(crate::engine::faces::DEFAULT_THRESHOLD);
+            let e2e = EndToEnd { scale: c.scale, devices: &c.devices, images: &images, out: &out, count, faces };
+            let case = format!("analyze, {count} JPEGs of {w}x{h}, faces {}", if on { "on" } else { "off" });
+            figures.extend(e2e.time(None, case)?);
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
@@ -330,6 +363,8 @@ struct EndToEnd<'a> {
     /// Each run writes a fresh folder below this one.
     out: &'a std::path::Path,
     count: usize,
+    /// The face threshold, or `None` for `--faces off`.
+    faces: Option<f32>,
 }
 
 impl EndToEnd<'_> {
@@ -345,7 +380,8 @@ impl EndToEnd<'_> {
             let mut n = 0;
             let secs = runs(self.scale, || {
                 n += 1;
-                let settings = AnalyzeSettings::new(self.images, self.out.join(format!("{device}-{n}")));
+                let mut settings = AnalyzeSettings::new(self.images, self.out.join(format!("{device}-{n}")));
+                settings.faces = self.faces;
                 run::run(&settings, &model, rec.as_ref(), &Silent).map(drop)
             })?;
             let items = self.count as f64;

@@ -160,6 +160,7 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
         peak = (peak.0.or(measured.0), measured.1);
     }
     cases::model(&c, &mut figures)?;
+    cases::faces(&c, &mut figures)?;
     if settings.cpu {
         cases::mood_head(&c, &mut figures)?;
     }
