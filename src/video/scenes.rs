@@ -10,8 +10,11 @@
 //!   shot has near-zero neighbours, a pan has high ones.
 //! * **Fades**: a frame is dark when its mean intensity (the mean of R, G
 //!   and B, 0..255) is under `fade_level`, as ThresholdDetector's is. A dark
-//!   stretch between two lit ones is a fade, cut in its middle; content cuts
-//!   inside it or at its edges (the steps of a quick fade) are dropped.
+//!   stretch between two lit ones is a fade, cut in its middle. Sampled at a
+//!   few frames a second, a quick fade's black frame is rarely sampled, so
+//!   a dip (a frame under `DIP_RATIO` of the brightest frames around it)
+//!   is a fade too. Content cuts inside a fade or at its edges (the steps
+//!   of a quick fade) are dropped.
 //! * **Flashes**: a change undone within `window` frames (a flash, a
 //!   frame of something else) is not a cut.
 //! * **Minimum length**: a cut closer than `min_scene` seconds to the one
@@ -69,6 +72,11 @@ pub struct Cut {
     pub kind: CutKind,
 }
 
+/// A dip's frame is under this share of the brightest frame on each side.
+const DIP_RATIO: f32 = 0.35;
+/// Frames before a dip that it is compared with.
+const DIP_BEFORE: usize = 4;
+
 /// Intensities this close to the darkest frame's tie with it.
 const DARKEST_TIE: f32 = 0.5;
 
@@ -93,6 +101,8 @@ pub struct Detector {
     scores: VecDeque<(u64, f32)>,
     /// The dark stretch under way, if any.
     dark: Option<Dark>,
+    /// (frame, mean intensity) of the last frames, for dips.
+    levels: VecDeque<(u64, f32)>,
     /// Whether any lit frame came before: a video that opens in black has
     /// no fade to cut.
     lit_before: bool,
@@ -115,6 +125,7 @@ impl Detector {
             scores: VecDeque::new(),
             dark: None,
             lit_before: false,
+            levels: VecDeque::new(),
             dark_spans: VecDeque::new(),
             pending: VecDeque::new(),
             last_cut: 0,
@@ -164,6 +175,11 @@ impl Detector {
         if !dark {
             self.lit_before = true;
         }
+        self.levels.push_back((frame.index, level));
+        if self.levels.len() > DIP_BEFORE + self.s.window + 1 {
+            self.levels.pop_front();
+        }
+        self.judge_dip();
         // Hard cuts: judge the frame `window` back, now that its right
         // neighbours are in.
         let w = self.s.window;
@@ -188,6 +204,27 @@ impl Detector {
         }
         self.settle(Some(frame.index), &mut found);
         found
+    }
+
+    /// A dip: the frame `window` back is darker than its neighbours and
+    /// under `DIP_RATIO` of the brightest frame on each side. At a few
+    /// frames a second a quick fade's black frame is rarely the one
+    /// sampled, so the dip, not the level, tells the fade; it is cut there.
+    fn judge_dip(&mut self) {
+        let w = self.s.window;
+        if self.levels.len() < DIP_BEFORE + w + 1 || self.dark.is_some() {
+            return;
+        }
+        let at = self.levels.len() - 1 - w;
+        let (f, level) = self.levels[at];
+        let before = self.levels.range(..at).map(|l| l.1).fold(0.0, f32::max);
+        let after = self.levels.range(at + 1..).map(|l| l.1).fold(0.0, f32::max);
+        let local = level < self.levels[at - 1].1 && level <= self.levels[at + 1].1;
+        let in_dark = self.dark_spans.iter().any(|&(a, b)| f + 1 >= a && f <= b + 1);
+        if local && !in_dark && level < DIP_RATIO * before && level < DIP_RATIO * after {
+            self.dark_spans.push_back((f.saturating_sub(1), f + 1));
+            self.pending.push_back(Cut { frame: f, kind: CutKind::Fade });
+        }
     }
 
     /// Whether the change at frame `f` (of content score `score`) is a
