@@ -13,6 +13,7 @@
 
 pub mod ingest;
 pub mod manifest;
+pub mod memory;
 pub mod output;
 mod pipeline;
 pub mod settings;
@@ -78,7 +79,8 @@ pub fn run(
         resume,
     )?;
     progress.resumed(resumed);
-    let staged = pipeline::stages(settings, model, recommend, resumed, &mut parts, progress)?;
+    let input = ingest::open(&settings.images)?;
+    let staged = pipeline::stages(settings, input, model, recommend, resumed, &mut parts, progress)?;
     let journal = parts.finish()?;
     if staged.digest != listing.digest {
         return Err(Error::input(

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use arrow_array::ArrayRef;
 use arrow_array::builder::StringBuilder;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use std::path::Path;
 
 use super::Table;
 use crate::error::Result;
@@ -37,7 +36,7 @@ pub struct ErrorsWriter {
 }
 
 impl ErrorsWriter {
-    pub fn create(dest: &Path) -> Result<Self> {
+    pub fn create(dest: impl Into<super::Dest>) -> Result<Self> {
         Ok(ErrorsWriter {
             table: Table::create(dest, errors_schema())?,
             cols: std::array::from_fn(|_| StringBuilder::new()),

@@ -2,7 +2,6 @@
 //! pixels. Images without faces have no rows; a run with faces off writes
 //! no table.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::ArrayRef;
@@ -38,7 +37,7 @@ pub struct FacesWriter {
 }
 
 impl FacesWriter {
-    pub fn create(dest: &Path) -> Result<Self> {
+    pub fn create(dest: impl Into<super::Dest>) -> Result<Self> {
         Ok(FacesWriter {
             table: Table::create(dest, faces_schema())?,
             image_id: StringBuilder::new(),

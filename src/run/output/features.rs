@@ -9,7 +9,6 @@
 //! * `prior`: the mood before the learned head (`mood::image_mood_from`),
 //!   the head's own input.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::ArrayRef;
@@ -55,7 +54,7 @@ pub struct FeaturesWriter {
 }
 
 impl FeaturesWriter {
-    pub fn create(dest: &Path) -> Result<Self> {
+    pub fn create(dest: impl Into<super::Dest>) -> Result<Self> {
         Ok(FeaturesWriter {
             table: Table::create(dest, features_schema())?,
             ids: StringBuilder::new(),

@@ -8,7 +8,6 @@ use arrow_array::builder::{
     UInt64Builder,
 };
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
-use std::path::Path;
 
 use super::{Table, list_field, list_of};
 use crate::engine::colour::ColourFeatures;
@@ -118,7 +117,7 @@ pub struct ImagesWriter {
 const LIST_THRESHOLD: f32 = 0.25;
 
 impl ImagesWriter {
-    pub fn create(dest: &Path) -> Result<Self> {
+    pub fn create(dest: impl Into<super::Dest>) -> Result<Self> {
         let palette_struct =
             StructBuilder::new(palette_fields(), vec![Box::new(StringBuilder::new()), Box::new(Float32Builder::new())]);
         Ok(ImagesWriter {

@@ -7,10 +7,14 @@
 //! folder holds a complete, consistent run exactly when `manifest.json`
 //! exists. Tables use zstd, page statistics and row groups of
 //! `ROW_GROUP_ROWS`, so DuckDB, Polars and pyarrow can skip and parallelise.
+//!
+//! The same writers can keep their record batches in memory instead
+//! (`Dest::Memory`): the Python module hands a run's tables to pyarrow that
+//! way, built by the same code as the files, with no file in between.
 
 use std::fs::File;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use arrow_array::builder::{ArrayBuilder, ListBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
@@ -25,6 +29,7 @@ mod faces;
 mod features;
 mod images;
 mod lock;
+mod memory;
 mod parts;
 mod recommendations;
 
@@ -36,6 +41,7 @@ pub use faces::{FacesWriter, faces_schema};
 pub use features::{FeaturesWriter, Learning, features_schema};
 pub use images::{ImageRecord, ImagesWriter, images_schema};
 pub use lock::{LOCK_FILE, OutputLock};
+pub use memory::MemoryTables;
 pub use parts::remove as remove_parts;
 pub use parts::{
     Compacted, DEFAULT_PART_INPUTS, Journal, Optional, OrderedIds, PARTS_DIR, PartCounts, PartSink, PartTables, compact,
@@ -55,18 +61,56 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const ALBUM_FILE: &str = "album.parquet";
 pub const REPORT_FILE: &str = "report.html";
 
-/// One Parquet table being written.
+/// Record batches a table collects in memory, shared with whoever reads them.
+pub type Collected = Arc<Mutex<Vec<RecordBatch>>>;
+
+/// Where a table's rows go.
+#[derive(Clone, Debug)]
+pub enum Dest {
+    /// A Parquet file, written atomically.
+    File(PathBuf),
+    /// Record batches appended to a shared list.
+    Memory(Collected),
+}
+
+impl From<&Path> for Dest {
+    fn from(p: &Path) -> Dest {
+        Dest::File(p.to_path_buf())
+    }
+}
+
+impl From<&PathBuf> for Dest {
+    fn from(p: &PathBuf) -> Dest {
+        Dest::File(p.clone())
+    }
+}
+
+enum Target {
+    File { writer: ArrowWriter<File>, file: AtomicFile },
+    Memory(Collected),
+}
+
+/// One table being written.
 pub(super) struct Table {
     schema: SchemaRef,
-    writer: ArrowWriter<File>,
-    target: AtomicFile,
+    target: Target,
     rows: u64,
     /// Rows pushed into the writer's builders since the last flush.
     pending: usize,
 }
 
+/// Names an in-memory table in errors.
+const IN_MEMORY: &str = "<in-memory table>";
+
 impl Table {
-    pub(super) fn create(dest: &Path, schema: SchemaRef) -> Result<Self> {
+    pub(super) fn create(dest: impl Into<Dest>, schema: SchemaRef) -> Result<Self> {
+        let dest = match dest.into() {
+            Dest::File(path) => path,
+            Dest::Memory(batches) => {
+                return Ok(Table { schema, target: Target::Memory(batches), rows: 0, pending: 0 });
+            }
+        };
+        let dest = dest.as_path();
         let mut target = AtomicFile::create(dest)?;
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
@@ -76,7 +120,14 @@ impl Table {
             .build();
         let writer = ArrowWriter::try_new(target.take_file(), schema.clone(), Some(props))
             .map_err(|e| Error::output(dest, e))?;
-        Ok(Table { schema, writer, target, rows: 0, pending: 0 })
+        Ok(Table { schema, target: Target::File { writer, file: target }, rows: 0, pending: 0 })
+    }
+
+    fn dest(&self) -> &Path {
+        match &self.target {
+            Target::File { file, .. } => file.dest(),
+            Target::Memory(_) => Path::new(IN_MEMORY),
+        }
     }
 
     /// Counts a row pushed into the builders; true when they should be
@@ -92,16 +143,23 @@ impl Table {
     }
 
     pub(super) fn write(&mut self, columns: Vec<ArrayRef>) -> Result<()> {
-        let batch =
-            RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| Error::output(self.target.dest(), e))?;
+        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| Error::output(self.dest(), e))?;
         self.rows += batch.num_rows() as u64;
-        self.writer.write(&batch).map_err(|e| Error::output(self.target.dest(), e))
+        match &mut self.target {
+            Target::File { writer, file } => writer.write(&batch).map_err(|e| Error::output(file.dest(), e)),
+            Target::Memory(batches) => {
+                batches.lock().unwrap_or_else(|p| p.into_inner()).push(batch);
+                Ok(())
+            }
+        }
     }
 
     pub(super) fn finish(self) -> Result<u64> {
-        let dest = self.target.dest().to_path_buf();
-        let file = self.writer.into_inner().map_err(|e| Error::output(&dest, e))?;
-        self.target.commit(Some(file))?;
+        if let Target::File { writer, file } = self.target {
+            let dest = file.dest().to_path_buf();
+            let inner = writer.into_inner().map_err(|e| Error::output(&dest, e))?;
+            file.commit(Some(inner))?;
+        }
         Ok(self.rows)
     }
 }

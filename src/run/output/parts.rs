@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
+    Dest, MemoryTables,
     ERRORS_FILE, ErrorsWriter, FACES_FILE, FEATURES_FILE, FacesWriter, FeaturesWriter, IMAGES_FILE, ImagesWriter,
     RECOMMENDATIONS_FILE, RecommendationsWriter, Table, faces_schema, features_schema, images_schema,
     recommendations_schema,
@@ -207,6 +208,8 @@ pub struct Optional {
 /// `part_inputs` inputs the part is committed.
 pub struct PartSink {
     dir: PathBuf,
+    /// Set for a run kept in memory: no files, no journal on disk.
+    memory: Option<MemoryTables>,
     journal: Journal,
     part_inputs: u64,
     shard: u32,
@@ -250,27 +253,57 @@ impl PartSink {
         remove_uncommitted(&dir, &journal)?;
         journal.write(&dir)?;
         let next = journal.committed();
-        Ok(PartSink { dir, journal, part_inputs: part_inputs.max(1), shard, current: None, first: next, next, ids })
+        let part_inputs = part_inputs.max(1);
+        Ok(PartSink { dir, memory: None, journal, part_inputs, shard, current: None, first: next, next, ids })
+    }
+
+    /// A sink whose tables stay in memory, in the returned `MemoryTables`:
+    /// one part, nothing to resume, nothing on disk.
+    pub fn memory(tables: Optional) -> (Self, MemoryTables) {
+        let memory = MemoryTables::default();
+        let journal = Journal {
+            pixtape_version: env!("CARGO_PKG_VERSION").to_string(),
+            fingerprint: String::new(),
+            recommendations: tables.recommendations,
+            features: tables.features,
+            faces: tables.faces,
+            parts: Vec::new(),
+        };
+        let sink = PartSink {
+            dir: PathBuf::new(),
+            memory: Some(memory.clone()),
+            journal,
+            part_inputs: u64::MAX,
+            shard: 0,
+            current: None,
+            first: 0,
+            next: 0,
+            ids: OrderedIds::default(),
+        };
+        (sink, memory)
     }
 
     /// The tables of the current part, started if need be.
     pub fn tables(&mut self) -> Result<&mut PartTables> {
         if self.current.is_none() {
             let i = self.journal.parts.len() as u32;
-            let path = |f: &str| self.dir.join(part_file(f, i));
+            let path = |f: &str| match &self.memory {
+                Some(m) => m.dest(f),
+                None => Dest::File(self.dir.join(part_file(f, i))),
+            };
             self.current = Some(PartTables {
-                images: ImagesWriter::create(&path(IMAGES_FILE))?,
-                errors: ErrorsWriter::create(&path(ERRORS_FILE))?,
+                images: ImagesWriter::create(path(IMAGES_FILE))?,
+                errors: ErrorsWriter::create(path(ERRORS_FILE))?,
                 recommendations: match self.journal.recommendations {
-                    true => Some(RecommendationsWriter::create(&path(RECOMMENDATIONS_FILE))?),
+                    true => Some(RecommendationsWriter::create(path(RECOMMENDATIONS_FILE))?),
                     false => None,
                 },
                 features: match self.journal.features {
-                    true => Some(FeaturesWriter::create(&path(FEATURES_FILE))?),
+                    true => Some(FeaturesWriter::create(path(FEATURES_FILE))?),
                     false => None,
                 },
                 faces: match self.journal.faces {
-                    true => Some(FacesWriter::create(&path(FACES_FILE))?),
+                    true => Some(FacesWriter::create(path(FACES_FILE))?),
                     false => None,
                 },
             });
@@ -307,6 +340,10 @@ impl PartSink {
             counts,
             ids_sha256: self.ids.hex(),
         });
+        if self.memory.is_some() {
+            self.first = self.next;
+            return Ok(());
+        }
         self.journal.write(&self.dir)?;
         self.first = self.next;
         if index == 0

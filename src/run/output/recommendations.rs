@@ -5,7 +5,6 @@ use std::sync::Arc;
 use arrow_array::ArrayRef;
 use arrow_array::builder::{Float32Builder, ListBuilder, StringBuilder, UInt16Builder};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use std::path::Path;
 
 use super::{Table, list_field, list_of};
 use crate::error::Result;
@@ -49,7 +48,7 @@ pub struct RecommendationsWriter {
 }
 
 impl RecommendationsWriter {
-    pub fn create(dest: &Path) -> Result<Self> {
+    pub fn create(dest: impl Into<super::Dest>) -> Result<Self> {
         Ok(RecommendationsWriter {
             table: Table::create(dest, recommendations_schema())?,
             strings: std::array::from_fn(|_| StringBuilder::new()),

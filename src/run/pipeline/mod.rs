@@ -30,7 +30,7 @@ use crate::engine::model::{CROP_BYTES, ModelOutput};
 use crate::error::{Failure, Result};
 use crate::recommend::Recommender;
 use crate::recommend::playlist::Pick;
-use crate::run::ingest::{self, ImageSource, IngestItem, InputKind, Skip, input_id};
+use crate::run::ingest::{ImageSource, IngestItem, InputKind, Skip, Sources, input_id};
 use crate::run::output::{Learning, PartSink};
 use crate::run::settings::{AnalyzeSettings, Progress};
 use crate::run::shard::InputDigest;
@@ -82,10 +82,11 @@ impl Staged {
     }
 }
 
-/// Runs the stages over the inputs after the first `resumed` this run owns,
-/// committing their rows to `parts` in input order.
+/// Runs the stages over the inputs (`ingest::open`'s) after the first
+/// `resumed` this run owns, committing their rows to `parts` in input order.
 pub(in crate::run) fn stages(
     settings: &AnalyzeSettings,
+    (kind, sources): (InputKind, Sources),
     model: &Model,
     recommend: Option<&Recommender>,
     resumed: u64,
@@ -93,7 +94,6 @@ pub(in crate::run) fn stages(
     progress: &dyn Progress,
 ) -> Result<Staged> {
     let engine = model.engine.as_ref();
-    let (kind, sources) = ingest::open(&settings.images)?;
     let batch = model.batch;
     let workers = settings.decode_threads.max(1);
     let (job_tx, job_rx) = bounded::<Job>(batch * 2 + workers);
