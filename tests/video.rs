@@ -109,7 +109,7 @@ fn run(inputs: Vec<PathBuf>, out: &Path, sampling: Sampling) -> VideoSummary {
     let settings = PlaylistSettings { length: 10, ..PlaylistSettings::default() };
     let recommender = Recommender::new(&backend, &catalog, MoodMode::Match, settings).unwrap();
     let limits = pixtape::engine::decode::DecodeLimits::default();
-    let settings = VideoSettings { inputs, out: out.to_path_buf(), sampling, limits, faces: None };
+    let settings = VideoSettings { inputs, out: out.to_path_buf(), sampling, limits, faces: None, report: true };
     video::run(&settings, &model, &recommender, &Silent).unwrap()
 }
 
@@ -229,6 +229,18 @@ fn every_scene_has_a_playlist_and_the_soundtrack_repeats_nothing() {
         assert_eq!(e.record_out, 50 * (i as u64 + 1));
         assert!(e.music.contains(&format!("[{}]", tracks[i])), "{}", e.music);
     }
+
+    // The report: a strip of six scenes, each with its keyframe, times and
+    // the soundtrack's track.
+    let html = std::fs::read_to_string(summary.report.as_ref().unwrap()).unwrap();
+    assert_eq!(html.matches("<article class=\"scene\">").count(), 6);
+    assert_eq!(html.matches("src=\"data:image/jpeg;base64,").count(), 6);
+    assert!(html.contains("00:00:04.000 – 00:00:06.000"));
+    let titles = common::strings(&track, "title");
+    for t in titles.iter().flatten() {
+        assert!(html.contains(&pixtape::after::export::escape(t)), "{t} in the report");
+    }
+    assert!(!html.contains("<script"));
 }
 
 /// One event of a CMX3600 EDL, times in frames.
@@ -305,6 +317,10 @@ fn broken_videos_become_errors_and_the_run_goes_on() {
     let reasons = common::strings(&errors, "reason");
     assert!(reasons[2].as_deref().unwrap().contains("empty"), "{reasons:?}");
     assert!(reasons.iter().all(|r| !r.as_deref().unwrap().is_empty()));
+    // The report shows the film that was read and lists the others.
+    let html = std::fs::read_to_string(summary.report.as_ref().unwrap()).unwrap();
+    assert_eq!(html.matches("<article class=\"scene\">").count(), 2);
+    assert_eq!(html.matches("class=\"failed-video\"").count(), 3);
 }
 
 #[test]

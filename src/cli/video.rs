@@ -43,6 +43,11 @@ pub struct VideoArgs {
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=24))]
     pub keyframes: u32,
 
+    /// Also write report.html: each video's scenes as a strip of keyframes
+    /// with their times, moods and tracks.
+    #[arg(long)]
+    pub report: bool,
+
     #[command(flatten)]
     pub catalog: CatalogArgs,
 
@@ -67,6 +72,7 @@ impl VideoArgs {
             sampling,
             limits: self.common.limits(),
             faces: self.common.faces(),
+            report: self.report,
         })
     }
 }
@@ -91,6 +97,9 @@ pub fn video(args: VideoArgs) -> anyhow::Result<ExitCode> {
     let summary = video::run(&settings, &model, &recommender, &bar)?;
     bar.finish();
     say(quiet, Some(&summary_line(&summary, &settings)));
+    if let Some(r) = &summary.report {
+        say(quiet, Some(&format!("wrote {}", r.display())));
+    }
     Ok(if summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 

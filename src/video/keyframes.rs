@@ -73,6 +73,26 @@ impl Reservoir {
 pub struct SceneMood {
     pub keyframe_times: Vec<f64>,
     pub analysis: Analysis,
+    /// The middle keyframe as a small JPEG (`THUMB_HEIGHT` pixels high),
+    /// for the report's strip; empty if it would not encode.
+    pub thumb: Vec<u8>,
+}
+
+/// Height of a scene's thumbnail in pixels.
+pub const THUMB_HEIGHT: u32 = 90;
+
+/// `f` scaled to `THUMB_HEIGHT` pixels high, as a JPEG (about 3 KB).
+pub fn thumbnail(f: &Frame) -> Vec<u8> {
+    let Some(img) = image::RgbImage::from_raw(f.width as u32, f.height as u32, f.rgb.clone()) else {
+        return Vec::new();
+    };
+    let w = ((f.width as f64 * THUMB_HEIGHT as f64 / f.height.max(1) as f64).round() as u32).clamp(1, 4 * THUMB_HEIGHT);
+    let small = image::imageops::resize(&img, w, THUMB_HEIGHT, image::imageops::FilterType::Triangle);
+    let mut jpeg = Vec::new();
+    match image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 75).encode_image(&small) {
+        Ok(()) => jpeg,
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Analyses frames as photos; one per video run, its buffers reused.
@@ -139,10 +159,11 @@ impl<'a, 'g> FrameAnalyser<'a, 'g> {
         }
         let keyframe_times = frames.iter().map(|f| f.time).collect();
         let middle = analyses.len() / 2;
+        let thumb = thumbnail(frames[middle]);
         let mut analysis = analyses.swap_remove(middle);
         analysis.mood = mean;
         analysis.label = self.model.head.top_mood(&mean);
-        Ok(SceneMood { keyframe_times, analysis })
+        Ok(SceneMood { keyframe_times, analysis, thumb })
     }
 }
 

@@ -14,6 +14,7 @@ pub mod decode;
 pub mod keyframes;
 pub mod output;
 pub mod read;
+pub mod report;
 pub mod scenes;
 pub mod soundtrack;
 
@@ -47,6 +48,8 @@ pub struct VideoSettings {
     pub limits: DecodeLimits,
     /// The face detector's threshold; `None` skips faces.
     pub faces: Option<f32>,
+    /// Also write `report.html`: each film's scenes as a strip.
+    pub report: bool,
 }
 
 /// What a video run did.
@@ -64,6 +67,8 @@ pub struct VideoSummary {
     pub wall_seconds: f64,
     /// The EDLs written, relative to the output folder.
     pub edls: Vec<String>,
+    /// `report.html`, when asked for.
+    pub report: Option<PathBuf>,
 }
 
 /// Cuts, reads and scores every video, writing `scenes.parquet`,
@@ -85,6 +90,7 @@ pub fn run(
     let mut analyser = FrameAnalyser::new(model, settings.limits, settings.faces);
     let mut films: Vec<Film> = Vec::new();
     let mut summary = VideoSummary { videos: videos.len() as u64, ..VideoSummary::default() };
+    let mut failed: Vec<(String, String)> = Vec::new();
     for (path, id) in &videos {
         let shown = path.to_string_lossy();
         match read::read(path, id, &settings.sampling, &mut analyser) {
@@ -100,6 +106,7 @@ pub fn run(
             }
             Err(f) => {
                 errors.push(Some(id), &shown, f.stage.as_str(), Severity::Error, &f.reason)?;
+                failed.push((id.clone(), f.reason));
                 summary.failed += 1;
                 progress.finished_one(false);
             }
@@ -134,6 +141,9 @@ pub fn run(
     output::write_scenes(out, &films)?;
     output::write_soundtrack(out, &soundtracks, catalog)?;
     summary.edls = output::write_cue_sheets(out, &soundtracks, catalog)?;
+    if settings.report {
+        summary.report = Some(report::write_report(out, &soundtracks, catalog, &failed)?);
+    }
     errors.finish()?;
     summary.wall_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
