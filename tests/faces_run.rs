@@ -27,6 +27,10 @@ fn analyze_on(backend: &Backend, out: &Path, faces: Option<f32>) -> run::RunSumm
     run::analyze(&settings, &backend.model(Some(4)).unwrap(), &Silent).unwrap()
 }
 
+fn manifest(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap()
+}
+
 fn f32s(b: &RecordBatch, name: &str) -> Vec<f32> {
     b.column_by_name(name).unwrap().as_primitive::<Float32Type>().values().to_vec()
 }
@@ -83,6 +87,9 @@ fn faces_off_writes_no_faces() {
     let dir = tempfile::tempdir().unwrap();
     analyze(dir.path(), None);
     assert!(!dir.path().join("faces.parquet").exists());
+    let m = manifest(dir.path());
+    assert!(m["parameters"]["face_threshold"].is_null() && m["outputs"]["faces"].is_null());
+    assert!(m["model"]["faces_sha256"].is_null());
     let images = read_parquet(&dir.path().join("images.parquet"));
     for col in ["faces", "face_expression", "face_mix"] {
         assert_eq!(images.column_by_name(col).unwrap().null_count(), images.num_rows(), "{col}");
@@ -90,6 +97,10 @@ fn faces_off_writes_no_faces() {
     // Turning faces on in the same folder is another run, not a resume.
     analyze(dir.path(), Some(0.6));
     assert!(dir.path().join("faces.parquet").exists());
+    let m = manifest(dir.path());
+    assert_eq!(m["parameters"]["face_threshold"].as_f64().map(|t| (t * 1e6).round()), Some(0.6e6));
+    assert_eq!(m["outputs"]["faces"], "faces.parquet");
+    assert_eq!(m["model"]["faces_sha256"], pixtape::engine::faces::nets::WEIGHTS_SHA256);
 }
 
 /// A GPU run finds faces on the GPU (`Backend::faces`) and writes the faces

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::recommend::profile::ProfileReport;
 use crate::recommend::{RecommendReport, Recommender};
 use crate::run::ingest::InputKind;
-use crate::run::output::{ERRORS_FILE, FEATURES_FILE, IMAGES_FILE, MANIFEST_FILE, RECOMMENDATIONS_FILE};
+use crate::run::output::{ERRORS_FILE, FACES_FILE, FEATURES_FILE, IMAGES_FILE, MANIFEST_FILE, RECOMMENDATIONS_FILE};
 use crate::run::settings::{AnalyzeSettings, Counts, RunSummary};
 use crate::run::shard::{self, InputDigest, Shard};
 
@@ -89,6 +89,9 @@ struct ModelInfo<'a> {
     /// The bundled learned mood head (`models/mood_head.safetensors`); a
     /// profile's head is recorded under `profile`.
     mood_head_sha256: &'a str,
+    /// The face networks (`models/faces.safetensors`), when faces are read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    faces_sha256: Option<&'a str>,
     input_size: usize,
     preprocessing: &'a str,
 }
@@ -102,6 +105,8 @@ struct Parameters {
     /// JPEGs decoded at full size only (`--exact-decode`).
     exact_decode: bool,
     top_labels: usize,
+    /// The detector score a face needs; null with `--faces off`.
+    face_threshold: Option<f32>,
 }
 
 #[derive(Serialize)]
@@ -112,6 +117,8 @@ struct Outputs<'a> {
     recommendations: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     features: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    faces: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -146,6 +153,7 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
             name: model::MODEL_NAME,
             weights_sha256: model::weights_sha256(),
             mood_head_sha256: mood::head::sha256(),
+            faces_sha256: s.faces.map(|_| faces::nets::WEIGHTS_SHA256),
             input_size: model::INPUT_SIZE,
             preprocessing: PREPROCESSING,
         },
@@ -158,6 +166,7 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
             max_file_megabytes: limits.max_file_bytes >> 20,
             exact_decode: limits.exact,
             top_labels: TOP_LABELS,
+            face_threshold: s.faces,
         },
         counts: &run.summary.counts,
         outputs: Outputs {
@@ -165,6 +174,7 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
             errors: ERRORS_FILE,
             recommendations: run.recommender.map(|_| RECOMMENDATIONS_FILE),
             features: s.features.then_some(FEATURES_FILE),
+            faces: s.faces.map(|_| FACES_FILE),
         },
         recommend: run.recommender.map(Recommender::report),
         profile: run.settings.profile.as_ref(),
