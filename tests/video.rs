@@ -241,6 +241,15 @@ fn every_scene_has_a_playlist_and_the_soundtrack_repeats_nothing() {
         assert!(html.contains(&pixtape::after::export::escape(t)), "{t} in the report");
     }
     assert!(!html.contains("<script"));
+
+    // The manifest, written last, says what was read and written.
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["command"], "video");
+    assert_eq!(m["inputs"], serde_json::json!(["six.mp4"]));
+    assert_eq!((m["counts"]["scenes"].as_u64(), m["counts"]["cues"].as_u64()), (Some(6), Some(6)));
+    assert_eq!(m["outputs"]["edls"], serde_json::json!(["cues/six.mp4.edl"]));
+    assert_eq!(m["outputs"]["report"], "report.html");
+    assert_eq!(m["sampling"]["frames_per_second"].as_f64(), Some(4.0));
 }
 
 /// One event of a CMX3600 EDL, times in frames.

@@ -12,6 +12,7 @@
 
 pub mod decode;
 pub mod keyframes;
+pub mod manifest;
 pub mod output;
 pub mod read;
 pub mod report;
@@ -19,7 +20,7 @@ pub mod scenes;
 pub mod soundtrack;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crate::engine::backend::Model;
 use crate::engine::decode::DecodeLimits;
@@ -73,19 +74,22 @@ pub struct VideoSummary {
 
 /// Cuts, reads and scores every video, writing `scenes.parquet`,
 /// `recommendations.parquet`, `soundtrack.parquet`, `errors.parquet`,
-/// `cues.csv` and `cues/*.edl` into `settings.out`.
+/// `cues.csv`, `cues/*.edl` (and `report.html` when asked) into
+/// `settings.out`, and `manifest.json` last.
 pub fn run(
     settings: &VideoSettings,
     model: &Model,
     recommender: &Recommender,
     progress: &dyn Progress,
 ) -> Result<VideoSummary> {
-    let started = Instant::now();
+    let (started, started_at) = (Instant::now(), SystemTime::now());
     decode::check_tools()?;
     let videos = list(&settings.inputs)?;
     progress.discovered(videos.len() as u64, true);
     let out = &settings.out;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    // Until this run's is written last, the folder holds no complete run.
+    manifest::remove(out)?;
     let mut errors = ErrorsWriter::create(&out.join(ERRORS_FILE))?;
     let mut analyser = FrameAnalyser::new(model, settings.limits, settings.faces);
     let mut films: Vec<Film> = Vec::new();
@@ -146,6 +150,8 @@ pub fn run(
     }
     errors.finish()?;
     summary.wall_seconds = started.elapsed().as_secs_f64();
+    let ids: Vec<String> = videos.into_iter().map(|(_, id)| id).collect();
+    manifest::write(settings, &ids, &summary, model, recommender, started_at)?;
     Ok(summary)
 }
 
