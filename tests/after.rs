@@ -190,7 +190,8 @@ fn the_report_draws_the_faces_of_faces_parquet() {
     // Without faces: no boxes and no faces line.
     let plain = dir.path().join("plain");
     let plain = plain.to_str().unwrap();
-    let args = ["recommend", "--device", "cpu", "-q", "--faces", "off", "--report", "--images", faces, "--catalog", cat];
+    let args =
+        ["recommend", "--device", "cpu", "-q", "--faces", "off", "--report", "--images", faces, "--catalog", cat];
     pixtape(&[&args[..], &["--out", plain]].concat());
     let html = std::fs::read_to_string(Path::new(plain).join("report.html")).unwrap();
     assert_eq!(html.matches("class=\"face\"").count(), 0);

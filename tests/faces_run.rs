@@ -112,7 +112,8 @@ fn gpu_run_finds_the_faces_of_a_cpu_run() {
     let (cpu_dir, gpu_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     analyze(cpu_dir.path(), Some(0.6));
     analyze_on(gpu, gpu_dir.path(), Some(0.6));
-    let (a, b) = (read_parquet(&cpu_dir.path().join("faces.parquet")), read_parquet(&gpu_dir.path().join("faces.parquet")));
+    let (a, b) =
+        (read_parquet(&cpu_dir.path().join("faces.parquet")), read_parquet(&gpu_dir.path().join("faces.parquet")));
     assert!(a.num_rows() >= 5);
     assert_eq!(a.num_rows(), b.num_rows(), "faces found on the CPU and the GPU");
     assert_eq!(strings(&a, "image_id"), strings(&b, "image_id"));

@@ -112,8 +112,16 @@ fn synthetic_run(n: usize, seed: u64) -> Run {
                 (0.0, 0.1),
             ];
             let cues = spread.map(|(lo, width)| lo + width * (rng.f32() + 1.0) / 2.0);
-            let mut image =
-                RunImage { id: format!("img{i:04}.jpg"), colour, cues, faces: [0.0; 9], mood: prior, features, semantic, prior };
+            let mut image = RunImage {
+                id: format!("img{i:04}.jpg"),
+                colour,
+                cues,
+                faces: [0.0; 9],
+                mood: prior,
+                features,
+                semantic,
+                prior,
+            };
             image.mood = simulate::mood_with(head, &image);
             image
         })

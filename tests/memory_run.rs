@@ -41,7 +41,8 @@ fn in_memory_tables_equal_the_files() {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/catalog/demo_catalog.csv");
     let cat = catalog::load(&CatalogOptions::new(&demo)).unwrap();
     let rec = Recommender::new(&backend, &cat, MoodMode::Match, PlaylistSettings::default()).unwrap();
-    let settings = AnalyzeSettings { decode_threads: 2, ..AnalyzeSettings::new(photos.clone(), dir.path().to_path_buf()) };
+    let settings =
+        AnalyzeSettings { decode_threads: 2, ..AnalyzeSettings::new(photos.clone(), dir.path().to_path_buf()) };
     run::run(&settings, &model, Some(&rec), &Silent).unwrap();
     let mem = run_in_memory(&settings, Inputs::Path(photos), &model, Some(&rec), &Silent).unwrap();
     assert_eq!(mem.inputs, 10);

@@ -20,10 +20,10 @@ use pixtape::recommend::Recommender as Rec;
 use pixtape::recommend::playlist::PlaylistSettings;
 use pixtape::recommend::profile::Profile;
 use pixtape::run::AnalyzeSettings;
+use pixtape::run::Silent;
 use pixtape::run::ingest::ImageSource;
 use pixtape::run::memory::{Inputs, MemoryRun, run_in_memory};
 use pixtape::run::output::{errors_schema, faces_schema, features_schema, images_schema, recommendations_schema};
-use pixtape::run::Silent;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -114,9 +114,9 @@ fn inputs(obj: &Bound<'_, PyAny>) -> PyResult<Inputs> {
     if let Ok(path) = obj.extract::<PathBuf>() {
         return Ok(Inputs::Path(path));
     }
-    let pairs: Vec<(String, PathBuf)> = obj
-        .extract()
-        .map_err(|_| PyValueError::new_err("images: a folder, manifest or image path, or a list of (id, path) pairs"))?;
+    let pairs: Vec<(String, PathBuf)> = obj.extract().map_err(|_| {
+        PyValueError::new_err("images: a folder, manifest or image path, or a list of (id, path) pairs")
+    })?;
     Ok(Inputs::List(pairs.into_iter().map(|(id, path)| ImageSource { id, path }).collect()))
 }
 
@@ -220,14 +220,15 @@ impl Recommender {
         let engine = Engine::open(device, batch_size, threads, profile, faces, face_threshold, false)?;
         let mut options = CatalogOptions::new(catalog);
         for (role, cols) in columns.unwrap_or_default() {
-            let r = catalog::columns::Role::parse(&role).ok_or_else(|| PyValueError::new_err(format!("unknown role {role:?}")))?;
+            let r = catalog::columns::Role::parse(&role)
+                .ok_or_else(|| PyValueError::new_err(format!("unknown role {role:?}")))?;
             options.overrides.push((r, cols));
         }
         if let Some(v) = va_range {
-            options.va_range = Some(
-                catalog::features::VaRange::parse(v)
-                    .ok_or_else(|| PyValueError::new_err(format!("va_range: unit, signed, 1-9, 0-100 or z, not {v:?}")))?,
-            );
+            options.va_range =
+                Some(catalog::features::VaRange::parse(v).ok_or_else(|| {
+                    PyValueError::new_err(format!("va_range: unit, signed, 1-9, 0-100 or z, not {v:?}"))
+                })?);
         }
         match (weights, &engine.profile) {
             (Some([affect, moods, styles, themes]), _) => options.weights = Weights { affect, moods, styles, themes },
@@ -243,7 +244,8 @@ impl Recommender {
         if !(0.0..=1.0).contains(&mmr_lambda) {
             return Err(PyValueError::new_err("mmr_lambda must be within 0..1"));
         }
-        let playlist = PlaylistSettings { length: top_k, per_artist, relevance: mmr_lambda, ..PlaylistSettings::default() };
+        let playlist =
+            PlaylistSettings { length: top_k, per_artist, relevance: mmr_lambda, ..PlaylistSettings::default() };
         let cat = catalog::load(&options).map_err(py_err)?;
         let backend = engine.backend;
         let profile = engine.profile.clone();

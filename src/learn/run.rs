@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use arrow_array::Array;
-use arrow_array::cast::AsArray;
 use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt16Type};
 
 use crate::after::finished::{batches, column, floats, read_manifest, strings};

@@ -18,8 +18,8 @@ use serde::Serialize;
 
 use crate::catalog::Catalog;
 use crate::engine::analysis::{Analysis, FACE_EFFECT_NAMED};
-use crate::engine::faces;
 use crate::engine::backend::Backend;
+use crate::engine::faces;
 use crate::engine::mood::{self, MoodMode, MoodVector, SimVector, Weights};
 use crate::engine::similarity::Matcher;
 use crate::error::Result;
@@ -223,7 +223,9 @@ pub fn hubness(matcher: &dyn Matcher, catalog: &Catalog, probes: &[SimVector], k
 fn why(a: &Analysis) -> String {
     let score = mood::dim(a.label).map_or(0.0, |d| a.mood[d]);
     let faces = (a.face_effect >= FACE_EFFECT_NAMED)
-        .then(|| faces::mix(&a.info.faces).map(|m| playlist::faces_phrase(a.info.faces.len(), faces::top_expression(&m))))
+        .then(|| {
+            faces::mix(&a.info.faces).map(|m| playlist::faces_phrase(a.info.faces.len(), faces::top_expression(&m)))
+        })
         .flatten();
     playlist::mood_drivers(&a.info.colour, a.scene(), faces.as_deref(), a.label, score)
 }

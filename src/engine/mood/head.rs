@@ -110,7 +110,8 @@ impl MoodHead {
         h.weight.splice(at * OUTPUTS..at * OUTPUTS, [0.0; FACE_INPUTS * OUTPUTS]);
         if let Some(k) = &mut h.kernel {
             let old = k.inputs;
-            k.points = k.points.chunks_exact(old).flat_map(|p| [&p[..at], &[0.0; FACE_INPUTS], &p[at..]].concat()).collect();
+            k.points =
+                k.points.chunks_exact(old).flat_map(|p| [&p[..at], &[0.0; FACE_INPUTS], &p[at..]].concat()).collect();
             k.inputs = INPUTS;
         }
         h

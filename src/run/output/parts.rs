@@ -31,9 +31,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
-    Dest, MemoryTables,
-    ERRORS_FILE, ErrorsWriter, FACES_FILE, FEATURES_FILE, FacesWriter, FeaturesWriter, IMAGES_FILE, ImagesWriter,
-    RECOMMENDATIONS_FILE, RecommendationsWriter, Table, faces_schema, features_schema, images_schema,
+    Dest, ERRORS_FILE, ErrorsWriter, FACES_FILE, FEATURES_FILE, FacesWriter, FeaturesWriter, IMAGES_FILE, ImagesWriter,
+    MemoryTables, RECOMMENDATIONS_FILE, RecommendationsWriter, Table, faces_schema, features_schema, images_schema,
     recommendations_schema,
 };
 use crate::atomic::write_atomic;
