@@ -28,9 +28,7 @@ use crate::error::{Error, Result, Stage};
 use crate::recommend::Recommender;
 use crate::run::Progress;
 use crate::run::output::Severity;
-use crate::run::output::{
-    ERRORS_FILE, ErrorsWriter, RECOMMENDATIONS_FILE, RecommendationRecord, RecommendationsWriter,
-};
+use crate::run::output::{ERRORS_FILE, ErrorsWriter, RECOMMENDATIONS_FILE, RecommendationsWriter};
 use keyframes::FrameAnalyser;
 use read::{Film, Sampling};
 
@@ -122,20 +120,7 @@ pub fn run(
     for film in &films {
         let analyses: Vec<_> = film.scenes.iter().map(|(_, m)| &m.analysis).collect();
         for (i, playlist) in recommender.playlists(&analyses)?.into_iter().enumerate() {
-            let image_id = film.image_id(i);
-            for (rank, pick) in playlist.iter().enumerate() {
-                let t = catalog.track(pick.track as usize);
-                recs.push(&RecommendationRecord {
-                    image_id: &image_id,
-                    rank: rank as u16 + 1,
-                    track_id: t.id,
-                    title: t.title,
-                    artist: t.artist,
-                    score: pick.score,
-                    contributions: &pick.contributions,
-                    explanation: &pick.explanation,
-                })?;
-            }
+            recs.push_playlist(&film.image_id(i), &playlist, catalog)?;
         }
         let cues = soundtrack::soundtrack(film, recommender)?;
         summary.cues += cues.len() as u64;

@@ -7,7 +7,9 @@ use arrow_array::builder::{Float32Builder, ListBuilder, StringBuilder, UInt16Bui
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::{Table, list_field, list_of};
+use crate::catalog::Catalog;
 use crate::error::Result;
+use crate::recommend::playlist::Pick;
 
 pub fn recommendations_schema() -> SchemaRef {
     let list = list_field;
@@ -58,6 +60,25 @@ impl RecommendationsWriter {
             contribs: list_of(Float32Builder::new(), DataType::Float32),
             explanation: StringBuilder::new(),
         })
+    }
+
+    /// Appends `playlist`'s picks for `image_id`, ranked from 1, each
+    /// track named as `catalog` names it.
+    pub fn push_playlist(&mut self, image_id: &str, playlist: &[Pick], catalog: &Catalog) -> Result<()> {
+        for (rank, pick) in playlist.iter().enumerate() {
+            let t = catalog.track(pick.track as usize);
+            self.push(&RecommendationRecord {
+                image_id,
+                rank: rank as u16 + 1,
+                track_id: t.id,
+                title: t.title,
+                artist: t.artist,
+                score: pick.score,
+                contributions: &pick.contributions,
+                explanation: &pick.explanation,
+            })?;
+        }
+        Ok(())
     }
 
     pub fn push(&mut self, r: &RecommendationRecord) -> Result<()> {

@@ -15,7 +15,7 @@ use crate::recommend::Recommender;
 use crate::recommend::playlist::{Exposure, Pick};
 use crate::run::ingest::{self, ImageSource};
 use crate::run::output::Learning;
-use crate::run::output::{ImageRecord, PartSink, PartTables, RecommendationRecord, Severity};
+use crate::run::output::{ImageRecord, PartSink, PartTables, Severity};
 
 /// Turns finished batches into analyses (top labels and mood) and, with a
 /// recommender, playlists (one matcher call a batch).
@@ -154,19 +154,7 @@ pub(super) fn sink(
                         w.push(&source.id, &l, &info.colour)?;
                     }
                     if let (Some(w), Some(cat)) = (recs.as_mut(), catalog) {
-                        for (rank, pick) in playlist.iter().enumerate() {
-                            let t = cat.track(pick.track as usize);
-                            w.push(&RecommendationRecord {
-                                image_id: &source.id,
-                                rank: rank as u16 + 1,
-                                track_id: t.id,
-                                title: t.title,
-                                artist: t.artist,
-                                score: pick.score,
-                                contributions: &pick.contributions,
-                                explanation: &pick.explanation,
-                            })?;
-                        }
+                        w.push_playlist(&source.id, &playlist, cat)?;
                     }
                     if let Some(w) = &info.warning {
                         errors.push(Some(&source.id), &path, Stage::Decode.as_str(), Severity::Warning, w)?;
