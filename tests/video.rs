@@ -9,13 +9,14 @@
 
 mod common;
 
+use common::video::{demo_catalog, ffmpeg, have_ffmpeg, photo_clip};
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, UInt32Type};
-use pixtape::catalog::{self, CatalogOptions};
 use pixtape::engine::backend::Backend;
 use pixtape::engine::mood::MoodMode;
 use pixtape::recommend::Recommender;
@@ -28,50 +29,6 @@ use pixtape::video::{self, VideoSettings, VideoSummary};
 
 /// One sampled frame (0.25 s) is how close a cut must be found.
 const TOLERANCE: f64 = 0.25;
-
-fn have_ffmpeg() -> bool {
-    let ok = Command::new("ffmpeg").arg("-version").output().is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("PIXTAPE_REQUIRE_FFMPEG").is_err(),
-            "PIXTAPE_REQUIRE_FFMPEG is set but there is no ffmpeg"
-        );
-        eprintln!("skipped: no ffmpeg on the PATH");
-    }
-    ok
-}
-
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg").args(["-y", "-hide_banner", "-loglevel", "error"]).args(args).output().unwrap();
-    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A clip of the bundled photos, `seconds` each, hard cuts between them;
-/// `fades` dips to black across each cut (a second out, a second in).
-fn photo_clip(dir: &Path, name: &str, photos: &[&str], seconds: f64, fades: bool) -> PathBuf {
-    let mut args: Vec<String> = Vec::new();
-    let mut graph = String::new();
-    for (i, p) in photos.iter().enumerate() {
-        let path = common::photos_dir().join(p);
-        args.extend(["-loop", "1", "-framerate", "25", "-t"].map(String::from));
-        args.push(seconds.to_string());
-        args.extend(["-i".to_string(), path.to_string_lossy().into_owned()]);
-        let fade = match fades {
-            true => format!(",fade=t=in:st=0:d=1,fade=t=out:st={}:d=1", seconds - 1.0),
-            false => String::new(),
-        };
-        graph.push_str(&format!("[{i}]scale=480:270,setsar=1{fade}[v{i}];"));
-    }
-    for i in 0..photos.len() {
-        graph.push_str(&format!("[v{i}]"));
-    }
-    graph.push_str(&format!("concat=n={}:v=1,format=yuv420p", photos.len()));
-    let dest = dir.join(name);
-    args.extend(["-filter_complex", &graph, "-c:v", "libx264", "-preset", "veryfast"].map(String::from));
-    args.push(dest.to_string_lossy().into_owned());
-    ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    dest
-}
 
 /// Moving test patterns (a scrolling test card, a zooming fractal, bars,
 /// a game of life), 4 s each, hard cuts at 4, 8 and 12 s.
@@ -96,11 +53,6 @@ fn pattern_clip(dir: &Path) -> PathBuf {
     dest
 }
 
-fn demo_catalog() -> pixtape::catalog::Catalog {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/catalog/demo_catalog.csv");
-    catalog::load(&CatalogOptions::new(path)).unwrap()
-}
-
 /// Runs `pixtape::video::run` on the CPU into `out`.
 fn run(inputs: Vec<PathBuf>, out: &Path, sampling: Sampling) -> VideoSummary {
     let backend = Backend::cpu();
@@ -109,7 +61,7 @@ fn run(inputs: Vec<PathBuf>, out: &Path, sampling: Sampling) -> VideoSummary {
     let settings = PlaylistSettings { length: 10, ..PlaylistSettings::default() };
     let recommender = Recommender::new(&backend, &catalog, MoodMode::Match, settings).unwrap();
     let limits = pixtape::engine::decode::DecodeLimits::default();
-    let settings = VideoSettings { inputs, out: out.to_path_buf(), sampling, limits, faces: None, report: true };
+    let settings = VideoSettings { sampling, limits, report: true, ..VideoSettings::new(inputs, out) };
     video::run(&settings, &model, &recommender, &Silent).unwrap()
 }
 

@@ -8,6 +8,7 @@ use clap::Args;
 use pixtape::catalog;
 use pixtape::engine::backend::Backend;
 use pixtape::recommend::Recommender;
+use pixtape::run::shard::Shard;
 use pixtape::video::read::Sampling;
 use pixtape::video::scenes::CutSettings;
 use pixtape::video::{self, VideoSettings, VideoSummary};
@@ -48,6 +49,14 @@ pub struct VideoArgs {
     #[arg(long)]
     pub report: bool,
 
+    /// Read only shard I of N, into OUT/shard-IIIII-of-NNNNN/ (one video is
+    /// one input). I is a number, or `auto`: the first set of
+    /// PIXTAPE_SHARD_INDEX, SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX,
+    /// AWS_BATCH_JOB_ARRAY_INDEX. A shard that finds its own complete run
+    /// does nothing.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+
     #[command(flatten)]
     pub catalog: CatalogArgs,
 
@@ -73,18 +82,21 @@ impl VideoArgs {
             limits: self.common.limits(),
             faces: self.common.faces(),
             report: self.report,
+            shard: self.shard.as_deref().map(|s| Shard::parse(s, &|v| std::env::var(v).ok())).transpose()?,
+            profile: None,
         })
     }
 }
 
 pub fn video(args: VideoArgs) -> anyhow::Result<ExitCode> {
     let (common, quiet) = (&args.common, args.common.quiet);
-    let settings = args.settings()?;
+    let mut settings = args.settings()?;
     common.init_threads()?;
     let backend = Backend::open(common.device())?;
     say(quiet, Some(&backend.report().notice));
     let (model, profile) = model(&backend, common, common.batch())?;
-    let (profile, _) = profile.unzip();
+    let (profile, report) = profile.unzip();
+    settings.profile = report.map(|r| r.sha256);
     let options = with_profile_weights(args.catalog.options()?, &args.catalog, profile.as_ref())?;
     let catalog = catalog::load(&options)?;
     say(quiet, Some(&progress::catalog_line(&catalog)));
@@ -96,6 +108,10 @@ pub fn video(args: VideoArgs) -> anyhow::Result<ExitCode> {
     let bar = progress::Bar::new(quiet);
     let summary = video::run(&settings, &model, &recommender, &bar)?;
     bar.finish();
+    if summary.already_complete {
+        say(quiet, Some(&format!("{} holds this shard's complete run: nothing to do", settings.out_dir().display())));
+        return Ok(if summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS });
+    }
     say(quiet, Some(&summary_line(&summary, &settings)));
     if let Some(r) = &summary.report {
         say(quiet, Some(&format!("wrote {}", r.display())));
@@ -104,10 +120,14 @@ pub fn video(args: VideoArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn summary_line(s: &VideoSummary, settings: &VideoSettings) -> String {
-    let speed = s.seconds / s.wall_seconds.max(1e-9);
+    let speed = s.read_seconds / s.wall_seconds.max(1e-9);
+    let resumed = match s.resumed {
+        0 => String::new(),
+        n => format!(", {n} resumed"),
+    };
     format!(
-        "{} videos ({} failed), {:.1} s of video in {} scenes, {} cues; {:.1} s ({speed:.1} s of video a second, \
-         {:.0}% waiting on decode) -> {}",
+        "{} videos ({} failed{resumed}), {:.1} s of video in {} scenes, {} cues; {:.1} s ({speed:.1} s of video a \
+         second, {:.0}% waiting on decode) -> {}",
         s.videos,
         s.failed,
         s.seconds,
@@ -115,6 +135,6 @@ fn summary_line(s: &VideoSummary, settings: &VideoSettings) -> String {
         s.cues,
         s.wall_seconds,
         100.0 * s.decode_seconds / s.wall_seconds.max(1e-9),
-        settings.out.display()
+        settings.out_dir().display()
     )
 }

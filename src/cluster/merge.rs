@@ -71,7 +71,13 @@ pub fn merge(out: &Path) -> Result<Report> {
         let path = out.join(folder_name(i, n)).join(MANIFEST_FILE);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         let m: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::input(&path, e.to_string()))?;
-        let c = |k: &str| m["counts"][k].as_u64().unwrap_or(0);
+        let c = |k: &str| match (k, m["command"].as_str()) {
+            // A video run's inputs are videos: those read count as analysed.
+            ("images", Some("video")) => {
+                m["counts"]["videos"].as_u64().unwrap_or(0).saturating_sub(m["counts"]["failed"].as_u64().unwrap_or(0))
+            }
+            _ => m["counts"][k].as_u64().unwrap_or(0),
+        };
         totals.inputs += c("inputs");
         totals.images += c("images");
         totals.errors += c("errors");
@@ -85,7 +91,12 @@ pub fn merge(out: &Path) -> Result<Report> {
         if let Some(t) = time("finished_at") {
             last = Some(last.map_or(t, |l| l.max(t)));
         }
-        if i == 0 {
+        if i == 0 && m["command"].as_str() == Some("video") {
+            tables = ["scenes", "recommendations", "soundtrack", "errors"]
+                .map(|t| (t, format!("shard-*/{t}.parquet")))
+                .to_vec();
+            tables.push(("cues", "shard-*/cues.csv".into()));
+        } else if i == 0 {
             for table in ["recommendations", "features"] {
                 if m["outputs"][table].is_string() {
                     tables.push((table, format!("shard-*/{table}.parquet")));

@@ -18,7 +18,10 @@ use arrow_array::cast::AsArray;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
-use crate::run::output::{ERRORS_FILE, IMAGES_FILE, Journal, MANIFEST_FILE, PARTS_DIR, RECOMMENDATIONS_FILE};
+use crate::run::output::{
+    ERRORS_FILE, IMAGES_FILE, Journal, MANIFEST_FILE, PARTS_DIR, RECOMMENDATIONS_FILE, SCENES_FILE, SOUNDTRACK_FILE,
+    VIDEO_JOURNAL_FILE,
+};
 use crate::run::shard::{self, array_ranges, folder_name, parse_folder_name};
 
 /// What `verify` found.
@@ -166,21 +169,30 @@ fn check_shard(
     }
     let count = |k: &str| manifest["counts"][k].as_u64().unwrap_or(0);
     let (want_inputs, want_images, want_errors) = (count("inputs"), count("images"), count("errors"));
-    // Images: one row per analysed input.
     let mut inputs = 0u64;
-    match read_column(&dir.join(IMAGES_FILE), &["image_id"]) {
-        Ok(rows) => {
-            if rows.len() as u64 != want_images {
-                report
-                    .problems
-                    .push(format!("{name}: images.parquet has {} rows, its manifest counts {want_images}", rows.len()));
+    let read = match manifest["command"].as_str() {
+        // A video run: each read video has its scenes, a row each.
+        Some("video") => video_ids(dir, &name, &count, report),
+        // Images: one row per analysed input.
+        _ => match read_column(&dir.join(IMAGES_FILE), &["image_id"]) {
+            Ok(rows) => {
+                if rows.len() as u64 != want_images {
+                    report.problems.push(format!(
+                        "{name}: images.parquet has {} rows, its manifest counts {want_images}",
+                        rows.len()
+                    ));
+                }
+                rows.into_iter().map(|r| r[0].clone().unwrap_or_default()).collect()
             }
-            for r in rows {
-                inputs += 1;
-                see(r[0].clone().unwrap_or_default(), index, shard, ids, report, &name);
+            Err(e) => {
+                report.problems.push(format!("{name}: images.parquet cannot be read ({e}): a corrupt part"));
+                Vec::new()
             }
-        }
-        Err(e) => report.problems.push(format!("{name}: images.parquet cannot be read ({e}): a corrupt part")),
+        },
+    };
+    for id in read {
+        inputs += 1;
+        see(id, index, shard, ids, report, &name);
     }
     // Errors: one row per failed input (catalog rows and warnings are not inputs).
     match read_column(&dir.join(ERRORS_FILE), &["image_id", "path", "stage", "severity"]) {
@@ -219,12 +231,51 @@ fn check_shard(
         report.problems.push(format!("{name}: its tables hold {inputs} inputs, its manifest counts {want_inputs}"));
     }
     report.inputs += inputs;
-    report.images += want_images;
+    // A video run's inputs are videos: those read count as analysed.
+    report.images += match manifest["command"].as_str() {
+        Some("video") => want_inputs.saturating_sub(want_errors),
+        _ => want_images,
+    };
     report.errors += want_errors;
     Ok(Some(ShardManifest {
         fingerprint: manifest["fingerprint"].as_str().unwrap_or("").to_string(),
         listed: manifest["input"]["listed"].as_u64().unwrap_or(0),
     }))
+}
+
+/// The ids of the videos a video run read, one per video, from
+/// `scenes.parquet`, checking its and `soundtrack.parquet`'s rows against
+/// the manifest's counts.
+fn video_ids(dir: &Path, name: &str, count: &dyn Fn(&str) -> u64, report: &mut Report) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    match read_column(&dir.join(SCENES_FILE), &["video_id"]) {
+        Ok(rows) => {
+            if rows.len() as u64 != count("scenes") {
+                report.problems.push(format!(
+                    "{name}: scenes.parquet has {} rows, its manifest counts {}",
+                    rows.len(),
+                    count("scenes")
+                ));
+            }
+            // A video's scenes are consecutive rows.
+            for id in rows.into_iter().map(|r| r[0].clone().unwrap_or_default()) {
+                if ids.last() != Some(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        Err(e) => report.problems.push(format!("{name}: scenes.parquet cannot be read ({e}): a corrupt part")),
+    }
+    match read_column(&dir.join(SOUNDTRACK_FILE), &["video_id"]) {
+        Ok(rows) if rows.len() as u64 != count("cues") => report.problems.push(format!(
+            "{name}: soundtrack.parquet has {} rows, its manifest counts {} cues",
+            rows.len(),
+            count("cues")
+        )),
+        Ok(_) => {}
+        Err(e) => report.problems.push(format!("{name}: soundtrack.parquet cannot be read ({e})")),
+    }
+    ids
 }
 
 /// Says what an incomplete shard's committed parts hold, and names a part
@@ -241,6 +292,13 @@ fn interrupted(dir: &Path, name: &str, report: &mut Report) -> Result<()> {
                  rerunning it discards that part and resumes"
             ));
         }
+    }
+    // A video run's journal: a header line, then a line per committed video.
+    if let Ok(text) = std::fs::read_to_string(parts.join(VIDEO_JOURNAL_FILE)) {
+        let videos = text.matches('\n').count().saturating_sub(1);
+        report
+            .problems
+            .push(format!("{name}: interrupted with {videos} videos committed; rerunning it resumes from there"));
     }
     match Journal::read(dir) {
         Ok(Some(j)) => report.problems.push(format!(

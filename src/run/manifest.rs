@@ -210,26 +210,7 @@ pub fn fingerprint(settings: &AnalyzeSettings, recommender: Option<&Recommender>
         ("shards", settings.shard.as_ref().map_or(1, |s| s.count).to_string()),
     ];
     if let Some(r) = recommender {
-        // What decides the picks: the catalog's content and how it was read,
-        // and the recommender's settings; not where the catalog lies, how
-        // long it took to load or where the matcher ran.
-        let rep = r.report();
-        let c = rep.catalog;
-        let catalog = serde_json::json!([c.sha256, c.columns, c.va_range, c.tracks]);
-        let settings = serde_json::json!([
-            rep.mood_mode,
-            rep.weights,
-            rep.playlist_length,
-            rep.per_artist,
-            rep.relevance_lambda,
-            rep.candidates,
-            rep.style_preferences,
-            rep.hub_penalty,
-            rep.max_exposure,
-            crate::recommend::playlist::ALGORITHM
-        ]);
-        parts.push(("catalog", catalog.to_string()));
-        parts.push(("recommend", settings.to_string()));
+        parts.extend(recommend_parts(r));
     }
     shard::fingerprint(&parts)
 }
@@ -253,4 +234,27 @@ pub fn read(out: &Path) -> Result<Option<Previous>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(&path, e)),
     }
+}
+
+/// The fingerprint's parts that a recommender decides. What decides the
+/// picks: the catalog's content and how it was read, and the recommender's
+/// settings; not where the catalog lies, how long it took to load or where
+/// the matcher ran.
+pub fn recommend_parts(r: &Recommender) -> [(&'static str, String); 2] {
+    let rep = r.report();
+    let c = rep.catalog;
+    let catalog = serde_json::json!([c.sha256, c.columns, c.va_range, c.tracks]);
+    let settings = serde_json::json!([
+        rep.mood_mode,
+        rep.weights,
+        rep.playlist_length,
+        rep.per_artist,
+        rep.relevance_lambda,
+        rep.candidates,
+        rep.style_preferences,
+        rep.hub_penalty,
+        rep.max_exposure,
+        crate::recommend::playlist::ALGORITHM
+    ]);
+    [("catalog", catalog.to_string()), ("recommend", settings.to_string())]
 }

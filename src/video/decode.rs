@@ -236,9 +236,11 @@ impl Drop for FrameStream {
     }
 }
 
-/// The last lines of a child's stderr, on one line.
+/// The last lines of a child's stderr, on one line, without the memory
+/// addresses FFmpeg names its components by (`[mov,mp4 @ 0x55…]`): they
+/// change from run to run, and the errors table should not.
 fn tail(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<String> = stderr.lines().map(|l| without_addresses(l.trim())).filter(|l| !l.is_empty()).collect();
     let keep = &lines[lines.len().saturating_sub(3)..];
     let mut s = keep.join("; ");
     if s.len() > 600 {
@@ -249,6 +251,29 @@ fn tail(stderr: &str) -> String {
     s
 }
 
+/// `line` with each ` @ 0x…` (a hexadecimal address) taken out.
+fn without_addresses(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find(" @ 0x") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 5..];
+        rest = after.trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    out.push_str(rest);
+    out
+}
+
 fn or_status(stderr: &str, status: std::process::ExitStatus) -> String {
     if stderr.is_empty() { format!("failed ({status})") } else { stderr.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn addresses_are_taken_out_of_ffmpeg_messages() {
+        let line = "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x555db66cbbc0] moov atom not found";
+        assert_eq!(super::without_addresses(line), "[mov,mp4,m4a,3gp,3g2,mj2] moov atom not found");
+        assert_eq!(super::tail("a @ 0xff b\n\n[x @ 0x1]\n"), "a b; [x]");
+    }
 }

@@ -6,14 +6,18 @@
 //! `decode` runs FFmpeg and streams sampled frames, `scenes` finds the
 //! cuts and fades, `keyframes` keeps a scene's frames and reads its mood,
 //! `read` joins those three over one video, `soundtrack` picks a track per
-//! scene, and `output` writes the tables and cue sheets. `run` below does
-//! them in order for every video. A video that cannot be read becomes a
-//! row of `errors.parquet` and the run goes on.
+//! scene, `output` and `report` render a film's rows, cue sheets and strip,
+//! `parts` commits each video as it is read, and `assemble` writes a film's
+//! part and joins the parts into the run's outputs. `run` below does them
+//! in order for every video. A video that cannot be read becomes a row of
+//! `errors.parquet` and the run goes on.
 
+pub mod assemble;
 pub mod decode;
 pub mod keyframes;
 pub mod manifest;
 pub mod output;
+pub mod parts;
 pub mod read;
 pub mod report;
 pub mod scenes;
@@ -24,13 +28,15 @@ use std::time::{Instant, SystemTime};
 
 use crate::engine::backend::Model;
 use crate::engine::decode::DecodeLimits;
-use crate::error::{Error, Result, Stage};
+use crate::error::{Error, Result};
 use crate::recommend::Recommender;
+use crate::recommend::playlist::Exposure;
 use crate::run::Progress;
-use crate::run::output::Severity;
-use crate::run::output::{ERRORS_FILE, ErrorsWriter, RECOMMENDATIONS_FILE, RecommendationsWriter};
+use crate::run::output::{OutputLock, remove_parts};
+use crate::run::shard::{InputDigest, Shard};
 use keyframes::FrameAnalyser;
-use read::{Film, Sampling};
+use parts::{DoneVideo, VideoParts};
+use read::Sampling;
 
 /// File extensions taken from a folder (any case); a file named on the
 /// command line is tried whatever its name.
@@ -49,31 +55,68 @@ pub struct VideoSettings {
     pub faces: Option<f32>,
     /// Also write `report.html`: each film's scenes as a strip.
     pub report: bool,
+    /// Read only this shard's videos, into `OUT/shard-IIIII-of-NNNNN/`.
+    pub shard: Option<Shard>,
+    /// The sha256 of the profile whose mood head the model reads with.
+    pub profile: Option<String>,
+}
+
+impl VideoSettings {
+    pub fn new(inputs: Vec<PathBuf>, out: impl Into<PathBuf>) -> Self {
+        VideoSettings {
+            inputs,
+            out: out.into(),
+            sampling: Sampling::default(),
+            limits: DecodeLimits::default(),
+            faces: None,
+            report: false,
+            shard: None,
+            profile: None,
+        }
+    }
+
+    /// Where this run (or shard) writes.
+    pub fn out_dir(&self) -> PathBuf {
+        self.shard.as_ref().map_or_else(|| self.out.clone(), |s| s.dir(&self.out))
+    }
 }
 
 /// What a video run did.
 #[derive(Clone, Debug, Default)]
 pub struct VideoSummary {
+    /// Videos this run (or shard) owns, and those that failed.
     pub videos: u64,
     pub failed: u64,
+    /// Videos an earlier, interrupted attempt had committed.
+    pub resumed: u64,
     pub scenes: u64,
     pub recommendations: u64,
     pub cues: u64,
-    /// Seconds of video read.
+    /// Seconds of video in the run's outputs.
     pub seconds: f64,
-    /// Seconds spent waiting for FFmpeg's frames.
+    /// Seconds of video read, and spent waiting for FFmpeg's frames, by
+    /// this attempt (resumed videos were read by an earlier one).
+    pub read_seconds: f64,
     pub decode_seconds: f64,
     pub wall_seconds: f64,
     /// The EDLs written, relative to the output folder.
     pub edls: Vec<String>,
     /// `report.html`, when asked for.
     pub report: Option<PathBuf>,
+    pub fingerprint: String,
+    /// A shard that found its own complete run did nothing.
+    pub already_complete: bool,
 }
 
 /// Cuts, reads and scores every video, writing `scenes.parquet`,
 /// `recommendations.parquet`, `soundtrack.parquet`, `errors.parquet`,
 /// `cues.csv`, `cues/*.edl` (and `report.html` when asked) into
-/// `settings.out`, and `manifest.json` last.
+/// `settings.out_dir()`, and `manifest.json` last.
+///
+/// Each video is committed to the parts folder once read (`parts`), so a
+/// killed run, started again with the same videos and settings, goes on
+/// from the videos it finished. A shard (`settings.shard`) reads the videos
+/// whose ids hash to it, and does nothing if its complete run is there.
 pub fn run(
     settings: &VideoSettings,
     model: &Model,
@@ -82,61 +125,62 @@ pub fn run(
 ) -> Result<VideoSummary> {
     let (started, started_at) = (Instant::now(), SystemTime::now());
     decode::check_tools()?;
-    let videos = list(&settings.inputs)?;
-    progress.discovered(videos.len() as u64, true);
-    let out = &settings.out;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let listed = list(&settings.inputs)?;
+    let mut digest = InputDigest::default();
+    listed.iter().for_each(|(_, id)| digest.add(id));
+    let owned: Vec<(PathBuf, String)> =
+        listed.into_iter().filter(|(_, id)| settings.shard.as_ref().is_none_or(|s| s.owns(id))).collect();
+    let out = settings.out_dir();
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    let _lock = OutputLock::acquire(&out)?;
+    let fingerprint = manifest::fingerprint(settings, &digest, recommender);
+    if settings.shard.is_some()
+        && let Some(done) = manifest::finished(&out, &fingerprint)?
+    {
+        remove_parts(&out)?;
+        return Ok(done);
+    }
+    progress.discovered(owned.len() as u64, true);
     // Until this run's is written last, the folder holds no complete run.
-    manifest::remove(out)?;
-    let mut errors = ErrorsWriter::create(&out.join(ERRORS_FILE))?;
+    manifest::remove(&out)?;
+    let mut parts = VideoParts::open(&out, &fingerprint, settings.shard.is_some(), progress)?;
+    let mut summary = VideoSummary { fingerprint, ..VideoSummary::default() };
+    summary.resumed = owned.iter().filter(|(_, id)| parts.get(id).is_some()).count() as u64;
+    if summary.resumed > 0 {
+        progress.note(&format!("resuming: {} of {} videos are committed", summary.resumed, owned.len()));
+    }
+    progress.resumed(summary.resumed);
+    let ids: Vec<String> = owned.iter().map(|(_, id)| id.clone()).collect();
+    let mut exposure = Exposure::new(recommender.settings());
+    if let Some(e) = exposure.as_mut() {
+        assemble::record_committed(&parts, &ids, recommender.catalog(), e)?;
+    }
     let mut analyser = FrameAnalyser::new(model, settings.limits, settings.faces);
-    let mut films: Vec<Film> = Vec::new();
-    let mut summary = VideoSummary { videos: videos.len() as u64, ..VideoSummary::default() };
-    let mut failed: Vec<(String, String)> = Vec::new();
-    for (path, id) in &videos {
-        let shown = path.to_string_lossy();
-        match read::read(path, id, &settings.sampling, &mut analyser) {
+    for (path, id) in &owned {
+        if parts.get(id).is_some() {
+            continue;
+        }
+        let done = match read::read(path, id, &settings.sampling, &mut analyser) {
             Ok(film) => {
-                if let Some(w) = &film.warning {
-                    errors.push(Some(id), &shown, Stage::Decode.as_str(), Severity::Warning, w)?;
-                }
-                summary.seconds += film.duration;
+                summary.read_seconds += film.duration;
                 summary.decode_seconds += film.decode_seconds;
-                summary.scenes += film.scenes.len() as u64;
-                films.push(film);
-                progress.finished_one(true);
+                assemble::write_part(&film, &parts, recommender, exposure.as_mut(), settings.report)?
             }
-            Err(f) => {
-                errors.push(Some(id), &shown, f.stage.as_str(), Severity::Error, &f.reason)?;
-                failed.push((id.clone(), f.reason));
-                summary.failed += 1;
-                progress.finished_one(false);
-            }
-        }
+            Err(f) => DoneVideo {
+                id: id.clone(),
+                path: path.to_string_lossy().into_owned(),
+                failure: Some((f.stage.as_str().to_string(), f.reason)),
+                ..DoneVideo::default()
+            },
+        };
+        let ok = done.failure.is_none();
+        parts.commit(done)?;
+        progress.finished_one(ok);
     }
-    let catalog = recommender.catalog();
-    let mut recs = RecommendationsWriter::create(&out.join(RECOMMENDATIONS_FILE))?;
-    let mut soundtracks = Vec::with_capacity(films.len());
-    for film in &films {
-        let analyses: Vec<_> = film.scenes.iter().map(|(_, m)| &m.analysis).collect();
-        for (i, playlist) in recommender.playlists(&analyses)?.into_iter().enumerate() {
-            recs.push_playlist(&film.image_id(i), &playlist, catalog)?;
-        }
-        let cues = soundtrack::soundtrack(film, recommender)?;
-        summary.cues += cues.len() as u64;
-        soundtracks.push((film, cues));
-    }
-    summary.recommendations = recs.finish()?;
-    output::write_scenes(out, &films)?;
-    output::write_soundtrack(out, &soundtracks, catalog)?;
-    summary.edls = output::write_cue_sheets(out, &soundtracks, catalog)?;
-    if settings.report {
-        summary.report = Some(report::write_report(out, &soundtracks, catalog, &failed)?);
-    }
-    errors.finish()?;
+    assemble::assemble(&out, &ids, &parts, settings.report, &mut summary)?;
     summary.wall_seconds = started.elapsed().as_secs_f64();
-    let ids: Vec<String> = videos.into_iter().map(|(_, id)| id).collect();
-    manifest::write(settings, &ids, &summary, model, recommender, started_at)?;
+    manifest::write(settings, &ids, digest.count, &summary, model, recommender, started_at)?;
+    remove_parts(&out)?;
     Ok(summary)
 }
 
@@ -160,6 +204,17 @@ pub fn list(inputs: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
             }
             let rel = p.strip_prefix(input).unwrap_or(p);
             out.push((p.to_path_buf(), rel.to_string_lossy().replace('\\', "/")));
+        }
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (path, id) in &out {
+        if let Some(first) = seen.insert(id.as_str(), path) {
+            return Err(Error::Config(format!(
+                "two videos have the id {id:?} ({} and {}): an id names a video's scenes, parts and shard, so \
+                 give the folder that holds them instead, or rename one",
+                first.display(),
+                path.display()
+            )));
         }
     }
     if out.is_empty() {

@@ -1,6 +1,8 @@
-//! Video output stage: `scenes.parquet`, `soundtrack.parquet` and the cue
-//! sheets an editor imports: `cues.csv` for every film, and one CMX3600
-//! EDL per film in `cues/`, every file written atomically.
+//! Video output stage: a film's rows of `scenes.parquet`,
+//! `soundtrack.parquet` and of the cue sheets an editor imports (`cues.csv`
+//! for every film, and one CMX3600 EDL per film in `cues/`). The run writes
+//! each film's into its parts as soon as the film is read, and joins them
+//! at the end (`video::assemble`).
 //!
 //! The EDL is an event list of the film's own cuts: one event per scene,
 //! reel `AX` (a source outside the project), video, a cut, with source and
@@ -19,7 +21,6 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use crate::atomic::write_atomic;
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::run::output::write_batch;
@@ -27,8 +28,7 @@ use crate::video::read::Film;
 use crate::video::scenes::{smpte, timecode};
 use crate::video::soundtrack::Cue;
 
-pub const SCENES_FILE: &str = "scenes.parquet";
-pub const SOUNDTRACK_FILE: &str = "soundtrack.parquet";
+pub use crate::run::output::{SCENES_FILE, SOUNDTRACK_FILE};
 pub const CUES_FILE: &str = "cues.csv";
 pub const EDL_DIR: &str = "cues";
 
@@ -53,9 +53,9 @@ pub fn scenes_schema() -> SchemaRef {
     ]))
 }
 
-/// Writes `scenes.parquet`: one row per scene of every film.
-pub fn write_scenes(out: &Path, films: &[Film]) -> Result<u64> {
-    let rows = films.iter().flat_map(|f| f.scenes.iter().map(move |s| (f, s)));
+/// Writes one film's rows of `scenes.parquet` (one per scene) to `dest`.
+pub fn write_scenes(dest: &Path, film: &Film) -> Result<u64> {
+    let rows = film.scenes.iter().map(|s| (film, s));
     let (mut ids, mut index, mut start, mut end, mut start_tc, mut end_tc) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut start_f, mut end_f, mut cut, mut image, mut valence, mut arousal, mut label, mut sees) =
@@ -97,9 +97,8 @@ pub fn write_scenes(out: &Path, films: &[Film]) -> Result<u64> {
         Arc::new(StringArray::from(sees)),
         Arc::new(times.finish()),
     ];
-    let dest = out.join(SCENES_FILE);
-    let batch = RecordBatch::try_new(scenes_schema(), columns).map_err(|e| Error::output(&dest, e))?;
-    write_batch(&dest, &batch)
+    let batch = RecordBatch::try_new(scenes_schema(), columns).map_err(|e| Error::output(dest, e))?;
+    write_batch(dest, &batch)
 }
 
 pub fn soundtrack_schema() -> SchemaRef {
@@ -117,9 +116,10 @@ pub fn soundtrack_schema() -> SchemaRef {
     ]))
 }
 
-/// Writes `soundtrack.parquet`: every film's cues, in film order.
-pub fn write_soundtrack(out: &Path, films: &[(&Film, Vec<Cue>)], catalog: &Catalog) -> Result<u64> {
-    let rows = films.iter().flat_map(|(f, cues)| cues.iter().map(move |c| (*f, c)));
+/// Writes one film's rows of `soundtrack.parquet` (its cues, in order) to
+/// `dest`.
+pub fn write_soundtrack(dest: &Path, film: &Film, cues: &[Cue], catalog: &Catalog) -> Result<u64> {
+    let rows = cues.iter().map(|c| (film, c));
     let (mut ids, mut pos, mut scene, mut start, mut end) = (vec![], vec![], vec![], vec![], vec![]);
     let (mut track, mut title, mut artist, mut score, mut why) = (vec![], vec![], vec![], vec![], vec![]);
     for (film, cue) in rows {
@@ -148,45 +148,39 @@ pub fn write_soundtrack(out: &Path, films: &[(&Film, Vec<Cue>)], catalog: &Catal
         Arc::new(Float32Array::from(score)),
         Arc::new(StringArray::from(why)),
     ];
-    let dest = out.join(SOUNDTRACK_FILE);
-    let batch = RecordBatch::try_new(soundtrack_schema(), columns).map_err(|e| Error::output(&dest, e))?;
-    write_batch(&dest, &batch)
+    let batch = RecordBatch::try_new(soundtrack_schema(), columns).map_err(|e| Error::output(dest, e))?;
+    write_batch(dest, &batch)
 }
 
-/// Writes `cues.csv` (video_id, scene, in, out, track_id, title, artist,
-/// location; times as HH:MM:SS.mmm) and one EDL per film under `cues/`;
-/// returns the EDLs' paths.
-pub fn write_cue_sheets(out: &Path, films: &[(&Film, Vec<Cue>)], catalog: &Catalog) -> Result<Vec<String>> {
-    let dest = out.join(CUES_FILE);
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    let header = ["video_id", "scene", "in", "out", "track_id", "title", "artist", "location"];
-    csv.write_record(header).map_err(|e| Error::output(&dest, e))?;
-    for (film, cues) in films {
-        for cue in cues {
-            let s = &film.scenes[cue.scene].0;
-            let t = catalog.track(cue.track as usize);
-            let scene = cue.scene.to_string();
-            let (tc_in, tc_out) = (timecode(s.start_s), timecode(s.end_s));
-            let row = [film.id.as_str(), &scene, &tc_in, &tc_out, t.id, t.title, t.artist, t.location];
-            csv.write_record(row).map_err(|e| Error::output(&dest, e))?;
-        }
+/// The first line of `cues.csv`: video_id, scene, in, out, track_id,
+/// title, artist, location (times as HH:MM:SS.mmm).
+pub const CUES_HEADER: &str = "video_id,scene,in,out,track_id,title,artist,location\n";
+
+/// One film's rows of `cues.csv`, without the header: CSV rows join by
+/// plain concatenation, so the run writes each film's as it is read.
+/// `dest` names the file they go to, in errors.
+pub fn cue_rows(dest: &Path, film: &Film, cues: &[Cue], catalog: &Catalog) -> Result<Vec<u8>> {
+    let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    let fail = |e: csv::Error| Error::output(dest, e);
+    for cue in cues {
+        let s = &film.scenes[cue.scene].0;
+        let t = catalog.track(cue.track as usize);
+        let scene = cue.scene.to_string();
+        let (tc_in, tc_out) = (timecode(s.start_s), timecode(s.end_s));
+        let row = [film.id.as_str(), &scene, &tc_in, &tc_out, t.id, t.title, t.artist, t.location];
+        csv.write_record(row).map_err(fail)?;
     }
-    let bytes = csv.into_inner().map_err(|e| Error::output(&dest, e.into_error()))?;
-    write_atomic(&dest, &bytes)?;
-    let dir = out.join(EDL_DIR);
-    if !films.is_empty() {
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    csv.into_inner().map_err(|e| fail(e.into_error().into()))
+}
+
+/// The file name of a film's EDL under `cues/`: its id made file-safe, with
+/// a number added when an earlier film of the run took the name.
+pub fn edl_name(id: &str, taken: &[String]) -> String {
+    let name = format!("{EDL_DIR}/{}.edl", file_safe(id));
+    match taken.contains(&name) {
+        true => format!("{EDL_DIR}/{}-{}.edl", file_safe(id), taken.len()),
+        false => name,
     }
-    let mut written: Vec<String> = Vec::new();
-    for (film, cues) in films {
-        let mut name = format!("{}.edl", file_safe(&film.id));
-        if written.contains(&name) {
-            name = format!("{}-{}.edl", file_safe(&film.id), written.len());
-        }
-        write_atomic(&dir.join(&name), edl(film, cues, catalog).as_bytes())?;
-        written.push(name);
-    }
-    Ok(written.into_iter().map(|n| format!("{EDL_DIR}/{n}")).collect())
 }
 
 /// The film's CMX3600 EDL (see the module comment).

@@ -7,15 +7,11 @@
 //! script, and every name from a file or the catalog goes through `escape`.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
 use crate::after::export::escape;
-use crate::atomic::write_atomic;
 use crate::catalog::Catalog;
-use crate::error::Result;
-use crate::run::output::REPORT_FILE;
 use crate::video::read::Film;
 use crate::video::scenes::timecode;
 use crate::video::soundtrack::Cue;
@@ -33,76 +29,69 @@ main{padding:16px 40px 60px}h2{font-size:19px;margin:28px 0 4px}.meta{color:#667
 .failed td{padding:3px 8px;font-size:13px;border-bottom:1px solid #e4e2dc}
 "#;
 
-/// Writes `OUT/report.html` for the films read and their soundtracks;
-/// `failed` lists the videos that could not be read, with why.
-pub fn write_report(
-    out: &Path,
-    films: &[(&Film, Vec<Cue>)],
-    catalog: &Catalog,
-    failed: &[(String, String)],
-) -> Result<PathBuf> {
-    let html = render(films, catalog, failed);
-    let dest = out.join(REPORT_FILE);
-    write_atomic(&dest, html.as_bytes())?;
-    Ok(dest)
-}
-
-/// The whole page.
-pub fn render(films: &[(&Film, Vec<Cue>)], catalog: &Catalog, failed: &[(String, String)]) -> String {
-    let scenes: usize = films.iter().map(|(f, _)| f.scenes.len()).sum();
-    let mut h = String::with_capacity(2048 + scenes * 5000);
-    let _ = write!(
-        h,
+/// The page's opening, up to the first film: `films` read, `scenes` in all.
+pub fn head(films: usize, scenes: u64) -> String {
+    format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>pixtape video report</title>\
          <style>{STYLE}</style></head><body><header><h1>pixtape video report</h1>\
-         <p>{} video{} → {scenes} scenes, a soundtrack each</p></header><main>",
-        films.len(),
-        if films.len() == 1 { "" } else { "s" }
+         <p>{films} video{} → {scenes} scenes, a soundtrack each</p></header><main>",
+        if films == 1 { "" } else { "s" }
+    )
+}
+
+/// One film's section: its scenes as a strip. A run writes each film's as
+/// soon as the film is read (see `video::parts`), so the page is joined
+/// from pieces and no keyframe outlives its film.
+pub fn strip(film: &Film, cues: &[Cue], catalog: &Catalog) -> String {
+    let mut h = String::with_capacity(256 + film.scenes.len() * 5000);
+    let _ = write!(
+        h,
+        "<section class=\"film\"><h2>{}</h2><p class=\"meta\">{} · {} scenes · {}×{}</p><div class=\"strip\">",
+        escape(&film.id),
+        timecode(film.duration),
+        film.scenes.len(),
+        film.probe.width,
+        film.probe.height
     );
-    for (film, cues) in films {
+    for (i, (scene, mood)) in film.scenes.iter().enumerate() {
+        h.push_str("<article class=\"scene\">");
+        if mood.thumb.is_empty() {
+            h.push_str("<div class=\"noframe\"></div>");
+        } else {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&mood.thumb);
+            let _ = write!(h, "<img alt=\"scene {i}\" src=\"data:image/jpeg;base64,{b64}\">");
+        }
+        let a = &mood.analysis;
         let _ = write!(
             h,
-            "<section class=\"film\"><h2>{}</h2><p class=\"meta\">{} · {} scenes · {}×{}</p><div class=\"strip\">",
-            escape(&film.id),
-            timecode(film.duration),
-            film.scenes.len(),
-            film.probe.width,
-            film.probe.height
+            "<div class=\"tc\">{} – {}</div><div><span class=\"mood\">{}</span> · valence {:+.2} · arousal {:+.2}</div>",
+            timecode(scene.start_s),
+            timecode(scene.end_s),
+            escape(a.label),
+            a.mood[0],
+            a.mood[1]
         );
-        for (i, (scene, mood)) in film.scenes.iter().enumerate() {
-            h.push_str("<article class=\"scene\">");
-            if mood.thumb.is_empty() {
-                h.push_str("<div class=\"noframe\"></div>");
-            } else {
-                let b64 = base64::engine::general_purpose::STANDARD.encode(&mood.thumb);
-                let _ = write!(h, "<img alt=\"scene {i}\" src=\"data:image/jpeg;base64,{b64}\">");
-            }
-            let a = &mood.analysis;
+        if let Some(cue) = cues.iter().find(|c| c.scene == i) {
+            let t = catalog.track(cue.track as usize);
+            let title = if t.title.is_empty() { t.id } else { t.title };
             let _ = write!(
                 h,
-                "<div class=\"tc\">{} – {}</div><div><span class=\"mood\">{}</span> · valence {:+.2} · arousal {:+.2}</div>",
-                timecode(scene.start_s),
-                timecode(scene.end_s),
-                escape(a.label),
-                a.mood[0],
-                a.mood[1]
+                "<div class=\"track\">♪ {}<br><small>{} · {:.2}</small></div><div class=\"why\">{}</div>",
+                escape(title),
+                escape(t.artist),
+                cue.score,
+                escape(&cue.explanation)
             );
-            if let Some(cue) = cues.iter().find(|c| c.scene == i) {
-                let t = catalog.track(cue.track as usize);
-                let title = if t.title.is_empty() { t.id } else { t.title };
-                let _ = write!(
-                    h,
-                    "<div class=\"track\">♪ {}<br><small>{} · {:.2}</small></div><div class=\"why\">{}</div>",
-                    escape(title),
-                    escape(t.artist),
-                    cue.score,
-                    escape(&cue.explanation)
-                );
-            }
-            h.push_str("</article>");
         }
-        h.push_str("</div></section>");
+        h.push_str("</article>");
     }
+    h.push_str("</div></section>");
+    h
+}
+
+/// The page's end: the videos that could not be read, with why.
+pub fn tail(failed: &[(String, String)]) -> String {
+    let mut h = String::new();
     if !failed.is_empty() {
         let _ = write!(h, "<h2>Videos not read ({})</h2><table class=\"failed\">", failed.len());
         for (id, why) in failed {

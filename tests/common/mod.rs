@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 mod rng;
+pub mod video;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -42,6 +42,7 @@ pub use features::{FeaturesWriter, Learning, features_schema};
 pub use images::{ImageRecord, ImagesWriter, images_schema};
 pub use lock::{LOCK_FILE, OutputLock};
 pub use memory::MemoryTables;
+pub use parts::concat as concat_parts;
 pub use parts::remove as remove_parts;
 pub use parts::{
     Compacted, DEFAULT_PART_INPUTS, Journal, Optional, OrderedIds, PARTS_DIR, PartCounts, PartSink, PartTables, compact,
@@ -60,6 +61,12 @@ pub const FACES_FILE: &str = "faces.parquet";
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const ALBUM_FILE: &str = "album.parquet";
 pub const REPORT_FILE: &str = "report.html";
+/// A video run's tables (`video::output` writes them); named here, beside
+/// the others, so that `pixtape verify` reads both kinds of run.
+pub const SCENES_FILE: &str = "scenes.parquet";
+pub const SOUNDTRACK_FILE: &str = "soundtrack.parquet";
+/// A video run's journal of committed videos, in `PARTS_DIR`.
+pub const VIDEO_JOURNAL_FILE: &str = "videos.jsonl";
 
 /// Record batches a table collects in memory, shared with whoever reads them.
 pub type Collected = Arc<Mutex<Vec<RecordBatch>>>;

@@ -448,9 +448,16 @@ pub fn compact(out: &Path, journal: &Journal, head: impl FnOnce(&mut ErrorsWrite
 }
 
 fn copy(dir: &Path, journal: &Journal, file: &str, schema: SchemaRef, dest: &Path) -> Result<u64> {
+    let parts: Vec<PathBuf> = journal.parts.iter().map(|p| dir.join(part_file(file, p.index))).collect();
+    concat(&parts, schema, dest)
+}
+
+/// Copies the Parquet files `parts`, in order, into one table at `dest`
+/// (written atomically); returns its rows. No parts make an empty table.
+pub fn concat(parts: &[PathBuf], schema: SchemaRef, dest: &Path) -> Result<u64> {
     let mut table = Table::create(dest, schema)?;
-    for p in &journal.parts {
-        for batch in read_part(&dir.join(part_file(file, p.index)))? {
+    for part in parts {
+        for batch in read_part(part)? {
             table.write(batch?.columns().to_vec())?;
         }
     }
