@@ -62,8 +62,24 @@ pub fn is_index(path: &Path) -> bool {
         && (&magic == MAGIC || OLD_MAGICS.contains(&&magic))
 }
 
-/// Writes `catalog` (loaded with `keep_moods`) as an index at `out`.
+/// Writes `catalog` (loaded with `keep_moods`) as an index at `out`,
+/// atomically and synced to disk.
 pub fn write(catalog: &Catalog, out: &Path) -> Result<()> {
+    let mut file = AtomicFile::create(out)?;
+    write_into(catalog, file.file(), out)?;
+    file.commit(None)
+}
+
+/// Writes the index into `file` (named `out` in errors), unsynced: for the
+/// catalog cache, whose entries are renamed into place by their writer and
+/// rebuilt when they do not load, an fsync of a few hundred megabytes would
+/// cost the first run more than the entry saves.
+pub fn write_unsynced(catalog: &Catalog, out: &Path) -> Result<()> {
+    let mut file = std::fs::File::create(out).map_err(|e| Error::io(out, e))?;
+    write_into(catalog, &mut file, out)
+}
+
+fn write_into(catalog: &Catalog, file: &mut std::fs::File, out: &Path) -> Result<()> {
     let moods = catalog
         .moods()
         .ok_or_else(|| Error::Config("a catalog index needs the catalog loaded with its mood vectors".into()))?;
@@ -72,12 +88,11 @@ pub fn write(catalog: &Catalog, out: &Path) -> Result<()> {
         pixtape_version: env!("CARGO_PKG_VERSION").into(),
         mood_space: mood_space_version(),
         tracks: n as u64,
-        source: CatalogReport { index: None, ..catalog.report.clone() },
+        source: CatalogReport { index: None, cache: None, ..catalog.report.clone() },
         issues: catalog.issues.clone(),
     };
     let json = serde_json::to_vec(&header).map_err(|e| Error::output(out, e))?;
-    let mut file = AtomicFile::create(out)?;
-    let mut w = BufWriter::with_capacity(1 << 20, file.file());
+    let mut w = BufWriter::with_capacity(1 << 20, file);
     let io = |e| Error::io(out, e);
     w.write_all(MAGIC).map_err(io)?;
     w.write_all(&(json.len() as u64).to_le_bytes()).map_err(io)?;
@@ -100,9 +115,7 @@ pub fn write(catalog: &Catalog, out: &Path) -> Result<()> {
     }
     w.write_all(bytemuck::cast_slice(&catalog.years)).map_err(io)?;
     w.write_all(bytemuck::cast_slice(&catalog.tempos)).map_err(io)?;
-    w.flush().map_err(io)?;
-    drop(w);
-    file.commit(None)
+    w.flush().map_err(io)
 }
 
 /// Loads the index at `path`, with the similarity weighted by `weights`.

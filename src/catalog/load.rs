@@ -4,11 +4,8 @@
 //! into a track or an issue. Neither pass holds the file.
 
 use std::collections::HashSet;
-use std::io::Read as _;
 use std::path::Path;
 use std::time::Instant;
-
-use sha2::{Digest, Sha256};
 
 use super::columns::{self, Columns, Role};
 use super::evidence::{self, RowReader, TagCounts};
@@ -21,12 +18,11 @@ use crate::error::{Error, Result};
 /// Unknown tags named in the report.
 const REPORTED_UNKNOWN_TAGS: usize = 25;
 
-/// Loads a catalog into the mood space.
+/// Loads a catalog into the mood space: an index as it is, a source
+/// through the cache when `opts.cache` names one.
 pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
-    let started = Instant::now();
     opts.weights.check()?;
     let path = &opts.path;
-    let file = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         return Err(Error::input(path, "is a directory, not a catalog file"));
@@ -37,6 +33,18 @@ pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
     if super::index::is_index(path) {
         return super::index::load(path, opts.weights, opts.keep_moods);
     }
+    match &opts.cache {
+        Some(dir) => super::cache::load(opts, dir, parse),
+        None => parse(opts),
+    }
+}
+
+/// Places a source catalog (not an index), reading it whole.
+pub(super) fn parse(opts: &CatalogOptions) -> Result<Catalog> {
+    let started = Instant::now();
+    let path = &opts.path;
+    let file = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let format = read::format_of(path, opts.delimiter)?;
     let header = read::header(path, format)?;
     check_delimiter(path, format, &header)?;
@@ -68,7 +76,7 @@ pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
     cat.report = CatalogReport {
         path: file,
         format: format.name().to_string(),
-        sha256: sha256_file(path)?,
+        sha256: super::cache::sha256_file(path)?,
         bytes: meta.len(),
         rows: tally.rows,
         tracks: cat.len() as u64,
@@ -91,6 +99,7 @@ pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
         group_coverage: mood::GROUPS.iter().zip(tally.coverage).map(|(g, n)| (g.name().to_string(), n)).collect(),
         load_seconds: 0.0,
         index: None,
+        cache: None,
     };
     cat.report.load_seconds = started.elapsed().as_secs_f64();
     Ok(cat)
@@ -420,18 +429,4 @@ fn check_delimiter(path: &Path, format: Format, header: &[String]) -> Result<()>
         }
     }
     Ok(())
-}
-
-fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

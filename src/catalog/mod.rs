@@ -11,6 +11,7 @@
 //! This file holds the catalog's types; `load` runs the two passes and
 //! `evidence` reads one row.
 
+pub mod cache;
 pub mod columns;
 mod evidence;
 pub mod features;
@@ -46,6 +47,10 @@ pub struct CatalogOptions {
     /// Keep each track's mood vector beside its similarity vector (what a
     /// catalog index stores); off for runs, which need only the latter.
     pub keep_moods: bool,
+    /// The catalog cache's folder (`cache`): a source catalog placed once
+    /// is read from there next time. `None` (the library's default) parses
+    /// the source every time; the command line turns it on.
+    pub cache: Option<PathBuf>,
 }
 
 impl CatalogOptions {
@@ -57,6 +62,7 @@ impl CatalogOptions {
             delimiter: None,
             weights: Weights::default(),
             keep_moods: false,
+            cache: None,
         }
     }
 }
@@ -124,6 +130,10 @@ pub struct CatalogReport {
     /// The catalog index it was read from (`pixtape catalog build`), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<String>,
+    /// The catalog cache's entry it was read from, or written to for the
+    /// next run (`cache`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
 }
 
 /// Tracks in the mood space.
@@ -233,6 +243,11 @@ impl Catalog {
     /// Keeps the mood vectors of the tracks pushed from now on.
     pub fn keep_moods(&mut self) {
         self.moods.get_or_insert_with(Vec::new);
+    }
+
+    /// Stops keeping the mood vectors, and frees them.
+    pub fn drop_moods(&mut self) {
+        self.moods = None;
     }
 
     /// Each track's mood vector, when kept.

@@ -68,6 +68,17 @@ pub struct CatalogArgs {
     /// Group weights of the similarity: affect=0.35,moods=0.30,styles=0.20,themes=0.15
     #[arg(long, value_name = "GROUP=W,...")]
     pub weights: Option<String>,
+
+    /// Where a source catalog, once placed, is kept as an index for the next
+    /// run on the same file (keyed by its content). Default:
+    /// $PIXTAPE_CACHE_DIR, else $XDG_CACHE_HOME/pixtape/catalogs, else
+    /// ~/.cache/pixtape/catalogs.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_catalog_cache")]
+    pub catalog_cache: Option<PathBuf>,
+
+    /// Parse the source catalog every time; read or write no cache.
+    #[arg(long)]
+    pub no_catalog_cache: bool,
 }
 
 impl CatalogArgs {
@@ -90,6 +101,10 @@ impl CatalogArgs {
         if let Some(w) = &self.weights {
             o.weights = parse_weights(w)?;
         }
+        o.cache = match self.no_catalog_cache {
+            true => None,
+            false => self.catalog_cache.clone().or_else(catalog::cache::default_dir),
+        };
         Ok(o)
     }
 }
