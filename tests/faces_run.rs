@@ -5,13 +5,15 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt16Type, UInt32Type};
 use arrow_array::{Array, RecordBatch};
 use common::{read_parquet, strings};
 use pixtape::engine::backend::Backend;
-use pixtape::engine::faces::EXPRESSIONS;
+use pixtape::engine::faces::{EXPRESSIONS, FaceEngine};
 use pixtape::run::{self, AnalyzeSettings, Silent};
 
 fn faces_dir() -> std::path::PathBuf {
@@ -127,4 +129,60 @@ fn gpu_run_finds_the_faces_of_a_cpu_run() {
     };
     let diff = probs(&a).iter().zip(probs(&b)).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
     assert!(diff < 1e-4, "expression probabilities differ by {diff}");
+}
+
+/// Counts the pictures the detector of the engine it wraps reads.
+struct Counting<'a> {
+    inner: Box<dyn FaceEngine + 'a>,
+    inputs: Arc<AtomicUsize>,
+}
+
+impl FaceEngine for Counting<'_> {
+    fn detect(&self, inputs: &[u8], side: usize, n: usize) -> pixtape::Result<Vec<f32>> {
+        self.inputs.fetch_add(n, Ordering::SeqCst);
+        self.inner.detect(inputs, side, n)
+    }
+    fn express(&self, crops: &[u8], n: usize) -> pixtape::Result<Vec<[f32; 7]>> {
+        self.inner.express(crops, n)
+    }
+}
+
+#[test]
+fn faces_are_searched_only_where_the_model_sees_people() {
+    // The six photos of people and the bundled photos, mostly of none.
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for folder in [faces_dir(), Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/photos")] {
+        for e in std::fs::read_dir(folder).unwrap().map(Result::unwrap) {
+            std::fs::copy(e.path(), photos.join(e.file_name())).unwrap();
+        }
+    }
+    let backend = Backend::cpu();
+    let run_gated = |gate: f32, out: &str| {
+        let mut model = backend.model(Some(4)).unwrap();
+        let inputs = Arc::new(AtomicUsize::new(0));
+        model.faces = Box::new(Counting { inner: backend.faces().unwrap(), inputs: inputs.clone() });
+        let out = dir.path().join(out);
+        let settings = AnalyzeSettings { decode_threads: 2, face_gate: gate, ..AnalyzeSettings::new(&photos, &out) };
+        run::analyze(&settings, &model, &Silent).unwrap();
+        (read_parquet(&out.join("faces.parquet")), inputs.load(Ordering::SeqCst))
+    };
+    let (every, every_inputs) = run_gated(0.0, "every");
+    let (gated, gated_inputs) = run_gated(pixtape::engine::faces::DEFAULT_GATE, "gated");
+    let (none, none_inputs) = run_gated(1.0, "none");
+    assert!(gated_inputs < every_inputs, "the gate spares searches: {gated_inputs} against {every_inputs}");
+    assert_eq!((none.num_rows(), none_inputs), (0, 0), "a gate no picture passes searches nothing");
+    // The photos of people pass the gate and keep every face.
+    let people: Vec<String> = std::fs::read_dir(faces_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "SOURCES.md")
+        .collect();
+    let kept = |b: &RecordBatch| {
+        let ids = strings(b, "image_id").into_iter().flatten();
+        ids.filter(|i| people.contains(i)).collect::<Vec<_>>()
+    };
+    assert_eq!(kept(&gated), kept(&every));
+    assert!(kept(&gated).len() >= 7, "{:?}", kept(&gated));
 }

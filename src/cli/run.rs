@@ -212,6 +212,13 @@ pub struct CommonArgs {
           value_parser = face_threshold)]
     pub face_threshold: f32,
 
+    /// Search a picture's faces only when the scene model's people cue (the
+    /// probability of its person-like classes) is at least this; 0 searches
+    /// every picture. The search costs about as much as the scene model.
+    #[arg(long, value_name = "CUE", default_value_t = pixtape::engine::faces::DEFAULT_GATE,
+          value_parser = face_gate)]
+    pub face_gate: f32,
+
     /// A profile written by `pixtape learn`: its mood head reads the
     /// pictures, and its weights and style preferences (if it has them)
     /// rank the tracks.
@@ -248,6 +255,11 @@ impl CommonArgs {
         (self.faces == "on").then_some(self.face_threshold)
     }
 
+    /// How faces are searched, or `None` with `--faces off`.
+    pub fn face_search(&self) -> Option<pixtape::engine::faces::Search> {
+        self.faces().map(|threshold| pixtape::engine::faces::Search { threshold, gate: self.face_gate })
+    }
+
     pub fn limits(&self) -> DecodeLimits {
         DecodeLimits {
             max_pixels: self.max_megapixels * 1_000_000,
@@ -268,6 +280,7 @@ impl AnalyzeArgs {
         settings.limits = self.common.limits();
         settings.features = self.features;
         settings.faces = self.common.faces();
+        settings.face_gate = self.common.face_gate;
         settings.part_inputs = self.part_size;
         settings.shard = self.shard.as_deref().map(|s| Shard::parse(s, &|v| std::env::var(v).ok())).transpose()?;
         Ok(settings)
@@ -399,7 +412,7 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         &args.image,
         &model,
         args.common.limits(),
-        args.common.faces(),
+        args.common.face_search(),
         recommender.as_ref(),
     )?;
     print!("{report}");
@@ -425,6 +438,13 @@ pub(super) fn model<'b>(
     let (profile, report) = Profile::load(path)?;
     let model = backend.model_with(batch, profile.head.clone())?;
     Ok((model, Some((profile, report))))
+}
+
+fn face_gate(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(g) if (0.0..=1.0).contains(&g) => Ok(g),
+        _ => Err(format!("{s:?} is not a people cue between 0 and 1")),
+    }
 }
 
 fn face_threshold(s: &str) -> Result<f32, String> {

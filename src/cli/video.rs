@@ -81,6 +81,7 @@ impl VideoArgs {
             sampling,
             limits: self.common.limits(),
             faces: self.common.faces(),
+            face_gate: self.common.face_gate,
             report: self.report,
             shard: self.shard.as_deref().map(|s| Shard::parse(s, &|v| std::env::var(v).ok())).transpose()?,
             profile: None,

@@ -107,6 +107,9 @@ struct Parameters {
     top_labels: usize,
     /// The detector score a face needs; null with `--faces off`.
     face_threshold: Option<f32>,
+    /// The people cue a picture needs to have its faces searched; null
+    /// with `--faces off`.
+    face_gate: Option<f32>,
 }
 
 #[derive(Serialize)]
@@ -167,6 +170,7 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
             exact_decode: limits.exact,
             top_labels: TOP_LABELS,
             face_threshold: s.faces,
+            face_gate: s.faces.map(|_| s.face_gate),
         },
         counts: &run.summary.counts,
         outputs: Outputs {
@@ -206,13 +210,19 @@ pub fn fingerprint(settings: &AnalyzeSettings, recommender: Option<&Recommender>
         ("max_pixels", settings.limits.max_pixels.to_string()),
         ("max_file_bytes", settings.limits.max_file_bytes.to_string()),
         ("exact_decode", settings.limits.exact.to_string()),
-        ("faces", settings.faces.map_or("off".into(), |t| format!("{t} {}", faces::nets::WEIGHTS_SHA256))),
+        ("faces", faces_part(settings.faces, settings.face_gate)),
         ("shards", settings.shard.as_ref().map_or(1, |s| s.count).to_string()),
     ];
     if let Some(r) = recommender {
         parts.extend(recommend_parts(r));
     }
     shard::fingerprint(&parts)
+}
+
+/// The fingerprint's part for faces: off, or the threshold, the gate and
+/// the networks.
+pub fn faces_part(threshold: Option<f32>, gate: f32) -> String {
+    threshold.map_or("off".into(), |t| format!("{t} gate {gate} {}", faces::nets::WEIGHTS_SHA256))
 }
 
 /// What a finished run's manifest says, as far as reruns need it.

@@ -34,6 +34,9 @@ pub struct AnalyzeSettings {
     /// Find faces and read their expressions, keeping boxes whose detector
     /// score is above this threshold; `None` is `--faces off`.
     pub faces: Option<f32>,
+    /// The scene model's people cue a picture needs for its faces to be
+    /// searched (`faces::DEFAULT_GATE`); 0 searches every picture.
+    pub face_gate: f32,
 }
 
 impl AnalyzeSettings {
@@ -49,6 +52,7 @@ impl AnalyzeSettings {
             part_inputs: DEFAULT_PART_INPUTS,
             profile: None,
             faces: Some(crate::engine::faces::DEFAULT_THRESHOLD),
+            face_gate: crate::engine::faces::DEFAULT_GATE,
         }
     }
 

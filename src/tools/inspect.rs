@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::engine::analysis::Analysis;
 use crate::engine::backend::Model;
 use crate::engine::decode::{DecodeLimits, Decoder};
-use crate::engine::faces::{EXPRESSIONS, FaceFinder};
+use crate::engine::faces::{EXPRESSIONS, FaceFinder, Search};
 use crate::engine::model::{CROP_BYTES, ModelOutput};
 use crate::engine::mood::{self, Group};
 use crate::error::{Error, Failure, Result};
@@ -26,7 +26,7 @@ pub fn inspect(
     path: &Path,
     model: &Model,
     limits: DecodeLimits,
-    faces: Option<f32>,
+    faces: Option<Search>,
     recommend: Option<&Recommender>,
 ) -> Result<Inspection> {
     let mut crop = vec![0u8; CROP_BYTES];
@@ -34,11 +34,14 @@ pub fn inspect(
     let mut info = decoder
         .decode_file(path, &mut crop)
         .map_err(|Failure { stage, reason }| Error::input(path, format!("{} failed: {reason}", stage.as_str())))?;
-    if let (Some(threshold), Some((frame, dims))) = (faces, decoder.face_frame()) {
-        info.faces = FaceFinder::new(threshold).find(model.faces.as_ref(), frame, dims, (info.width, info.height))?;
-    }
     let mut out = ModelOutput::default();
     model.engine.forward(&crop, 1, &mut out)?;
+    // As in a run: faces are searched once the model sees people.
+    if let (Some(search), Some(frame)) = (faces, decoder.face_frame()) {
+        let mut finder = FaceFinder::new(search.threshold);
+        let size = (info.width, info.height);
+        info.faces = search.run(&mut finder, model.faces.as_ref(), frame, size, out.logits(0), &mut Vec::new())?;
+    }
     let analysis = Analysis::new(&model.head, info, &out, 0, &mut Vec::new());
     let mut picks = Vec::new();
     if let Some(r) = recommend {

@@ -11,7 +11,7 @@
 use crate::engine::analysis::Analysis;
 use crate::engine::backend::Model;
 use crate::engine::decode::{DecodeLimits, Decoder};
-use crate::engine::faces::FaceFinder;
+use crate::engine::faces::{FaceFinder, FaceFrame, Search};
 use crate::engine::model::{CROP_BYTES, ModelOutput};
 use crate::engine::mood::{MoodVector, NUM_DIMS};
 use crate::error::{Failure, Stage};
@@ -99,15 +99,15 @@ pub fn thumbnail(f: &Frame) -> Vec<u8> {
 pub struct FrameAnalyser<'a, 'g> {
     model: &'a Model<'g>,
     decoder: Decoder,
-    faces: Option<FaceFinder>,
+    faces: Option<(Search, FaceFinder)>,
     crops: Vec<u8>,
     out: ModelOutput,
     probs: Vec<f32>,
 }
 
 impl<'a, 'g> FrameAnalyser<'a, 'g> {
-    /// `faces`: the detector threshold, `None` to skip faces.
-    pub fn new(model: &'a Model<'g>, limits: DecodeLimits, faces: Option<f32>) -> Self {
+    /// `faces`: how faces are searched, `None` to skip them.
+    pub fn new(model: &'a Model<'g>, limits: DecodeLimits, faces: Option<Search>) -> Self {
         let decoder = match faces {
             Some(_) => Decoder::new(limits).with_face_frame(),
             None => Decoder::new(limits),
@@ -115,7 +115,7 @@ impl<'a, 'g> FrameAnalyser<'a, 'g> {
         FrameAnalyser {
             model,
             decoder,
-            faces: faces.map(FaceFinder::new),
+            faces: faces.map(|s| (s, FaceFinder::new(s.threshold))),
             crops: Vec::new(),
             out: ModelOutput::default(),
             probs: Vec::new(),
@@ -133,21 +133,25 @@ impl<'a, 'g> FrameAnalyser<'a, 'g> {
             self.crops.clear();
             self.crops.resize(chunk.len() * CROP_BYTES, 0);
             let mut infos = Vec::with_capacity(chunk.len());
+            let mut frames: Vec<Option<FaceFrame>> = Vec::with_capacity(chunk.len());
             for (i, f) in chunk.iter().enumerate() {
                 let crop = &mut self.crops[i * CROP_BYTES..(i + 1) * CROP_BYTES];
-                let mut info = self.decoder.decode_rgb(&f.rgb, f.width, f.height, crop)?;
-                if let (Some(finder), Some((frame, dims))) = (self.faces.as_mut(), self.decoder.face_frame()) {
-                    info.faces = finder
-                        .find(self.model.faces.as_ref(), frame, dims, (info.width, info.height))
-                        .map_err(|e| Failure::new(Stage::Model, format!("faces: {e}")))?;
-                }
-                infos.push(info);
+                infos.push(self.decoder.decode_rgb(&f.rgb, f.width, f.height, crop)?);
+                frames.push(self.faces.as_ref().and(self.decoder.face_frame()).map(FaceFrame::copy_of));
             }
             self.model
                 .engine
                 .forward(&self.crops, chunk.len(), &mut self.out)
                 .map_err(|e| Failure::new(Stage::Model, e.to_string()))?;
-            for (i, info) in infos.into_iter().enumerate() {
+            for (i, (mut info, frame)) in infos.into_iter().zip(frames).enumerate() {
+                // As in a photo run: faces are searched once the model sees people.
+                if let (Some((search, finder)), Some(fr)) = (self.faces.as_mut(), frame) {
+                    let (engine, size) = (self.model.faces.as_ref(), (info.width, info.height));
+                    let frame = (&fr.rgb[..], (fr.width, fr.height));
+                    info.faces = search
+                        .run(finder, engine, frame, size, self.out.logits(i), &mut self.probs)
+                        .map_err(|e| Failure::new(Stage::Model, format!("faces: {e}")))?;
+                }
                 analyses.push(Analysis::new(&self.model.head, info, &self.out, i, &mut self.probs));
             }
         }

@@ -76,6 +76,7 @@ struct SamplingInfo {
     fade_level: f32,
     min_scene_seconds: f64,
     face_threshold: Option<f32>,
+    face_gate: Option<f32>,
 }
 
 /// `inputs` and `errors` are the names every run's counts share, so that
@@ -139,7 +140,7 @@ pub fn fingerprint(settings: &VideoSettings, inputs: &InputDigest, recommender: 
         ("inputs", inputs.hex()),
         ("sampling", sampling.to_string()),
         ("max_pixels", settings.limits.max_pixels.to_string()),
-        ("faces", settings.faces.map_or("off".into(), |t| format!("{t} {}", faces::nets::WEIGHTS_SHA256))),
+        ("faces", run_manifest::faces_part(settings.faces, settings.face_gate)),
         ("report", settings.report.to_string()),
         ("shards", settings.shard.as_ref().map_or(1, |s| s.count).to_string()),
     ];
@@ -232,6 +233,7 @@ pub fn write(
             fade_level: s.cuts.fade_level,
             min_scene_seconds: s.cuts.min_scene,
             face_threshold: settings.faces,
+            face_gate: settings.faces.map(|_| settings.face_gate),
         },
         counts: Counts {
             inputs: summary.videos,

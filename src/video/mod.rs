@@ -53,6 +53,8 @@ pub struct VideoSettings {
     pub limits: DecodeLimits,
     /// The face detector's threshold; `None` skips faces.
     pub faces: Option<f32>,
+    /// The people cue a keyframe needs to have its faces searched.
+    pub face_gate: f32,
     /// Also write `report.html`: each film's scenes as a strip.
     pub report: bool,
     /// Read only this shard's videos, into `OUT/shard-IIIII-of-NNNNN/`.
@@ -69,10 +71,16 @@ impl VideoSettings {
             sampling: Sampling::default(),
             limits: DecodeLimits::default(),
             faces: None,
+            face_gate: crate::engine::faces::DEFAULT_GATE,
             report: false,
             shard: None,
             profile: None,
         }
+    }
+
+    /// How faces are searched, when they are.
+    pub fn face_search(&self) -> Option<crate::engine::faces::Search> {
+        self.faces.map(|threshold| crate::engine::faces::Search { threshold, gate: self.face_gate })
     }
 
     /// Where this run (or shard) writes.
@@ -155,7 +163,7 @@ pub fn run(
     if let Some(e) = exposure.as_mut() {
         assemble::record_committed(&parts, &ids, recommender.catalog(), e)?;
     }
-    let mut analyser = FrameAnalyser::new(model, settings.limits, settings.faces);
+    let mut analyser = FrameAnalyser::new(model, settings.limits, settings.face_search());
     for (path, id) in &owned {
         if parts.get(id).is_some() {
             continue;

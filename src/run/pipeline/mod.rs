@@ -3,9 +3,9 @@
 //!
 //! ```text
 //! ingest ──jobs──▶ decode workers ──decoded──▶ model ──batches──▶ match ──outcomes──▶ sink
-//!  (1 thread)        (N threads)     ▲          (CPU, or GPU      (labels, mood,      (Parquet,
-//!                                    │           2 in flight)      playlists)          in order)
-//!                                    └── free crop slots ◀──┘
+//!  (1 thread)        (N threads)     ▲          (CPU, or GPU      (faces of gated     (Parquet,
+//!                                    │           2 in flight)      pictures, labels,   in order)
+//!                                    └── free crop slots ◀──┘      mood, playlists)
 //! ```
 //!
 //! Every queue is bounded and the crop buffers circulate through a fixed pool,
@@ -16,6 +16,7 @@
 //! If the sink fails (say, a full disk), dropping its receiver unwinds every
 //! stage: each send fails and each thread returns.
 
+mod faces;
 mod sink;
 mod workers;
 
@@ -26,6 +27,7 @@ use crossbeam_channel::bounded;
 use crate::engine::analysis::Analysis;
 use crate::engine::backend::Model;
 use crate::engine::decode::DecodedInfo;
+use crate::engine::faces::FaceFrame;
 use crate::engine::model::{CROP_BYTES, ModelOutput};
 use crate::error::{Failure, Result};
 use crate::recommend::Recommender;
@@ -34,6 +36,7 @@ use crate::run::ingest::{ImageSource, IngestItem, InputKind, Skip, Sources, inpu
 use crate::run::output::{Learning, PartSink};
 use crate::run::settings::{AnalyzeSettings, Progress};
 use crate::run::shard::InputDigest;
+use faces::FaceSearch;
 use sink::{match_stage, sink};
 use workers::{Ready, decode_worker, model_stage};
 
@@ -47,6 +50,7 @@ pub(super) struct Decoded {
     source: ImageSource,
     info: DecodedInfo,
     crop: Vec<u8>,
+    face: Option<FaceFrame>,
 }
 
 pub(super) enum Outcome {
@@ -139,7 +143,7 @@ pub(in crate::run) fn stages(
         for _ in 0..workers {
             let (job_rx, dec_tx, free_rx, out_tx) = (job_rx.clone(), dec_tx.clone(), free_rx.clone(), out_tx.clone());
             let limits = settings.limits;
-            let faces = settings.faces.map(|threshold| (model.faces.as_ref(), threshold));
+            let faces = settings.faces.is_some();
             s.spawn(move || decode_worker(limits, faces, job_rx, dec_tx, free_rx, out_tx));
         }
         drop((job_rx, dec_tx, free_rx));
@@ -150,7 +154,12 @@ pub(in crate::run) fn stages(
             let out_tx = out_tx.clone();
             let keep_features = settings.features;
             let head = &model.head;
-            s.spawn(move || match_stage(head, recommend, keep_features, ready_rx, spare_tx, out_tx));
+            let faces = settings.faces.map(|threshold| FaceSearch {
+                engine: model.faces.as_ref(),
+                threshold,
+                gate: settings.face_gate,
+            });
+            s.spawn(move || match_stage(head, faces, recommend, keep_features, ready_rx, spare_tx, out_tx));
         }
         drop(out_tx);
         // On error `out_rx` is dropped inside `sink`, so every stage unwinds.

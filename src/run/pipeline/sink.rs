@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::faces::FaceSearch;
 use super::workers::{Pending, Ready, send_failure};
 use super::{Outcome, Progress};
 use crate::engine::analysis::Analysis;
@@ -21,6 +22,7 @@ use crate::run::output::{ImageRecord, PartSink, PartTables, Severity};
 /// recommender, playlists (one matcher call a batch).
 pub(super) fn match_stage(
     head: &MoodHead,
+    faces: Option<FaceSearch>,
     recommend: Option<&Recommender>,
     keep_features: bool,
     ready: Receiver<Ready>,
@@ -38,14 +40,24 @@ pub(super) fn match_stage(
                 continue;
             }
         };
-        let analysed: Vec<(u64, ImageSource, Analysis)> = items
-            .into_iter()
-            .enumerate()
-            .map(|(i, Pending { seq, source, info })| (seq, source, Analysis::new(head, info, &o, i, &mut probs)))
-            .collect();
+        let mut items = items;
+        let searched = faces.map(|f| f.run(&mut items, &o)).unwrap_or_default();
+        let mut analysed: Vec<(u64, ImageSource, Analysis)> = Vec::with_capacity(items.len());
+        let mut rows: Vec<usize> = Vec::with_capacity(items.len());
+        for (i, Pending { seq, source, info, .. }) in items.into_iter().enumerate() {
+            if let Some(Some(failure)) = searched.get(i) {
+                if !send_failure(&out, seq, source, failure.clone()) {
+                    return;
+                }
+                continue;
+            }
+            analysed.push((seq, source, Analysis::new(head, info, &o, i, &mut probs)));
+            rows.push(i);
+        }
         let learning: Vec<Box<Learning>> = match keep_features {
-            true => (0..analysed.len())
-                .map(|i| Box::new(Learning { features: o.features(i).to_vec(), semantic: o.semantic(i) }))
+            true => rows
+                .iter()
+                .map(|&i| Box::new(Learning { features: o.features(i).to_vec(), semantic: o.semantic(i) }))
                 .collect(),
             false => Vec::new(),
         };

@@ -8,7 +8,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::{Decoded, Job, Outcome};
 use crate::engine::decode::{DecodeLimits, DecodedInfo, Decoder};
-use crate::engine::faces::{FaceEngine, FaceFinder};
+use crate::engine::faces::FaceFrame;
 use crate::engine::model::{CROP_BYTES, Engine, ModelOutput};
 use crate::error::{Failure, Result, Stage};
 use crate::run::ingest::{ImageSource, IngestItem};
@@ -16,23 +16,21 @@ use crate::run::ingest::{ImageSource, IngestItem};
 /// How long the model waits to fill a batch once it has one image.
 const BATCH_WAIT: Duration = Duration::from_millis(50);
 
-/// What a decode worker needs to find faces: the engine and the threshold.
-pub(super) type FaceSearch<'a> = Option<(&'a dyn FaceEngine, f32)>;
-
+/// Decodes inputs into crops; with `faces`, each picture's face frame is
+/// kept for the face search, which waits for the model (`faces`).
 pub(super) fn decode_worker(
     limits: DecodeLimits,
-    faces: FaceSearch,
+    faces: bool,
     jobs: Receiver<Job>,
     decoded: Sender<Decoded>,
     free: Receiver<Vec<u8>>,
     out: Sender<(u64, Outcome)>,
 ) {
     let new_decoder = || match faces {
-        Some(_) => Decoder::new(limits).with_face_frame(),
-        None => Decoder::new(limits),
+        true => Decoder::new(limits).with_face_frame(),
+        false => Decoder::new(limits),
     };
     let mut decoder = new_decoder();
-    let mut finder = faces.map(|(_, threshold)| FaceFinder::new(threshold));
     // A worker keeps its slot across failed images and only asks the pool
     // for a new one after handing a crop to the model.
     let mut slot: Option<Vec<u8>> = None;
@@ -56,18 +54,11 @@ pub(super) fn decode_worker(
             },
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut info = decoder.decode_file(&source.path, &mut crop)?;
-            if let (Some((engine, _)), Some(finder), Some((frame, dims))) =
-                (faces, finder.as_mut(), decoder.face_frame())
-            {
-                info.faces = finder
-                    .find(engine, frame, dims, (info.width, info.height))
-                    .map_err(|e| Failure::new(Stage::Model, format!("faces: {e}")))?;
-            }
-            Ok(info)
+            let info = decoder.decode_file(&source.path, &mut crop)?;
+            Ok((info, decoder.face_frame().map(FaceFrame::copy_of)))
         }));
         let sent = match result {
-            Ok(Ok(info)) => decoded.send(Decoded { seq, source, info, crop }).is_ok(),
+            Ok(Ok((info, face))) => decoded.send(Decoded { seq, source, info, crop, face }).is_ok(),
             Ok(Err(failure)) => {
                 slot = Some(crop);
                 send_failure(&out, seq, source, failure)
@@ -103,6 +94,8 @@ pub(super) struct Pending {
     pub seq: u64,
     pub source: ImageSource,
     pub info: DecodedInfo,
+    /// Its face frame, until the face search has run.
+    pub face: Option<FaceFrame>,
 }
 
 /// A batch the engine has finished (or failed).
@@ -152,11 +145,11 @@ pub(super) fn model_stage(
             let deadline = Instant::now() + BATCH_WAIT;
             loop {
                 match next {
-                    Ok(Decoded { seq, source, info, crop }) => {
+                    Ok(Decoded { seq, source, info, crop, face }) => {
                         let i = items.len();
                         crops[i * CROP_BYTES..(i + 1) * CROP_BYTES].copy_from_slice(&crop);
                         slots.push(crop);
-                        items.push(Pending { seq, source, info });
+                        items.push(Pending { seq, source, info, face });
                     }
                     Err(RecvTimeoutError::Timeout) => break,
                     Err(RecvTimeoutError::Disconnected) => {
