@@ -92,16 +92,19 @@ class Analyzer:
     and CPU model threads (all cores by default; the first object of a
     process sets the CPU pool). profile: a profile from ``pixtape learn``.
     faces: find faces and read their expressions; face_threshold: the
-    detector score a face needs. features: also return the features table.
+    detector score a face needs; face_gate: the scene model's people cue a
+    picture needs to have its faces searched (0: every picture).
+    features: also return the features table.
     """
 
     def __init__(self, *, device: str = "auto", batch_size: Optional[int] = None,
                  threads: Optional[int] = None, profile: Optional[PathLike] = None,
-                 faces: bool = True, face_threshold: float = 0.6, features: bool = False) -> None:
+                 faces: bool = True, face_threshold: float = 0.6, face_gate: float = 0.02,
+                 features: bool = False) -> None:
         self._native = _native.Analyzer(
             device=device, batch_size=batch_size, threads=threads,
             profile=None if profile is None else os.fspath(profile),
-            faces=faces, face_threshold=face_threshold, features=features)
+            faces=faces, face_threshold=face_threshold, face_gate=face_gate, features=features)
 
     @property
     def device(self) -> str:
@@ -183,7 +186,8 @@ class Recommender:
     def __init__(self, catalog: Union[Catalog, PathLike, Any], top_k: int = 20, per_artist: int = 2,
                  mood: str = "match", weights: Optional[Dict[str, float]] = None, device: str = "auto",
                  *, mmr_lambda: float = 0.7, batch_size: Optional[int] = None, threads: Optional[int] = None,
-                 profile: Optional[PathLike] = None, faces: bool = True, face_threshold: float = 0.6) -> None:
+                 profile: Optional[PathLike] = None, faces: bool = True, face_threshold: float = 0.6,
+                 face_gate: float = 0.02) -> None:
         self.catalog = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
         w = None
         if weights is not None:
@@ -196,7 +200,7 @@ class Recommender:
             self.catalog.path, columns=self.catalog.columns or None, va_range=self.catalog.va_range,
             top_k=top_k, per_artist=per_artist, mood=mood, weights=w, mmr_lambda=mmr_lambda, device=device,
             batch_size=batch_size, threads=threads, profile=None if profile is None else os.fspath(profile),
-            faces=faces, face_threshold=face_threshold)
+            faces=faces, face_threshold=face_threshold, face_gate=face_gate)
 
     @property
     def tracks(self) -> int:

@@ -74,11 +74,14 @@ impl Engine {
         threads: Option<usize>,
         profile: Option<PathBuf>,
         faces: bool,
-        face_threshold: f32,
+        (face_threshold, face_gate): (f32, f32),
         features: bool,
     ) -> PyResult<Engine> {
         if !(face_threshold > 0.0 && face_threshold < 1.0) {
             return Err(PyValueError::new_err(format!("face_threshold must be within (0, 1), not {face_threshold}")));
+        }
+        if !(0.0..=1.0).contains(&face_gate) {
+            return Err(PyValueError::new_err(format!("face_gate must be within [0, 1], not {face_gate}")));
         }
         let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
         // The CPU engine's pool: the first object's thread count holds for
@@ -95,6 +98,7 @@ impl Engine {
         let mut settings = AnalyzeSettings::new(PathBuf::new(), PathBuf::new());
         settings.decode_threads = threads;
         settings.faces = faces.then_some(face_threshold);
+        settings.face_gate = face_gate;
         settings.features = features;
         Ok(Engine { backend, model, profile, settings })
     }
@@ -153,7 +157,7 @@ struct Analyzer {
 #[pymethods]
 impl Analyzer {
     #[new]
-    #[pyo3(signature = (*, device="auto", batch_size=None, threads=None, profile=None, faces=true, face_threshold=0.6, features=false))]
+    #[pyo3(signature = (*, device="auto", batch_size=None, threads=None, profile=None, faces=true, face_threshold=0.6, face_gate=0.02, features=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         device: &str,
@@ -162,9 +166,11 @@ impl Analyzer {
         profile: Option<PathBuf>,
         faces: bool,
         face_threshold: f32,
+        face_gate: f32,
         features: bool,
     ) -> PyResult<Analyzer> {
-        Ok(Analyzer { engine: Engine::open(device, batch_size, threads, profile, faces, face_threshold, features)? })
+        let face = (face_threshold, face_gate);
+        Ok(Analyzer { engine: Engine::open(device, batch_size, threads, profile, faces, face, features)? })
     }
 
     /// {"images", "errors", "faces"?, "features"?} for `images`.
@@ -199,7 +205,7 @@ struct Recommender {
 #[pymethods]
 impl Recommender {
     #[new]
-    #[pyo3(signature = (catalog, *, columns=None, va_range=None, top_k=20, per_artist=2, mood="match", weights=None, mmr_lambda=0.7, device="auto", batch_size=None, threads=None, profile=None, faces=true, face_threshold=0.6))]
+    #[pyo3(signature = (catalog, *, columns=None, va_range=None, top_k=20, per_artist=2, mood="match", weights=None, mmr_lambda=0.7, device="auto", batch_size=None, threads=None, profile=None, faces=true, face_threshold=0.6, face_gate=0.02))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         catalog: PathBuf,
@@ -216,8 +222,10 @@ impl Recommender {
         profile: Option<PathBuf>,
         faces: bool,
         face_threshold: f32,
+        face_gate: f32,
     ) -> PyResult<Recommender> {
-        let engine = Engine::open(device, batch_size, threads, profile, faces, face_threshold, false)?;
+        let face = (face_threshold, face_gate);
+        let engine = Engine::open(device, batch_size, threads, profile, faces, face, false)?;
         let mut options = CatalogOptions::new(catalog);
         for (role, cols) in columns.unwrap_or_default() {
             let r = catalog::columns::Role::parse(&role)

@@ -27,6 +27,10 @@ def test_faces_and_errors_equal_the_command(tmp_path):
     assert_same(run["faces"], want["faces"])
     assert_same(run["errors"], want["errors"])
     assert run["errors"].column("image_id").to_pylist() == ["zz-broken.jpg"]
+    # The people gate: every photo here passes it; one no picture passes
+    # leaves the search to nothing.
+    assert_same(pixtape.Analyzer(device="cpu", face_gate=0.0).run(folder)["faces"], want["faces"])
+    assert pixtape.Analyzer(device="cpu", face_gate=1.0).run(folder)["faces"].num_rows == 0
 
 
 def test_recommend_equals_the_command(tmp_path):
