@@ -135,14 +135,12 @@ fn list(settings: &AnalyzeSettings, committed: u64) -> Result<Listing> {
 fn finished_shard(out: &Path, fingerprint: &str) -> Result<Option<RunSummary>> {
     let Some(previous) = manifest::read(out)? else { return Ok(None) };
     if previous.fingerprint != fingerprint {
-        return Err(Error::input(
+        return Err(shard::another_run(
             out,
-            format!(
-                "holds a complete run with another fingerprint ({}, this run's is {}): the inputs, catalog, \
-                 settings, model or version differ; write to another folder, or remove this one to redo it",
-                short(&previous.fingerprint),
-                short(fingerprint)
-            ),
+            "a complete run with another fingerprint",
+            &previous.fingerprint,
+            fingerprint,
+            "inputs",
         ));
     }
     Ok(Some(RunSummary {
@@ -172,15 +170,13 @@ fn resume(
         None => None,
         Some(j) if j.fingerprint != fingerprint => {
             if settings.shard.is_some() {
-                return Err(Error::input(
-                    out.join(PARTS_DIR),
-                    format!(
-                        "holds committed parts of another run (fingerprint {}, this run's is {}): the inputs, \
-                         catalog, settings, model or version differ; write to another folder, or remove this one \
-                         to redo it",
-                        short(&j.fingerprint),
-                        short(fingerprint)
-                    ),
+                let parts = out.join(PARTS_DIR);
+                return Err(shard::another_run(
+                    &parts,
+                    "committed parts of another run",
+                    &j.fingerprint,
+                    fingerprint,
+                    "inputs",
                 ));
             }
             progress.note(&format!(
@@ -276,10 +272,6 @@ fn commit(
     manifest::write(out, &run)?;
     remove_parts(out)?;
     Ok(summary)
-}
-
-fn short(fingerprint: &str) -> &str {
-    &fingerprint[..fingerprint.len().min(12)]
 }
 
 /// Creates the output folder and removes a previous run's manifest, so the

@@ -124,6 +124,28 @@ pub fn fingerprint(parts: &[(&str, String)]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The first 12 hex digits of a fingerprint, as messages show it.
+pub fn short(fingerprint: &str) -> &str {
+    &fingerprint[..fingerprint.len().min(12)]
+}
+
+/// The error for a folder `dir` that holds `what` ("a complete run with
+/// another fingerprint", "committed parts of another run"), whose
+/// fingerprint `theirs` is not this run's `ours`: a shard's folder is never
+/// overwritten or mixed. `inputs` names what the run reads ("inputs",
+/// "videos").
+pub fn another_run(dir: &Path, what: &str, theirs: &str, ours: &str, inputs: &str) -> Error {
+    Error::input(
+        dir,
+        format!(
+            "holds {what} ({}, this run's fingerprint is {}): the {inputs}, catalog, settings, model or \
+             version differ; write to another folder, or remove this one to redo it",
+            short(theirs),
+            short(ours)
+        ),
+    )
+}
+
 /// Indices as `sbatch --array` takes them: `0-3,7,9-12`.
 pub fn array_ranges(indices: &[u32]) -> String {
     let mut out: Vec<String> = Vec::new();

@@ -167,14 +167,12 @@ pub fn finished(out: &Path, fingerprint: &str) -> Result<Option<VideoSummary>> {
     let previous: Previous = serde_json::from_slice(&bytes)
         .map_err(|e| Error::input(&path, format!("not a pixtape video manifest: {e}")))?;
     if previous.fingerprint != fingerprint {
-        return Err(Error::input(
+        return Err(shard::another_run(
             out,
-            format!(
-                "holds a complete run with another fingerprint ({}, this run's is {}): the videos, catalog, \
-                 settings, model or version differ; write to another folder, or remove this one to redo it",
-                &previous.fingerprint[..previous.fingerprint.len().min(12)],
-                &fingerprint[..12]
-            ),
+            "a complete run with another fingerprint",
+            &previous.fingerprint,
+            fingerprint,
+            "videos",
         ));
     }
     let c = previous.counts;

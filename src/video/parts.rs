@@ -29,6 +29,7 @@ use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 use crate::run::Progress;
 use crate::run::output::{PARTS_DIR, VIDEO_JOURNAL_FILE};
+use crate::run::shard;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -77,15 +78,12 @@ impl VideoParts {
         match read_journal(&path)? {
             Some((header, videos)) if header.fingerprint == fingerprint => done = videos,
             Some((header, _)) if strict => {
-                return Err(Error::input(
+                return Err(shard::another_run(
                     &dir,
-                    format!(
-                        "holds committed videos of another run (fingerprint {}, this run's is {}): the videos, \
-                         catalog, settings, model or version differ; write to another folder, or remove this one \
-                         to redo it",
-                        short(&header.fingerprint),
-                        short(fingerprint)
-                    ),
+                    "committed videos of another run",
+                    &header.fingerprint,
+                    fingerprint,
+                    "videos",
                 ));
             }
             Some((_, videos)) => {
@@ -197,8 +195,4 @@ fn remove_uncommitted(dir: &Path, done: &[DoneVideo]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn short(f: &str) -> &str {
-    &f[..f.len().min(12)]
 }
