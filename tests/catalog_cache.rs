@@ -50,7 +50,9 @@ fn a_placed_catalog_is_read_from_the_cache_next_time_and_equals_its_source() {
     assert_eq!(written.len(), 1);
     assert_eq!(first.report.cache.as_deref(), Some(written[0].to_str().unwrap()));
     assert!(first.moods().is_none(), "a run's catalog does not keep the mood vectors the entry needed");
+    assert!(!first.report.cached);
     let second = load(&source, &cache_dir);
+    assert!(second.report.cached);
     assert_same(&plain, &second);
     assert_eq!(second.report.path, source.display().to_string(), "the report names the source, not the entry");
     assert!(second.report.index.is_none());

@@ -60,6 +60,7 @@ pub fn load(opts: &CatalogOptions, dir: &Path, parse: fn(&CatalogOptions) -> Res
         cat.report.path = opts.path.display().to_string();
         cat.report.index = None;
         cat.report.cache = Some(entry.display().to_string());
+        cat.report.cached = true;
         cat.report.load_seconds = started.elapsed().as_secs_f64();
         return Ok(cat);
     }

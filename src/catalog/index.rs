@@ -88,7 +88,7 @@ fn write_into(catalog: &Catalog, file: &mut std::fs::File, out: &Path) -> Result
         pixtape_version: env!("CARGO_PKG_VERSION").into(),
         mood_space: mood_space_version(),
         tracks: n as u64,
-        source: CatalogReport { index: None, cache: None, ..catalog.report.clone() },
+        source: CatalogReport { index: None, cache: None, cached: false, ..catalog.report.clone() },
         issues: catalog.issues.clone(),
     };
     let json = serde_json::to_vec(&header).map_err(|e| Error::output(out, e))?;

@@ -100,6 +100,7 @@ pub(super) fn parse(opts: &CatalogOptions) -> Result<Catalog> {
         load_seconds: 0.0,
         index: None,
         cache: None,
+        cached: false,
     };
     cat.report.load_seconds = started.elapsed().as_secs_f64();
     Ok(cat)

@@ -134,6 +134,9 @@ pub struct CatalogReport {
     /// next run (`cache`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<String>,
+    /// Whether it was read from that entry (not parsed).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
 }
 
 /// Tracks in the mood space.

@@ -136,6 +136,12 @@ pub fn catalog_line(c: &Catalog) -> String {
         r.sources.join(" + "),
         cols.join(", ")
     );
+    match (&r.index, &r.cache, r.cached) {
+        (Some(index), _, _) => line += &format!("; read from the index {index}"),
+        (None, Some(_), true) => line += "; read from the catalog cache",
+        (None, Some(entry), false) => line += &format!("; kept in the catalog cache for the next run ({entry})"),
+        _ => {}
+    }
     if r.rejected_rows + r.duplicate_ids + r.rows_without_mood > 0 {
         line += &format!(
             "; {} rows rejected, {} duplicate ids, {} without mood (see errors.parquet)",
