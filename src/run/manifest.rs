@@ -82,18 +82,37 @@ struct InputInfo<'a> {
     digest: String,
 }
 
+/// The model block of a manifest, photo and video runs alike.
 #[derive(Serialize)]
-struct ModelInfo<'a> {
+pub struct ModelInfo<'a> {
     name: &'a str,
     weights_sha256: &'a str,
     /// The bundled learned mood head (`models/mood_head.safetensors`); a
-    /// profile's head is recorded under `profile`.
+    /// profile's head is recorded under `profile_sha256`, or under the
+    /// photo manifest's `profile`.
     mood_head_sha256: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile_sha256: Option<&'a str>,
     /// The face networks (`models/faces.safetensors`), when faces are read.
     #[serde(skip_serializing_if = "Option::is_none")]
     faces_sha256: Option<&'a str>,
     input_size: usize,
     preprocessing: &'a str,
+}
+
+impl<'a> ModelInfo<'a> {
+    /// The model, with the face networks when `faces`.
+    pub fn new(faces: bool, profile_sha256: Option<&'a str>) -> Self {
+        ModelInfo {
+            name: model::MODEL_NAME,
+            weights_sha256: model::weights_sha256(),
+            mood_head_sha256: mood::head::sha256(),
+            profile_sha256,
+            faces_sha256: faces.then_some(faces::nets::WEIGHTS_SHA256),
+            input_size: model::INPUT_SIZE,
+            preprocessing: PREPROCESSING,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -152,14 +171,7 @@ pub fn write(out: &Path, run: &Run) -> Result<()> {
             listed: run.inputs.count,
             digest: run.inputs.hex(),
         },
-        model: ModelInfo {
-            name: model::MODEL_NAME,
-            weights_sha256: model::weights_sha256(),
-            mood_head_sha256: mood::head::sha256(),
-            faces_sha256: s.faces.map(|_| faces::nets::WEIGHTS_SHA256),
-            input_size: model::INPUT_SIZE,
-            preprocessing: PREPROCESSING,
-        },
+        model: ModelInfo::new(s.faces.is_some(), None),
         engine: &run.summary.engine,
         device: &run.model.device,
         parameters: Parameters {

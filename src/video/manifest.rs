@@ -10,10 +10,10 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::backend::{DeviceReport, Model};
-use crate::engine::{faces, model, mood};
+use crate::engine::{model, mood};
 use crate::error::{Error, Result};
 use crate::recommend::{RecommendReport, Recommender};
-use crate::run::manifest as run_manifest;
+use crate::run::manifest::{self as run_manifest, ModelInfo};
 use crate::run::output::{ERRORS_FILE, MANIFEST_FILE, RECOMMENDATIONS_FILE, REPORT_FILE};
 use crate::run::shard::{self, InputDigest, Shard};
 use crate::video::output::{CUES_FILE, SCENES_FILE, SOUNDTRACK_FILE};
@@ -53,17 +53,6 @@ struct InputInfo {
     owned: u64,
     /// Videos an earlier, interrupted attempt had committed.
     resumed: u64,
-}
-
-#[derive(Serialize)]
-struct ModelInfo<'a> {
-    name: &'a str,
-    weights_sha256: &'a str,
-    mood_head_sha256: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    profile_sha256: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    faces_sha256: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -214,13 +203,7 @@ pub fn write(
         decode_share: summary.decode_seconds / wall,
         inputs: ids,
         input: InputInfo { listed, owned: ids.len() as u64, resumed: summary.resumed },
-        model: ModelInfo {
-            name: model::MODEL_NAME,
-            weights_sha256: model::weights_sha256(),
-            mood_head_sha256: mood::head::sha256(),
-            profile_sha256: settings.profile.as_deref(),
-            faces_sha256: settings.faces.map(|_| faces::nets::WEIGHTS_SHA256),
-        },
+        model: ModelInfo::new(settings.faces.is_some(), settings.profile.as_deref()),
         device: &model.device,
         sampling: SamplingInfo {
             frames_per_second: s.rate,
