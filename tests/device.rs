@@ -34,10 +34,12 @@ fn gpu_and_cpu_give_the_same_playlists_for_the_bundled_default() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // Batches of 3 on the GPU: four batches, two in flight at a time.
+    // Batches of 3 on the GPU: four batches, two in flight at a time. The
+    // GPU runs f32, so the CPU does too (its int8 path: tests/int8.rs).
     let run = |device: &str| {
         let out = dir.path().join(device);
-        let args = ["recommend", "--device", device, "--batch-size", "3", "--quiet", "--out", out.to_str().unwrap()];
+        let args = ["recommend", "--device", device, "--precision", "f32", "--batch-size", "3", "--quiet", "--out"];
+        let args = [&args[..], &[out.to_str().unwrap()]].concat();
         let o = pixtape(&args, &[]);
         assert_eq!(o.status.code(), Some(0), "{device}: {}", String::from_utf8_lossy(&o.stderr));
         let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();

@@ -10,6 +10,7 @@ use pixtape::after::{self, AfterSettings, album::AlbumSettings};
 use pixtape::catalog::{self, CatalogOptions};
 use pixtape::engine::backend::{Backend, DeviceChoice, Model};
 use pixtape::engine::decode::DecodeLimits;
+use pixtape::engine::model::precision::Precision;
 use pixtape::engine::mood::MoodMode;
 use pixtape::learn::Profile;
 use pixtape::recommend::Recommender;
@@ -179,6 +180,13 @@ pub struct CommonArgs {
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
     pub device: String,
 
+    /// The arithmetic of the CPU model's 1x1 convolutions: `int8` (per
+    /// channel weights, per pixel activations, AVX-512 VNNI) or `f32`, the
+    /// torchvision-equal path. `auto` takes int8 where the CPU has VNNI and
+    /// f32 elsewhere. A GPU runs f32 whatever this says.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "f32", "int8"])]
+    pub precision: String,
+
     /// Images per model batch (default: 32 on the CPU; on a GPU 128, or
     /// fewer where the adapter's binding limit says so).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -233,6 +241,12 @@ pub struct CommonArgs {
 impl CommonArgs {
     pub fn device(&self) -> DeviceChoice {
         DeviceChoice::parse(&self.device).unwrap_or(DeviceChoice::Auto)
+    }
+
+    /// Opens the device `--device` asks for, at `--precision`.
+    pub fn backend(&self) -> pixtape::Result<Backend> {
+        let precision = Precision::parse(&self.precision).unwrap_or_else(Precision::auto);
+        Ok(Backend::open(self.device())?.with_precision(precision))
     }
 
     /// The batch size asked for, if any; the backend settles the rest.
@@ -386,7 +400,7 @@ pub fn recommend(args: RecommendArgs) -> anyhow::Result<ExitCode> {
 
 pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     args.common.init_threads()?;
-    let backend = Backend::open(args.common.device())?;
+    let backend = args.common.backend()?;
     let (model, profile) = model(&backend, &args.common, Some(1))?;
     let profile = profile.map(|(p, _)| p);
     let options = |p: &PathBuf| {
@@ -422,7 +436,7 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
 
 /// Opens the device `--device` asks for and says what came of it.
 fn open(quiet: bool, common: &CommonArgs) -> anyhow::Result<Backend> {
-    let backend = Backend::open(common.device())?;
+    let backend = common.backend()?;
     say(quiet, Some(&backend.report().notice));
     Ok(backend)
 }

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use clap::Args;
 
 use pixtape::catalog;
-use pixtape::engine::backend::Backend;
 use pixtape::recommend::Recommender;
 use pixtape::run::shard::Shard;
 use pixtape::video::read::Sampling;
@@ -93,7 +92,7 @@ pub fn video(args: VideoArgs) -> anyhow::Result<ExitCode> {
     let (common, quiet) = (&args.common, args.common.quiet);
     let mut settings = args.settings()?;
     common.init_threads()?;
-    let backend = Backend::open(common.device())?;
+    let backend = common.backend()?;
     say(quiet, Some(&backend.report().notice));
     let (model, profile) = model(&backend, common, common.batch())?;
     let (profile, report) = profile.unzip();

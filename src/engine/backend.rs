@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::engine::faces::{FaceEngine, cpu::CpuFaces, gpu::GpuFaces, nets::FaceNets};
 use crate::engine::gpu::{self, Gpu};
+use crate::engine::model::precision::Precision;
 use crate::engine::model::{Engine, MobileNetV2, cpu::PendingCpuEngine, gpu::GpuEngine};
 use crate::engine::mood::head::MoodHead;
 use crate::engine::similarity::{CpuMatcher, Matcher, TrackMatrix, gpu::GpuMatcher};
@@ -63,12 +64,16 @@ pub struct DeviceReport {
     pub requested: &'static str,
     /// What came of it, as told to the user at start.
     pub notice: String,
+    /// The arithmetic the model ran in (`f32`, `int8`); set with the model.
+    pub precision: &'static str,
 }
 
 /// The device a run uses: a GPU, or none (the CPU engine and matcher).
 pub struct Backend {
     gpu: Option<Gpu>,
     report: DeviceReport,
+    /// The CPU engine's arithmetic (`Precision::auto` unless set).
+    precision: Precision,
 }
 
 impl Backend {
@@ -94,7 +99,8 @@ impl Backend {
             Some(adapter) => {
                 let gpu = Gpu::open(adapter)?;
                 let notice = format!("running on the GPU: {}", gpu.describe());
-                Ok(Backend { gpu: Some(gpu), report: DeviceReport { requested, notice } })
+                let report = DeviceReport { requested, notice, precision: "f32" };
+                Ok(Backend { gpu: Some(gpu), report, precision: Precision::auto() })
             }
             None => {
                 let why = no_adapter_reason(&adapters, named.as_deref());
@@ -109,7 +115,12 @@ impl Backend {
                 } else {
                     Ok(Backend {
                         gpu: None,
-                        report: DeviceReport { requested, notice: format!("{why}; running on the CPU") },
+                        report: DeviceReport {
+                            requested,
+                            notice: format!("{why}; running on the CPU"),
+                            precision: "f32",
+                        },
+                        precision: Precision::auto(),
                     })
                 }
             }
@@ -118,7 +129,23 @@ impl Backend {
 
     /// The CPU engine and matcher, without looking for an adapter.
     pub fn cpu() -> Backend {
-        Backend { gpu: None, report: DeviceReport { requested: "cpu", notice: "running on the CPU, as asked".into() } }
+        Backend {
+            gpu: None,
+            report: DeviceReport { requested: "cpu", notice: "running on the CPU, as asked".into(), precision: "f32" },
+            precision: Precision::auto(),
+        }
+    }
+
+    /// Sets the CPU engine's arithmetic; a GPU engine runs f32 whatever it is.
+    pub fn with_precision(mut self, precision: Precision) -> Backend {
+        self.precision = precision;
+        self
+    }
+
+    /// The arithmetic the model runs in: the CPU engine's setting, or f32
+    /// on a GPU.
+    pub fn precision(&self) -> Precision {
+        if self.gpu.is_some() { Precision::F32 } else { self.precision }
     }
 
     /// The open GPU, if the run uses one.
@@ -145,13 +172,14 @@ impl Backend {
         let engine: Box<dyn Engine + '_> = match &self.gpu {
             Some(gpu) => Box::new(GpuEngine::new(gpu, &MobileNetV2::embedded()?, &head.feature_projection(), wanted)?),
             // Built on its own thread while the run starts (see PendingCpuEngine).
-            None => Box::new(PendingCpuEngine::spawn(head.feature_projection())),
+            None => Box::new(PendingCpuEngine::spawn(head.feature_projection(), self.precision)),
         };
         let batch = wanted.min(engine.max_batch()).max(1);
         let notice = (batch < wanted)
             .then(|| format!("batches of {batch} images, the most this adapter's binding limits allow"));
         let faces = self.faces()?;
-        Ok(Model { engine, batch, device: self.report.clone(), notice, head, faces })
+        let device = DeviceReport { precision: self.precision().as_str(), ..self.report.clone() };
+        Ok(Model { engine, batch, device, notice, head, faces })
     }
 
     /// The face networks on this backend's device: the model's device, so

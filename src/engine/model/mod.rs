@@ -5,13 +5,16 @@
 //! copied executable needs nothing beside it), the ImageNet class names and
 //! the input normalisation. `reference` is the plain forward pass every other
 //! path is checked against; `cpu` is the fast CPU engine (its kernels in
-//! `matmul` and `depthwise`) and `gpu` the WGSL one.
+//! `matmul`, `quant` and `depthwise`, at a `precision`) and `gpu` the WGSL
+//! one.
 
 pub mod cpu;
 pub mod depthwise;
 pub mod gpu;
 pub mod matmul;
+pub mod precision;
 pub mod projection;
+pub mod quant;
 pub mod reference;
 
 use std::sync::LazyLock;

@@ -1,0 +1,41 @@
+//! The arithmetic the CPU engine's 1x1 convolutions run in. Everything else
+//! (the stem, the depthwise convolutions, pooling and the classifier) stays
+//! f32 at every precision: together they are about a fifth of the time and
+//! the depthwise layers are the ones quantisation hurts most.
+
+use super::quant;
+use crate::engine::isa::Isa;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 throughout: the path the torchvision-equal golden tests pin.
+    F32,
+    /// Per-channel int8 weights and per-pixel int8 activations, i32
+    /// accumulation (`quant`): AVX-512 VNNI where the CPU has it.
+    Int8,
+}
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Int8 => "int8",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Precision> {
+        match s {
+            "f32" => Some(Precision::F32),
+            "int8" => Some(Precision::Int8),
+            _ => None,
+        }
+    }
+
+    /// What `auto` means on this CPU: int8 where its fast kernel runs
+    /// (its accuracy against f32 is measured in models/README.md and meets
+    /// the rule set there), f32 elsewhere, where int8 would only have the
+    /// plain loop.
+    pub fn auto() -> Precision {
+        if quant::runs_on(Isa::Avx512) { Precision::Int8 } else { Precision::F32 }
+    }
+}
