@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-PRECISIONS = ["f32", "int8"]
+PRECISIONS = ["f32", "int8", "bf16"]
 
 
 def run(binary, images, out, precision, faces):

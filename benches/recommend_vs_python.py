@@ -15,6 +15,8 @@ made once from the source, in its whole-process time. Each round times:
   * pixtape, the source, next run (the entry the run before wrote);
   * the next run and the no-cache run with `--faces off` (the peer reads
     no faces);
+  * the next run, with faces and without, at `--precision f32` (the other
+    runs take the default, int8 on CPUs with AVX-512 VNNI);
   * the peer.
 Medians of ROUNDS (default 3), and each pixtape figure against the peer.
 """
@@ -83,7 +85,8 @@ def main():
         peer = [sys.executable, os.path.join(HERE, "peers", "python_stack.py"), "--images", images,
                 "--catalog", peer_cat, "--out", os.path.join(work, "peer-out.parquet")]
         times = {k: [] for k in ["pixtape, no cache", "pixtape, first run", "pixtape, next run",
-                                 "pixtape, no cache, faces off", "pixtape, next run, faces off", "python stack"]}
+                                 "pixtape, no cache, faces off", "pixtape, next run, faces off",
+                                 "pixtape, next run, f32", "pixtape, next run, faces off, f32", "python stack"]}
         for r in range(rounds):
             cache = os.path.join(work, f"cache-{r}")
             times["pixtape, no cache"].append(timed(px + ["--no-catalog-cache"]))
@@ -91,6 +94,9 @@ def main():
             times["pixtape, next run"].append(timed(px + ["--catalog-cache", cache]))
             times["pixtape, no cache, faces off"].append(timed(px + ["--no-catalog-cache", "--faces", "off"]))
             times["pixtape, next run, faces off"].append(timed(px + ["--catalog-cache", cache, "--faces", "off"]))
+            f32 = ["--catalog-cache", cache, "--precision", "f32"]
+            times["pixtape, next run, f32"].append(timed(px + f32))
+            times["pixtape, next run, faces off, f32"].append(timed(px + f32 + ["--faces", "off"]))
             times["python stack"].append(timed(peer))
     peer_s = statistics.median(times["python stack"])
     print(f"{COUNT} JPEGs of {SIZE[0]}x{SIZE[1]}, {pq.read_metadata(source).num_rows} tracks, "

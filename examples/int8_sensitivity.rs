@@ -44,11 +44,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("| {name} | {:.3} | {diff:.4} |", agree as f64 / n as f64);
     };
     println!("{n} images\n\n| int8 | top-1 agreement with f32 | max feature difference |\n| --- | --- | --- |");
+    let only = |place: Layer| move |l: Layer| if l == place { Precision::Int8 } else { Precision::F32 };
     for i in 0..net.blocks.len() {
-        compare(format!("block {i} only"), &CpuEngine::with_layers(&net, &projection, &|l| l == Layer::Block(i)));
+        compare(format!("block {i} only"), &CpuEngine::with_layers(&net, &projection, &only(Layer::Block(i))));
     }
-    compare("last convolution only".into(), &CpuEngine::with_layers(&net, &projection, &|l| l == Layer::Head));
+    compare("last convolution only".into(), &CpuEngine::with_layers(&net, &projection, &only(Layer::Head)));
     compare("default".into(), &CpuEngine::with_precision(&net, &projection, Precision::Int8));
-    compare("everywhere".into(), &CpuEngine::with_layers(&net, &projection, &|_| true));
+    compare("everywhere".into(), &CpuEngine::with_layers(&net, &projection, &|_| Precision::Int8));
+    compare("bf16 everywhere".into(), &CpuEngine::with_precision(&net, &projection, Precision::Bf16));
     Ok(())
 }

@@ -181,10 +181,11 @@ pub struct CommonArgs {
     pub device: String,
 
     /// The arithmetic of the CPU model's 1x1 convolutions: `int8` (per
-    /// channel weights, per pixel activations, AVX-512 VNNI) or `f32`, the
-    /// torchvision-equal path. `auto` takes int8 where the CPU has VNNI and
-    /// f32 elsewhere. A GPU runs f32 whatever this says.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "f32", "int8"])]
+    /// channel weights, per pixel activations, AVX-512 VNNI), `bf16`
+    /// (AVX-512 BF16) or `f32`, the torchvision-equal path. `auto` takes
+    /// int8 where the CPU has VNNI and f32 elsewhere. A GPU runs f32
+    /// whatever this says.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "f32", "int8", "bf16"])]
     pub precision: String,
 
     /// Images per model batch (default: 32 on the CPU; on a GPU 128, or

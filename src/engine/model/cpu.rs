@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 
 use rayon::prelude::*;
 
+use super::bf16::{Bf16Weights, matmul_bf16};
 use super::depthwise::{DepthwiseWeights, Window, depthwise};
 use super::matmul::{Epilogue, PackedWeights, matmul};
 use super::precision::Precision;
@@ -51,6 +52,7 @@ pub enum Layer {
 enum Pointwise {
     F32(PackedWeights),
     Int8(QuantWeights),
+    Bf16(Bf16Weights),
 }
 
 impl Pointwise {
@@ -60,6 +62,7 @@ impl Pointwise {
         match precision {
             Precision::F32 => Pointwise::F32(PackedWeights::new(k, n, &w, &conv.bias)),
             Precision::Int8 => Pointwise::Int8(QuantWeights::new(k, n, &w, &conv.bias, after_relu6)),
+            Precision::Bf16 => Pointwise::Bf16(Bf16Weights::new(k, n, &w, &conv.bias)),
         }
     }
 
@@ -67,6 +70,7 @@ impl Pointwise {
         match self {
             Pointwise::F32(w) => w.k,
             Pointwise::Int8(w) => w.k,
+            Pointwise::Bf16(w) => w.k,
         }
     }
 
@@ -74,16 +78,26 @@ impl Pointwise {
         match self {
             Pointwise::F32(w) => w.n,
             Pointwise::Int8(w) => w.n,
+            Pointwise::Bf16(w) => w.n,
         }
     }
 
-    /// `out = epi(a w + bias)` for `m` rows; `rows` is the int8 path's scratch.
-    fn run(&self, a: &[f32], m: usize, epi: Epilogue, rows: &mut QuantRows, out: &mut [f32]) {
+    /// `out = epi(a w + bias)` for `m` rows; `rows` is the lower
+    /// precisions' scratch.
+    fn run(&self, a: &[f32], m: usize, epi: Epilogue, rows: &mut Scratch, out: &mut [f32]) {
         match self {
             Pointwise::F32(w) => matmul(a, m, w, epi, out),
-            Pointwise::Int8(w) => matmul_int8(a, m, w, epi, rows, out),
+            Pointwise::Int8(w) => matmul_int8(a, m, w, epi, &mut rows.int8, out),
+            Pointwise::Bf16(w) => matmul_bf16(a, m, w, epi, &mut rows.bf16, out),
         }
     }
+}
+
+/// Activations rounded for one product, reused across calls.
+#[derive(Default)]
+struct Scratch {
+    int8: QuantRows,
+    bf16: Vec<u16>,
 }
 
 struct CpuBlock {
@@ -99,8 +113,8 @@ struct Workspace {
     y: Vec<f32>,
     expanded: Vec<f32>,
     dw: Vec<f32>,
-    /// Quantised activations, for the int8 path.
-    rows: QuantRows,
+    /// Activations at the lower precisions.
+    rows: Scratch,
 }
 
 pub struct CpuEngine {
@@ -128,26 +142,23 @@ impl CpuEngine {
 
     /// The same, with the 1x1 convolutions at `precision`: at int8, those
     /// of the blocks whose input is at most `INT8_MAX_SIDE` pixels a side and
-    /// the last convolution.
+    /// the last convolution; at bf16, all of them.
     pub fn with_precision(model: &MobileNetV2, projection: &FeatureProjection, precision: Precision) -> Self {
         let mut sides = vec![STEM_SIDE];
         for b in &model.blocks {
             sides.push(sides[sides.len() - 1].div_ceil(b.stride()));
         }
-        let int8 = |layer: Layer| {
-            precision == Precision::Int8
-                && match layer {
-                    Layer::Block(i) => sides[i] <= INT8_MAX_SIDE,
-                    Layer::Head => true,
-                }
+        let at = |layer: Layer| match (precision, layer) {
+            (Precision::Int8, Layer::Block(i)) if sides[i] > INT8_MAX_SIDE => Precision::F32,
+            _ => precision,
         };
-        Self::with_layers(model, projection, &int8)
+        Self::with_layers(model, projection, &at)
     }
 
-    /// The engine with int8 1x1 convolutions exactly where `int8` says: what
-    /// the sensitivity measurement of `examples/int8_sensitivity.rs` varies.
-    pub fn with_layers(model: &MobileNetV2, projection: &FeatureProjection, int8: &dyn Fn(Layer) -> bool) -> Self {
-        let at = |layer| if int8(layer) { Precision::Int8 } else { Precision::F32 };
+    /// The engine with each place's 1x1 convolutions at the precision `at`
+    /// gives it: what the sensitivity measurement of
+    /// `examples/int8_sensitivity.rs` varies.
+    pub fn with_layers(model: &MobileNetV2, projection: &FeatureProjection, at: &dyn Fn(Layer) -> Precision) -> Self {
         let head_precision = at(Layer::Head);
         let stem = &model.stem;
         let mut lut = [[0.0; 256]; 3];
@@ -182,11 +193,13 @@ impl CpuEngine {
             lut,
             blocks,
             head: Pointwise::new(&model.head, head_precision, false),
-            precision: if (0..model.blocks.len()).any(|i| int8(Layer::Block(i))) || int8(Layer::Head) {
-                Precision::Int8
-            } else {
-                Precision::F32
-            },
+            // What the engine calls itself: the lower precision it runs anywhere.
+            precision: (0..model.blocks.len())
+                .map(Layer::Block)
+                .chain([Layer::Head])
+                .map(at)
+                .find(|p| *p != Precision::F32)
+                .unwrap_or(Precision::F32),
             classifier: PackedWeights::new(FEATURE_DIM, NUM_CLASSES, &classifier_weight, &model.classifier_bias),
             projection: projection.clone(),
             workspace_len,
@@ -218,7 +231,7 @@ impl CpuEngine {
         pooled.unwrap_or_else(|| {
             let len = self.workspace_len;
             let buf = || vec![0.0; len];
-            Workspace { x: buf(), y: buf(), expanded: buf(), dw: buf(), rows: QuantRows::default() }
+            Workspace { x: buf(), y: buf(), expanded: buf(), dw: buf(), rows: Scratch::default() }
         })
     }
 
@@ -279,7 +292,7 @@ struct BlockBuffers<'a> {
     y: &'a mut [f32],
     expanded: &'a mut [f32],
     dw: &'a mut [f32],
-    rows: &'a mut QuantRows,
+    rows: &'a mut Scratch,
 }
 
 /// Expanded rows one band may hold: small enough to stay in L2 between the
@@ -347,6 +360,8 @@ fn describe(precision: Precision) -> String {
     let kernels = match (precision, Isa::detect()) {
         (Precision::Int8, _) if super::quant::fastest() == Isa::Avx512 => "int8 AVX-512 VNNI",
         (Precision::Int8, _) => "int8 portable",
+        (Precision::Bf16, _) if super::bf16::fastest() == Isa::Avx512 => "bf16 AVX-512 BF16",
+        (Precision::Bf16, _) => "bf16 portable",
         (Precision::F32, Isa::Avx2 | Isa::Avx512) => "f32 AVX2+FMA",
         (Precision::F32, Isa::Scalar) => "f32 portable",
     };

@@ -8,6 +8,7 @@
 //! `matmul`, `quant` and `depthwise`, at a `precision`) and `gpu` the WGSL
 //! one.
 
+pub mod bf16;
 pub mod cpu;
 pub mod depthwise;
 pub mod gpu;

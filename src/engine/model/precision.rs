@@ -13,6 +13,9 @@ pub enum Precision {
     /// Per-channel int8 weights and per-pixel int8 activations, i32
     /// accumulation (`quant`): AVX-512 VNNI where the CPU has it.
     Int8,
+    /// Weights and activations rounded to bfloat16, f32 sums (`bf16`):
+    /// AVX-512 BF16 where the CPU has it.
+    Bf16,
 }
 
 impl Precision {
@@ -20,6 +23,7 @@ impl Precision {
         match self {
             Precision::F32 => "f32",
             Precision::Int8 => "int8",
+            Precision::Bf16 => "bf16",
         }
     }
 
@@ -27,6 +31,7 @@ impl Precision {
         match s {
             "f32" => Some(Precision::F32),
             "int8" => Some(Precision::Int8),
+            "bf16" => Some(Precision::Bf16),
             _ => None,
         }
     }

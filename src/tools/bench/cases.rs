@@ -13,6 +13,7 @@ use crate::engine::backend::Backend;
 use crate::engine::decode::{DecodeLimits, Decoder};
 use crate::engine::faces::{FACE_BYTES, PASSES};
 use crate::engine::gpu::Gpu;
+use crate::engine::model::precision::Precision;
 use crate::engine::model::{CROP_BYTES, FEATURE_DIM, MobileNetV2, ModelOutput};
 use crate::engine::mood::head::MoodHead;
 use crate::engine::mood::{MoodMode, SIM_DIMS, SimVector};
@@ -134,7 +135,10 @@ pub(super) fn peaks(c: &Ctx, gpu: &Gpu, figures: &mut Vec<Figure>) -> Result<(Op
     Ok(measured)
 }
 
-/// The model, for several batch sizes, on each device.
+/// The model, for several batch sizes, on each device; on the CPU at each
+/// precision it runs fast here (int8 where AVX-512 VNNI runs, bf16 where
+/// AVX-512 BF16 does), its GFLOP/s
+/// counting the f32 model's operations, so the precisions compare.
 pub(super) fn model(c: &Ctx, figures: &mut Vec<Figure>) -> Result<()> {
     let macs = MobileNetV2::embedded()?.macs_per_image() as f64;
     let batches: &[usize] = match c.scale {
@@ -142,30 +146,46 @@ pub(super) fn model(c: &Ctx, figures: &mut Vec<Figure>) -> Result<()> {
         Scale::Quick => &[8, 32],
         Scale::Full => &[1, 8, 32, 128],
     };
+    let mut cpu_precisions = vec![Precision::F32];
+    if Precision::auto() == Precision::Int8 {
+        cpu_precisions.push(Precision::Int8);
+    }
+    if crate::engine::model::bf16::fastest() != crate::engine::isa::Isa::Scalar {
+        cpu_precisions.push(Precision::Bf16);
+    }
     for &(device, backend) in &c.devices {
-        for &batch in batches {
-            (c.log)(&format!("model, {device}, batch {batch}"));
-            let model = backend.model(Some(batch))?;
-            let n = model.batch;
-            let mut rng = Rng(7);
-            let crops: Vec<u8> = (0..n * CROP_BYTES).map(|_| (rng.next() >> 56) as u8).collect();
-            let mut out = ModelOutput::default();
-            let (secs, timing) = device_runs(c.scale, backend.gpu(), || model.engine.forward(&crops, n, &mut out))?;
-            // Named by the batch asked for, so the devices share a row; an
-            // adapter whose bindings hold fewer runs `n` (its `items`).
-            figures.push(timed(
-                timing,
-                figure(
-                    "model",
-                    format!("MobileNetV2, batch {batch}"),
-                    device,
-                    "images",
-                    n as f64,
-                    secs,
-                    Some(2.0 * macs * n as f64),
-                    None,
-                ),
-            ));
+        let precisions: Vec<Option<Precision>> = match backend.gpu() {
+            None => cpu_precisions.iter().map(|&p| Some(p)).collect(),
+            Some(_) => vec![None],
+        };
+        for precision in precisions {
+            let own = precision.map(|p| Backend::cpu().with_precision(p));
+            let backend = own.as_ref().unwrap_or(backend);
+            let suffix = precision.map_or(String::new(), |p| format!(", {}", p.as_str()));
+            for &batch in batches {
+                (c.log)(&format!("model, {device}, batch {batch}{suffix}"));
+                let model = backend.model(Some(batch))?;
+                let n = model.batch;
+                let mut rng = Rng(7);
+                let crops: Vec<u8> = (0..n * CROP_BYTES).map(|_| (rng.next() >> 56) as u8).collect();
+                let mut out = ModelOutput::default();
+                let (secs, timing) = device_runs(c.scale, backend.gpu(), || model.engine.forward(&crops, n, &mut out))?;
+                // Named by the batch asked for, so the devices share a row; an
+                // adapter whose bindings hold fewer runs `n` (its `items`).
+                figures.push(timed(
+                    timing,
+                    figure(
+                        "model",
+                        format!("MobileNetV2, batch {batch}{suffix}"),
+                        device,
+                        "images",
+                        n as f64,
+                        secs,
+                        Some(2.0 * macs * n as f64),
+                        None,
+                    ),
+                ));
+            }
         }
     }
     Ok(())
