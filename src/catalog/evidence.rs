@@ -2,7 +2,7 @@
 //! (`features::Evidence`), checked cell by cell so that a bad value names its
 //! column, and the tag counts the report gives.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::columns::{Columns, Role};
 use super::features::{self, AudioFeatures, Evidence, VaRange};

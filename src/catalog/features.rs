@@ -26,7 +26,7 @@
 //! When several sources are present, explicit valence/arousal wins for
 //! affect; tags and features add moods, styles and themes.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::LazyLock;
 
 use crate::engine::mood::{self, Group, Groups, MOOD_VA, MoodVector, NUM_DIMS};

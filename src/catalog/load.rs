@@ -3,7 +3,7 @@
 //! must be known before any value is normalised; the second turns each row
 //! into a track or an issue. Neither pass holds the file.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 use std::path::Path;
 use std::time::Instant;
 
@@ -213,7 +213,11 @@ fn build_tracks(
     }
     let mut tally = RowTally::default();
     let mut tags = TagCounts::default();
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut seen: HashSet<String> = HashSet::default();
+    if let Some(rows) = read::row_count(&opts.path, format) {
+        cat.reserve(rows);
+        seen.reserve(rows);
+    }
     // Each chunk of rows becomes evidence and mood vectors on every core;
     // what depends on the rows before it (duplicates, the order of tracks
     // and issues) is decided here, in file order.

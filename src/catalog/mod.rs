@@ -79,6 +79,9 @@ impl StringColumn {
         self.data.push_str(s);
         self.ends.push(self.data.len());
     }
+    fn reserve(&mut self, tracks: usize) {
+        self.ends.reserve(tracks);
+    }
     fn get(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.data[start..self.ends[i]]
@@ -240,6 +243,30 @@ impl Catalog {
         self.groups.push(groups);
         if let Some(m) = &mut self.moods {
             m.push(*mood);
+        }
+    }
+
+    /// Room for `tracks` more tracks. Growing by doubling instead copies
+    /// every array about once more and touches twice the pages: for a 1M-row
+    /// catalog a fifth of its placement went to growth and first-touch
+    /// zeroing (perf).
+    pub fn reserve(&mut self, tracks: usize) {
+        for column in [
+            &mut self.ids,
+            &mut self.titles,
+            &mut self.artists,
+            &mut self.descriptors,
+            &mut self.locations,
+            &mut self.genres,
+        ] {
+            column.reserve(tracks);
+        }
+        self.years.reserve(tracks);
+        self.tempos.reserve(tracks);
+        self.matrix.reserve(tracks);
+        self.groups.reserve(tracks);
+        if let Some(m) = &mut self.moods {
+            m.reserve(tracks);
         }
     }
 

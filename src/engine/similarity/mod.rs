@@ -59,6 +59,12 @@ impl TrackMatrix {
         self.n == 0
     }
 
+    /// Room for `n` more tracks.
+    pub fn reserve(&mut self, n: usize) {
+        let panels = (self.n + n).div_ceil(LANES);
+        self.panels.reserve((panels * PANEL).saturating_sub(self.panels.len()));
+    }
+
     pub fn push(&mut self, v: &SimVector) {
         let (p, lane) = (self.n / LANES, self.n % LANES);
         if lane == 0 {
