@@ -1,5 +1,5 @@
 //! Each CPU kernel on every path this machine runs (`Isa::available`: the
-//! plain loops always, AVX2+FMA where the CPU has it), so the scalar path
+//! plain loops always, AVX2+FMA and AVX-512 where the CPU has them), so the scalar path
 //! that is the whole CPU engine on machines without AVX2 is checked here
 //! too. Seeded random inputs, awkward shapes: one row, rows not a multiple
 //! of the 6-row block, columns not a multiple of the 16-column panel or the
@@ -65,6 +65,12 @@ fn packed_matmul_matches_naive_product_on_every_path() {
             for (relu6, residual) in [(false, None), (true, None), (false, Some(&res[..]))] {
                 let mut out = vec![f32::NAN; m * n];
                 matmul_on(isa, &a, m, &packed, Epilogue { relu6, residual }, &mut out);
+                // The vector paths sum each output in the same order.
+                if isa == Isa::Avx512 {
+                    let mut avx2 = vec![f32::NAN; m * n];
+                    matmul_on(Isa::Avx2, &a, m, &packed, Epilogue { relu6, residual }, &mut avx2);
+                    assert!(out.iter().zip(&avx2).all(|(x, y)| x == y), "AVX-512 and AVX2 differ: m={m} k={k} n={n}");
+                }
                 for i in 0..m {
                     for j in 0..n {
                         let mut want = bias[j] as f64 + residual.map_or(0.0, |r| r[i * n + j] as f64);

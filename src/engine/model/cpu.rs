@@ -362,7 +362,8 @@ fn describe(precision: Precision) -> String {
         (Precision::Int8, _) => "int8 portable",
         (Precision::Bf16, _) if super::bf16::fastest() == Isa::Avx512 => "bf16 AVX-512 BF16",
         (Precision::Bf16, _) => "bf16 portable",
-        (Precision::F32, Isa::Avx2 | Isa::Avx512) => "f32 AVX2+FMA",
+        (Precision::F32, Isa::Avx512) => "f32 AVX-512",
+        (Precision::F32, Isa::Avx2) => "f32 AVX2+FMA",
         (Precision::F32, Isa::Scalar) => "f32 portable",
     };
     format!("cpu ({} threads, {kernels} kernels)", rayon::current_num_threads())

@@ -5,7 +5,9 @@
 //! constant, so they are packed once at load time into 16-column panels, the
 //! activations `A` are read in place (rows of one image stay in cache), and
 //! bias, residual and ReLU6 are applied in registers before the single store.
-//! On x86-64 with AVX2+FMA a 6x16 register-blocked kernel does the work; a
+//! On x86-64 with AVX2+FMA a 6x16 register-blocked kernel does the work, and
+//! with AVX-512F an 8x32 one (a 16-column panel is one register); both sum
+//! each output in the same order from its bias, so they agree bit for bit. A
 //! plain loop over the same layout serves every other CPU, and is the whole
 //! path there. `tests/cpu_kernels.rs` checks both against a naive product.
 
@@ -70,8 +72,15 @@ pub fn matmul_on(isa: Isa, a: &[f32], m: usize, w: &PackedWeights, epi: Epilogue
     assert!(isa.supported(), "this CPU cannot run the {isa:?} kernels");
     match isa {
         Isa::Scalar => matmul_scalar(a, m, w, epi, out),
-        // The model's products run their AVX2 path on AVX-512 machines.
-        Isa::Avx2 | Isa::Avx512 => {
+        Isa::Avx512 => {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the CPU has AVX-512F and the asserts above bound every
+            // access of the kernel.
+            unsafe {
+                avx512::matmul(a, m, w, epi, out)
+            };
+        }
+        Isa::Avx2 => {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the CPU has AVX2+FMA and the asserts above bound every
             // access of the kernel.
@@ -223,6 +232,124 @@ mod avx2 {
                         }
                         *o.add(j) = v;
                     }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{Epilogue, L2_PANEL_BYTES, NR, PackedWeights};
+
+    /// Rows per register block: 8 rows x 2 panels = 16 accumulators.
+    const MR: usize = 8;
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn matmul(a: &[f32], m: usize, w: &PackedWeights, epi: Epilogue, out: &mut [f32]) {
+        let (k, n) = (w.k, w.n);
+        let np = n.div_ceil(NR);
+        let chunk = (L2_PANEL_BYTES / (k * NR * 4)).clamp(1, np);
+        let res = epi.residual.map_or(std::ptr::null(), |r| r.as_ptr());
+        let mut p0 = 0;
+        while p0 < np {
+            let p1 = (p0 + chunk).min(np);
+            let mut r0 = 0;
+            while r0 < m {
+                let rows = MR.min(m - r0);
+                let mut p = p0;
+                while p < p1 {
+                    let pair = p1 - p >= 2;
+                    // SAFETY: rows/cols stay inside the bounds the caller asserted.
+                    unsafe {
+                        let t = Tile {
+                            a: a.as_ptr().add(r0 * k),
+                            k,
+                            panel: w.panels.as_ptr().add(p * k * NR),
+                            bias: w.bias.as_ptr().add(p * NR),
+                            out: out.as_mut_ptr().add(r0 * n + p * NR),
+                            res: if res.is_null() { res } else { res.add(r0 * n + p * NR) },
+                            ldo: n,
+                            cols: (n - p * NR).min(if pair { 2 * NR } else { NR }),
+                            relu6: epi.relu6,
+                        };
+                        macro_rules! run {
+                            ($c:literal) => {
+                                match rows {
+                                    8 => tile::<8, $c>(&t),
+                                    7 => tile::<7, $c>(&t),
+                                    6 => tile::<6, $c>(&t),
+                                    5 => tile::<5, $c>(&t),
+                                    4 => tile::<4, $c>(&t),
+                                    3 => tile::<3, $c>(&t),
+                                    2 => tile::<2, $c>(&t),
+                                    _ => tile::<1, $c>(&t),
+                                }
+                            };
+                        }
+                        if pair { run!(2) } else { run!(1) }
+                    }
+                    p += if pair { 2 } else { 1 };
+                }
+                r0 += MR;
+            }
+            p0 = p1;
+        }
+    }
+
+    struct Tile {
+        a: *const f32,
+        k: usize,
+        panel: *const f32,
+        bias: *const f32,
+        out: *mut f32,
+        res: *const f32,
+        ldo: usize,
+        /// Valid columns of the tile's `C` panels.
+        cols: usize,
+        relu6: bool,
+    }
+
+    /// `R` rows x `C` panels, accumulated over all of `k` in registers.
+    /// Indexed loops: each index picks registers in two arrays at once.
+    #[allow(clippy::needless_range_loop)]
+    #[inline(always)]
+    unsafe fn tile<const R: usize, const C: usize>(t: &Tile) {
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); R]; C];
+            for c in 0..C {
+                acc[c] = [_mm512_loadu_ps(t.bias.add(c * NR)); R];
+            }
+            let panel_len = t.k * NR;
+            for kk in 0..t.k {
+                let mut wv = [_mm512_setzero_ps(); C];
+                for (c, v) in wv.iter_mut().enumerate() {
+                    *v = _mm512_loadu_ps(t.panel.add(c * panel_len + kk * NR));
+                }
+                for r in 0..R {
+                    let x = _mm512_set1_ps(*t.a.add(r * t.k + kk));
+                    for c in 0..C {
+                        acc[c][r] = _mm512_fmadd_ps(x, wv[c], acc[c][r]);
+                    }
+                }
+            }
+            let zero = _mm512_setzero_ps();
+            let six = _mm512_set1_ps(6.0);
+            for c in 0..C {
+                let left = t.cols.saturating_sub(c * NR);
+                let mask: __mmask16 = if left >= NR { 0xffff } else { (1u16 << left) - 1 };
+                for r in 0..R {
+                    let at = r * t.ldo + c * NR;
+                    let mut v = acc[c][r];
+                    if !t.res.is_null() {
+                        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, t.res.add(at)));
+                    }
+                    if t.relu6 {
+                        v = _mm512_min_ps(_mm512_max_ps(v, zero), six);
+                    }
+                    _mm512_mask_storeu_ps(t.out.add(at), mask, v);
                 }
             }
         }
