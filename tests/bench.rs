@@ -5,6 +5,8 @@
 
 use std::process::Command;
 
+use pixtape::engine::isa::Isa;
+
 fn bench(args: &[&str], json: &std::path::Path) -> (String, serde_json::Value) {
     let o = Command::new(env!("CARGO_BIN_EXE_pixtape"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -24,9 +26,24 @@ fn check(table: &str, report: &serde_json::Value, devices: &[&str], mode: &str) 
     assert!(report["machine"]["cores"].as_u64().unwrap() >= 1);
     assert!(!report["machine"]["cpu_model"].as_str().unwrap().is_empty());
     let figures = report["figures"].as_array().unwrap();
-    for stage in ["decode", "model", "mood head", "similarity", "parquet", "end to end"] {
+    for stage in ["decode", "model", "mood head", "similarity", "parquet", "catalog", "end to end"] {
         assert!(table.lines().any(|l| l.starts_with(stage)), "no {stage} row in\n{table}");
         assert!(figures.iter().any(|f| f["stage"] == stage), "no {stage} figure");
+    }
+    // The CPU model at each precision it runs fast here.
+    let cases: Vec<&str> = figures
+        .iter()
+        .filter(|f| f["stage"] == "model" && f["device"] == "cpu")
+        .filter_map(|f| f["case"].as_str())
+        .collect();
+    assert!(cases.iter().any(|c| c.ends_with(", f32")), "{cases:?}");
+    assert_eq!(
+        cases.iter().any(|c| c.ends_with(", int8")),
+        pixtape::engine::model::quant::runs_on(Isa::Avx512),
+        "{cases:?}"
+    );
+    for place in ["place a", "load its index"] {
+        assert!(figures.iter().any(|f| f["stage"] == "catalog" && f["case"].as_str().unwrap().starts_with(place)));
     }
     for d in devices {
         for stage in ["model", "similarity", "end to end"] {

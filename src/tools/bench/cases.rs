@@ -417,7 +417,7 @@ impl EndToEnd<'_> {
 }
 
 /// 20000 -> "20k", 1000000 -> "1M".
-fn count_name(n: usize) -> String {
+pub(super) fn count_name(n: usize) -> String {
     if n >= 1_000_000 && n % 1_000_000 == 0 {
         format!("{}M", n / 1_000_000)
     } else if n >= 1000 && n % 1000 == 0 {
@@ -427,7 +427,7 @@ fn count_name(n: usize) -> String {
     }
 }
 
-fn tempdir() -> Result<std::path::PathBuf> {
+pub(super) fn tempdir() -> Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("pixtape-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     Ok(dir)

@@ -15,6 +15,7 @@
 
 mod cases;
 mod json;
+mod placement;
 mod table;
 mod timing;
 
@@ -167,6 +168,7 @@ pub fn run(settings: &BenchSettings, log: &dyn Fn(&str)) -> Result<BenchReport> 
     cases::similarity(&c, &mut figures)?;
     if settings.cpu {
         cases::parquet(&c, &mut figures)?;
+        placement::catalog(scale, log, &mut figures)?;
     }
     cases::recommend_end_to_end(&c, &mut figures)?;
     cases::analyze_end_to_end(&c, &mut figures)?;
