@@ -88,7 +88,9 @@ class Analyzer:
     """Analyses pictures; the model is opened once and reused by every call.
 
     device: "auto" (a hardware GPU when there is one, else the CPU), "gpu"
-    or "cpu". batch_size: images per model batch. threads: decode workers
+    or "cpu". precision: the CPU model's arithmetic, "auto" (int8 where the
+    CPU has AVX-512 VNNI, else f32), "f32", "int8" or "bf16", as the
+    command's ``--precision``. batch_size: images per model batch. threads: decode workers
     and CPU model threads (all cores by default; the first object of a
     process sets the CPU pool). profile: a profile from ``pixtape learn``.
     faces: find faces and read their expressions; face_threshold: the
@@ -97,12 +99,12 @@ class Analyzer:
     features: also return the features table.
     """
 
-    def __init__(self, *, device: str = "auto", batch_size: Optional[int] = None,
+    def __init__(self, *, device: str = "auto", precision: str = "auto", batch_size: Optional[int] = None,
                  threads: Optional[int] = None, profile: Optional[PathLike] = None,
                  faces: bool = True, face_threshold: float = 0.6, face_gate: float = 0.02,
                  features: bool = False) -> None:
         self._native = _native.Analyzer(
-            device=device, batch_size=batch_size, threads=threads,
+            device=device, precision=precision, batch_size=batch_size, threads=threads,
             profile=None if profile is None else os.fspath(profile),
             faces=faces, face_threshold=face_threshold, face_gate=face_gate, features=features)
 
@@ -126,14 +128,14 @@ class Analyzer:
 
 
 def analyze(images: Images, *, ids: Optional[Sequence[str]] = None, device: str = "auto",
-            batch_size: Optional[int] = None, threads: Optional[int] = None,
+            precision: str = "auto", batch_size: Optional[int] = None, threads: Optional[int] = None,
             profile: Optional[PathLike] = None, faces: bool = True, errors: bool = False,
             ) -> Union[pa.Table, Tuple[pa.Table, pa.Table]]:
     """Analyses ``images`` (a folder, a manifest, an image, a list of paths,
     or a list of (id, bytes)) and returns the table ``pixtape analyze``
     writes to images.parquet; with ``errors=True``, (images, errors).
     Opens a model for this call: for many calls, keep an ``Analyzer``."""
-    run = Analyzer(device=device, batch_size=batch_size, threads=threads, profile=profile,
+    run = Analyzer(device=device, precision=precision, batch_size=batch_size, threads=threads, profile=profile,
                    faces=faces).run(images, ids)
     return (run["images"], run["errors"]) if errors else run["images"]
 
@@ -185,7 +187,7 @@ class Recommender:
 
     def __init__(self, catalog: Union[Catalog, PathLike, Any], top_k: int = 20, per_artist: int = 2,
                  mood: str = "match", weights: Optional[Dict[str, float]] = None, device: str = "auto",
-                 *, mmr_lambda: float = 0.7, batch_size: Optional[int] = None, threads: Optional[int] = None,
+                 *, precision: str = "auto", mmr_lambda: float = 0.7, batch_size: Optional[int] = None, threads: Optional[int] = None,
                  profile: Optional[PathLike] = None, faces: bool = True, face_threshold: float = 0.6,
                  face_gate: float = 0.02) -> None:
         self.catalog = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
@@ -199,6 +201,7 @@ class Recommender:
         self._native = _native.Recommender(
             self.catalog.path, columns=self.catalog.columns or None, va_range=self.catalog.va_range,
             top_k=top_k, per_artist=per_artist, mood=mood, weights=w, mmr_lambda=mmr_lambda, device=device,
+            precision=precision,
             batch_size=batch_size, threads=threads, profile=None if profile is None else os.fspath(profile),
             faces=faces, face_threshold=face_threshold, face_gate=face_gate)
 

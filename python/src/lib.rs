@@ -15,6 +15,7 @@ use arrow_pyarrow::{IntoPyArrow, Table};
 use arrow_schema::SchemaRef;
 use pixtape::catalog::{self, Catalog, CatalogOptions};
 use pixtape::engine::backend::{Backend, DeviceChoice, Model};
+use pixtape::engine::model::precision::Precision;
 use pixtape::engine::mood::{MoodMode, Weights};
 use pixtape::recommend::Recommender as Rec;
 use pixtape::recommend::playlist::PlaylistSettings;
@@ -45,16 +46,25 @@ fn py_err(e: pixtape::Error) -> PyErr {
 /// One backend per device choice for the whole process: a GPU context is
 /// costly to open and safe to share, and models borrow it for as long as
 /// they live, so it is kept until the process ends.
-fn backend(device: &str) -> PyResult<&'static Backend> {
-    static OPEN: OnceLock<Mutex<Vec<(DeviceChoice, &'static Backend)>>> = OnceLock::new();
+fn backend(device: &str, precision: &str) -> PyResult<&'static Backend> {
+    type Open = Vec<((DeviceChoice, Precision), &'static Backend)>;
+    static OPEN: OnceLock<Mutex<Open>> = OnceLock::new();
     let choice = DeviceChoice::parse(device)
         .ok_or_else(|| PyValueError::new_err(format!("device must be auto, gpu or cpu, not {device:?}")))?;
+    let precision = match precision {
+        "auto" => Precision::auto(),
+        p => Precision::parse(p).ok_or_else(|| {
+            PyValueError::new_err(format!("precision must be auto, f32, int8 or bf16, not {precision:?}"))
+        })?,
+    };
+    let key = (choice, precision);
     let mut open = OPEN.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, b)) = open.iter().find(|(c, _)| *c == choice) {
+    if let Some((_, b)) = open.iter().find(|(k, _)| *k == key) {
         return Ok(b);
     }
-    let b: &'static Backend = Box::leak(Box::new(Backend::open(choice).map_err(py_err)?));
-    open.push((choice, b));
+    let b = Backend::open(choice).map_err(py_err)?.with_precision(precision);
+    let b: &'static Backend = Box::leak(Box::new(b));
+    open.push((key, b));
     Ok(b)
 }
 
@@ -69,7 +79,7 @@ struct Engine {
 impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn open(
-        device: &str,
+        (device, precision): (&str, &str),
         batch_size: Option<usize>,
         threads: Option<usize>,
         profile: Option<PathBuf>,
@@ -87,7 +97,7 @@ impl Engine {
         // The CPU engine's pool: the first object's thread count holds for
         // the process, as rayon's global pool is built once.
         let _ = rayon_pool(threads);
-        let backend = backend(device)?;
+        let backend = backend(device, precision)?;
         let (model, profile) = match &profile {
             None => (backend.model(batch_size).map_err(py_err)?, None),
             Some(p) => {
@@ -157,10 +167,11 @@ struct Analyzer {
 #[pymethods]
 impl Analyzer {
     #[new]
-    #[pyo3(signature = (*, device="auto", batch_size=None, threads=None, profile=None, faces=true, face_threshold=0.6, face_gate=0.02, features=false))]
+    #[pyo3(signature = (*, device="auto", precision="auto", batch_size=None, threads=None, profile=None, faces=true, face_threshold=0.6, face_gate=0.02, features=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         device: &str,
+        precision: &str,
         batch_size: Option<usize>,
         threads: Option<usize>,
         profile: Option<PathBuf>,
@@ -170,7 +181,8 @@ impl Analyzer {
         features: bool,
     ) -> PyResult<Analyzer> {
         let face = (face_threshold, face_gate);
-        Ok(Analyzer { engine: Engine::open(device, batch_size, threads, profile, faces, face, features)? })
+        let engine = Engine::open((device, precision), batch_size, threads, profile, faces, face, features)?;
+        Ok(Analyzer { engine })
     }
 
     /// {"images", "errors", "faces"?, "features"?} for `images`.
@@ -205,7 +217,7 @@ struct Recommender {
 #[pymethods]
 impl Recommender {
     #[new]
-    #[pyo3(signature = (catalog, *, columns=None, va_range=None, top_k=20, per_artist=2, mood="match", weights=None, mmr_lambda=0.7, device="auto", batch_size=None, threads=None, profile=None, faces=true, face_threshold=0.6, face_gate=0.02))]
+    #[pyo3(signature = (catalog, *, columns=None, va_range=None, top_k=20, per_artist=2, mood="match", weights=None, mmr_lambda=0.7, device="auto", precision="auto", batch_size=None, threads=None, profile=None, faces=true, face_threshold=0.6, face_gate=0.02))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         catalog: PathBuf,
@@ -217,6 +229,7 @@ impl Recommender {
         weights: Option<[f32; 4]>,
         mmr_lambda: f32,
         device: &str,
+        precision: &str,
         batch_size: Option<usize>,
         threads: Option<usize>,
         profile: Option<PathBuf>,
@@ -225,7 +238,7 @@ impl Recommender {
         face_gate: f32,
     ) -> PyResult<Recommender> {
         let face = (face_threshold, face_gate);
-        let engine = Engine::open(device, batch_size, threads, profile, faces, face, false)?;
+        let engine = Engine::open((device, precision), batch_size, threads, profile, faces, face, false)?;
         let mut options = CatalogOptions::new(catalog);
         for (role, cols) in columns.unwrap_or_default() {
             let r = catalog::columns::Role::parse(&role)

@@ -14,6 +14,16 @@ def test_analyze_equals_the_command(tmp_path):
     assert_same(got, want["images"])
 
 
+def test_each_precision_equals_the_command(tmp_path):
+    # The default (auto) is compared above; f32, and int8 where this CPU
+    # runs it fast (auto picks it), compared here.
+    for precision in ("f32", "int8"):
+        want = cli_tables(tmp_path / precision, "analyze", PHOTOS, "--precision", precision)
+        assert_same(pixtape.analyze(str(PHOTOS), device="cpu", precision=precision), want["images"])
+    with pytest.raises(ValueError, match="precision"):
+        pixtape.Analyzer(device="cpu", precision="fp8")
+
+
 def test_faces_and_errors_equal_the_command(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
