@@ -16,18 +16,16 @@ use std::thread::JoinHandle;
 
 use rayon::prelude::*;
 
-use super::bf16::{Bf16Weights, matmul_bf16};
 use super::depthwise::{DepthwiseWeights, Window, depthwise};
 use super::matmul::{Epilogue, PackedWeights, matmul};
+use super::pointwise::{Pointwise, Scratch};
 use super::precision::Precision;
 use super::projection::{FeatureProjection, PROJECTION_OUTPUTS as OUTPUTS};
-use super::quant::{QuantRows, QuantWeights, matmul_int8};
 use super::{
     CROP_BYTES, FEATURE_DIM, INPUT_SIZE, MEAN, MobileNetV2, NUM_CLASSES, STD, STEM_K, STEM_OUT, STEM_SIDE,
     matmul_weights, stem_weights,
 };
 use crate::engine::isa::Isa;
-use crate::engine::model::Conv;
 
 /// The int8 path quantises the 1x1 convolutions of the blocks whose input
 /// is at most this many pixels a side (the 14- and 7-pixel stages) and the
@@ -46,58 +44,6 @@ const INT8_MAX_SIDE: usize = 14;
 pub enum Layer {
     Block(usize),
     Head,
-}
-
-/// A 1x1 convolution's weights, packed for the engine's precision.
-enum Pointwise {
-    F32(PackedWeights),
-    Int8(QuantWeights),
-    Bf16(Bf16Weights),
-}
-
-impl Pointwise {
-    /// `after_relu6`: the convolution's input is a ReLU6's output.
-    fn new(conv: &Conv, precision: Precision, after_relu6: bool) -> Self {
-        let (k, n, w) = (conv.in_ch, conv.out_ch, matmul_weights(&conv.weight, conv.out_ch));
-        match precision {
-            Precision::F32 => Pointwise::F32(PackedWeights::new(k, n, &w, &conv.bias)),
-            Precision::Int8 => Pointwise::Int8(QuantWeights::new(k, n, &w, &conv.bias, after_relu6)),
-            Precision::Bf16 => Pointwise::Bf16(Bf16Weights::new(k, n, &w, &conv.bias)),
-        }
-    }
-
-    fn k(&self) -> usize {
-        match self {
-            Pointwise::F32(w) => w.k,
-            Pointwise::Int8(w) => w.k,
-            Pointwise::Bf16(w) => w.k,
-        }
-    }
-
-    fn n(&self) -> usize {
-        match self {
-            Pointwise::F32(w) => w.n,
-            Pointwise::Int8(w) => w.n,
-            Pointwise::Bf16(w) => w.n,
-        }
-    }
-
-    /// `out = epi(a w + bias)` for `m` rows; `rows` is the lower
-    /// precisions' scratch.
-    fn run(&self, a: &[f32], m: usize, epi: Epilogue, rows: &mut Scratch, out: &mut [f32]) {
-        match self {
-            Pointwise::F32(w) => matmul(a, m, w, epi, out),
-            Pointwise::Int8(w) => matmul_int8(a, m, w, epi, &mut rows.int8, out),
-            Pointwise::Bf16(w) => matmul_bf16(a, m, w, epi, &mut rows.bf16, out),
-        }
-    }
-}
-
-/// Activations rounded for one product, reused across calls.
-#[derive(Default)]
-struct Scratch {
-    int8: QuantRows,
-    bf16: Vec<u16>,
 }
 
 struct CpuBlock {

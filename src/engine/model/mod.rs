@@ -13,6 +13,7 @@ pub mod cpu;
 pub mod depthwise;
 pub mod gpu;
 pub mod matmul;
+mod pointwise;
 pub mod precision;
 pub mod projection;
 pub mod quant;
