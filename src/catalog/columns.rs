@@ -180,6 +180,9 @@ pub struct Columns {
     pub names: Vec<String>,
     /// Rows carry cells past the header that are tags (MTG-Jamendo style).
     pub trailing_tags: bool,
+    /// The columns named `genre` or `genres` (see `is_genre`), found once:
+    /// every row asks.
+    genre: Vec<usize>,
 }
 
 impl Columns {
@@ -198,7 +201,7 @@ impl Columns {
     /// Whether column `c` holds genres (a tags column named `genre` or
     /// `genres`): its first tag is the track's genre label.
     pub fn is_genre(&self, c: usize) -> bool {
-        self.names.get(c).is_some_and(|n| matches!(key(n).as_str(), "genre" | "genres"))
+        self.genre.contains(&c)
     }
 
     /// (role, column names) for the manifest and the log.
@@ -271,5 +274,6 @@ pub fn detect(header: &[String], overrides: &[(Role, Vec<String>)], file: &str) 
     // MTG-Jamendo ends its header with one `TAGS` column and spreads the
     // tags over however many trailing fields each row needs.
     let trailing_tags = header.last().is_some_and(|h| key(h) == "tags");
-    Ok(Columns { by_role, names: header.to_vec(), trailing_tags })
+    let genre = (0..header.len()).filter(|&c| matches!(key(&header[c]).as_str(), "genre" | "genres")).collect();
+    Ok(Columns { by_role, names: header.to_vec(), trailing_tags, genre })
 }

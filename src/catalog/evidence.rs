@@ -20,23 +20,85 @@ pub struct TagCounts {
     pub unknown: HashMap<String, u64>,
 }
 
-impl TagCounts {
-    /// Counts the tags of one cell; known ones join `tags` (vocabulary
-    /// keys, each once, in file order).
-    fn add_cell(&mut self, text: &str, tags: &mut Vec<String>) {
+/// What one tags cell says, worked out once per distinct text: catalogs
+/// repeat a few thousand tag lists over a million rows, and splitting and
+/// normalising every tag of every row was a fifth of placing them.
+#[derive(Debug)]
+struct CellTags {
+    /// Known tags in cell order, repeats kept (each use counts).
+    known: Vec<u16>,
+    /// Unknown tags, lower-cased, repeats kept.
+    unknown: Vec<Box<str>>,
+    /// The first tag, prefix dropped: the genre when the column is one.
+    first: Option<Box<str>>,
+    /// The first MTG-Jamendo `genre---x` tag's x.
+    genre_tag: Option<Box<str>>,
+}
+
+impl CellTags {
+    fn parse(text: &str) -> Self {
+        let vocab = &*features::VOCABULARY;
+        let (mut known, mut unknown) = (Vec::new(), Vec::new());
         for t in features::split_tags(text) {
             let k = features::tag_key(t);
             if k.is_empty() {
                 continue;
             }
-            if features::VOCABULARY.contains_key(&k) {
-                self.known_uses += 1;
-                if !tags.contains(&k) {
-                    tags.push(k);
+            match vocab.find(&k) {
+                Some(place) => known.push(place),
+                None => unknown.push(t.to_lowercase().into()),
+            }
+        }
+        CellTags {
+            known,
+            unknown,
+            first: features::split_tags(text).next().map(Into::into),
+            genre_tag: text
+                .split([',', '|', ';'])
+                .find_map(|tag| tag.trim().strip_prefix("genre---").map(|g| g.trim().into())),
+        }
+    }
+}
+
+/// A worker's memo of tags cells (`CellTags`), kept from chunk to chunk.
+#[derive(Debug, Default)]
+pub struct TagMemo {
+    cells: HashMap<Box<str>, CellTags>,
+}
+
+/// Distinct cells a memo keeps; past that it starts again, so a catalog
+/// whose every tag list differs costs a bounded memory.
+const MEMO_CELLS: usize = 1 << 16;
+
+impl TagMemo {
+    fn get(&mut self, text: &str) -> &CellTags {
+        if !self.cells.contains_key(text) {
+            if self.cells.len() >= MEMO_CELLS {
+                self.cells.clear();
+            }
+            self.cells.insert(text.into(), CellTags::parse(text));
+        }
+        &self.cells[text]
+    }
+}
+
+impl TagCounts {
+    /// Counts the tags of one cell; known ones join `tags` (vocabulary
+    /// places, each once, in file order).
+    fn add(&mut self, cell: &CellTags, tags: &mut Vec<u16>) {
+        self.known_uses += cell.known.len() as u64;
+        for &k in &cell.known {
+            if !tags.contains(&k) {
+                tags.push(k);
+            }
+        }
+        for u in &cell.unknown {
+            self.unknown_uses += 1;
+            match self.unknown.get_mut(&**u) {
+                Some(n) => *n += 1,
+                None => {
+                    self.unknown.insert(u.to_string(), 1);
                 }
-            } else {
-                self.unknown_uses += 1;
-                *self.unknown.entry(t.to_lowercase()).or_default() += 1;
             }
         }
     }
@@ -60,11 +122,13 @@ impl TagCounts {
 }
 
 /// Reads rows into evidence: the catalog's column roles and the scale of its
-/// valence/arousal, fixed for the whole pass, and the tag counts it adds up.
+/// valence/arousal, fixed for the whole pass, the tag counts it adds up and
+/// its worker's memo of tags cells.
 pub struct RowReader<'a> {
     pub cols: &'a Columns,
     pub va_range: Option<VaRange>,
     pub tags: TagCounts,
+    pub memo: &'a mut TagMemo,
 }
 
 impl RowReader<'_> {
@@ -131,11 +195,19 @@ impl RowReader<'_> {
         } else {
             [].iter()
         });
-        for cell in tag_cells {
-            if let Some(text) = cell.text() {
-                self.tags.add_cell(&text, &mut e.tags);
+        // The genre: the first value of a genre column, else the first
+        // `genre---` tag of any tags cell.
+        let (mut first_genre, mut genre_tag) = (None, None);
+        for (k, cell) in tag_cells.enumerate() {
+            let Some(text) = cell.as_text() else { continue };
+            let parsed = self.memo.get(&text);
+            self.tags.add(parsed, &mut e.tags);
+            if first_genre.is_none() && cols.all(Role::Tags).get(k).is_some_and(|&c| cols.is_genre(c)) {
+                first_genre = parsed.first.clone();
             }
+            genre_tag = genre_tag.or_else(|| parsed.genre_tag.clone());
         }
+        e.genre = first_genre.or(genre_tag).map(String::from).unwrap_or_default();
         if let Some(c) = cols.get(Role::Embedding) {
             e.embedding = parse_embedding(&cells[c]).map_err(|m| format!("column {}: {m}", hdr[c]))?;
         }
@@ -192,32 +264,44 @@ fn parse_embedding(cell: &Cell) -> std::result::Result<Option<mood::MoodVector>,
     Ok(Some(v))
 }
 
-/// A short description of what the catalog says about a track.
-pub fn describe(e: &Evidence) -> String {
+/// A short description of what the catalog says about a track, written to
+/// `out` (a catalog's arena of descriptors) without a string of its own.
+pub fn describe_into(e: &Evidence, out: &mut String) {
+    use std::fmt::Write as _;
+    let start = out.len();
+    let part = |out: &mut String, args: std::fmt::Arguments| {
+        if out.len() > start {
+            out.push_str(", ");
+        }
+        let _ = out.write_fmt(args);
+    };
     let vocab = &*features::VOCABULARY;
-    let mut parts: Vec<String> = e.tags.iter().take(4).filter_map(|k| vocab.get(k).map(|t| t.name.clone())).collect();
+    for &k in e.tags.iter().take(4) {
+        part(out, format_args!("{}", vocab.tags[k as usize].name));
+    }
     let f = &e.features;
-    if parts.is_empty() {
+    if out.len() == start {
         if let Some(x) = f.energy {
-            parts.push(format!("energy {x:.2}"));
+            part(out, format_args!("energy {x:.2}"));
         }
         if let Some(x) = f.danceability {
-            parts.push(format!("danceability {x:.2}"));
+            part(out, format_args!("danceability {x:.2}"));
         }
         if let Some(x) = f.acousticness.filter(|x| *x >= 0.5) {
-            parts.push(format!("acousticness {x:.2}"));
+            part(out, format_args!("acousticness {x:.2}"));
         }
     }
-    if parts.is_empty()
+    if out.len() == start
         && let (Some(v), Some(a)) = (e.valence, e.arousal)
     {
-        parts.push(format!("valence {v:+.2}, arousal {a:+.2}"));
+        part(out, format_args!("valence {v:+.2}, arousal {a:+.2}"));
     }
-    if parts.is_empty() && e.embedding.is_some() {
-        parts.push("mood embedding".into());
+    if out.len() == start && e.embedding.is_some() {
+        part(out, format_args!("mood embedding"));
     }
     if let Some(t) = f.tempo.filter(|t| *t > 0.0) {
-        parts.push(format!("{t:.0} BPM"));
+        // As `{t:.0}` writes it (ties to even), without its float
+        // formatting: tempo is at most 400.
+        part(out, format_args!("{} BPM", t.round_ties_even() as u32));
     }
-    parts.join(", ")
 }

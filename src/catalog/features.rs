@@ -37,21 +37,64 @@ pub struct TagInfo {
     pub vector: MoodVector,
     /// Whether valence/arousal are meaningful for this tag.
     pub has_affect: bool,
+    /// 1 − the label affinities clipped to [0, 1]: the tag's factor in the
+    /// probabilistic OR (see `track_mood`), worked out once.
+    miss: MoodVector,
 }
 
-/// Vocabulary keyed by `tag_key`.
-pub static VOCABULARY: LazyLock<HashMap<String, TagInfo>> = LazyLock::new(|| {
-    mood::parse_table(include_str!("../../models/mood/tags.tsv"), 2)
-        .into_iter()
-        .map(|(keys, values)| {
-            let has_affect = !values[0].is_nan();
-            let mut vector = [0.0; NUM_DIMS];
-            for (o, x) in vector.iter_mut().zip(&values) {
-                *o = if x.is_nan() { 0.0 } else { *x };
-            }
-            (tag_key(&keys[0]), TagInfo { name: keys[0].clone(), vector, has_affect })
-        })
-        .collect()
+/// The tag vocabulary: its tags, and each one's place by `tag_key`.
+pub struct Vocabulary {
+    pub tags: Vec<TagInfo>,
+    index: HashMap<String, u16>,
+}
+
+impl Vocabulary {
+    /// The place of the tag whose key is `key`.
+    pub fn find(&self, key: &str) -> Option<u16> {
+        self.index.get(key).copied()
+    }
+}
+
+pub static VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(|| {
+    let mut tags = Vec::new();
+    let mut index = HashMap::default();
+    for (keys, values) in mood::parse_table(include_str!("../../models/mood/tags.tsv"), 2) {
+        let has_affect = !values[0].is_nan();
+        let mut vector = [0.0; NUM_DIMS];
+        for (o, x) in vector.iter_mut().zip(&values) {
+            *o = if x.is_nan() { 0.0 } else { *x };
+        }
+        // A later row of the same key replaces the earlier, as a map would.
+        let place = *index.entry(tag_key(&keys[0])).or_insert(tags.len() as u16);
+        let miss = vector.map(|x| 1.0 - x.clamp(0.0, 1.0));
+        let info = TagInfo { name: keys[0].clone(), vector, has_affect, miss };
+        if place as usize == tags.len() { tags.push(info) } else { tags[place as usize] = info }
+    }
+    Vocabulary { tags, index }
+});
+
+/// The dimensions the formulas name, looked up once: by name, for every
+/// row, the lookups were a tenth of placing a catalog.
+struct Dims {
+    acoustic: Option<usize>,
+    ambient: Option<usize>,
+    classical: Option<usize>,
+    electronic: Option<usize>,
+    hiphop: Option<usize>,
+    rock: Option<usize>,
+    happy: Option<usize>,
+    melancholic: Option<usize>,
+}
+
+static DIMS: LazyLock<Dims> = LazyLock::new(|| Dims {
+    acoustic: mood::dim("acoustic"),
+    ambient: mood::dim("ambient"),
+    classical: mood::dim("classical"),
+    electronic: mood::dim("electronic"),
+    hiphop: mood::dim("hiphop"),
+    rock: mood::dim("rock"),
+    happy: mood::dim("happy"),
+    melancholic: mood::dim("melancholic"),
 });
 
 /// Lower case, letters and digits only: "Hip-Hop" and "hip hop" are one tag.
@@ -183,9 +226,12 @@ pub struct Evidence {
     pub valence: Option<f32>,
     pub arousal: Option<f32>,
     pub features: AudioFeatures,
-    /// Keys of known tags, in file order.
-    pub tags: Vec<String>,
+    /// Known tags (places in `VOCABULARY`), each once, in file order.
+    pub tags: Vec<u16>,
     pub embedding: Option<MoodVector>,
+    /// The genre the row names (not mood evidence, but read from the same
+    /// tags cells): "" when it names none.
+    pub genre: String,
 }
 
 /// The mood vector a row's evidence implies, and which groups it carries.
@@ -206,16 +252,15 @@ pub fn track_mood(e: &Evidence) -> (MoodVector, Groups) {
     let vocab = &*VOCABULARY;
     let mut miss = [1.0f32; NUM_DIMS];
     let (mut tv, mut ta, mut n_aff) = (0.0f32, 0.0f32, 0);
-    for t in &e.tags {
-        if let Some(info) = vocab.get(t) {
-            for (m, x) in miss.iter_mut().zip(&info.vector).skip(2) {
-                *m *= 1.0 - x.clamp(0.0, 1.0);
-            }
-            if info.has_affect {
-                tv += info.vector[0];
-                ta += info.vector[1];
-                n_aff += 1;
-            }
+    for &t in &e.tags {
+        let info = &vocab.tags[t as usize];
+        for i in 2..NUM_DIMS {
+            miss[i] *= info.miss[i];
+        }
+        if info.has_affect {
+            tv += info.vector[0];
+            ta += info.vector[1];
+            n_aff += 1;
         }
     }
     for i in 2..NUM_DIMS {
@@ -229,17 +274,18 @@ pub fn track_mood(e: &Evidence) -> (MoodVector, Groups) {
         let energy = f.energy.unwrap_or(0.5);
         let dance = f.danceability.unwrap_or(0.5);
         let speech = f.speechiness.unwrap_or(0.0);
-        let style = |v: &mut MoodVector, name: &str, x: f32| {
-            if let Some(i) = mood::dim(name) {
+        let d = &*DIMS;
+        let style = |v: &mut MoodVector, i: Option<usize>, x: f32| {
+            if let Some(i) = i {
                 v[i] = v[i].max(x.clamp(0.0, 1.0));
             }
         };
-        style(&mut v, "acoustic", acoustic);
-        style(&mut v, "ambient", instr * (1.0 - energy));
-        style(&mut v, "classical", instr * acoustic * (1.0 - dance));
-        style(&mut v, "electronic", (1.0 - acoustic) * dance);
-        style(&mut v, "hiphop", 3.0 * speech - 0.33);
-        style(&mut v, "rock", energy * (1.0 - acoustic) * (1.0 - dance));
+        style(&mut v, d.acoustic, acoustic);
+        style(&mut v, d.ambient, instr * (1.0 - energy));
+        style(&mut v, d.classical, instr * acoustic * (1.0 - dance));
+        style(&mut v, d.electronic, (1.0 - acoustic) * dance);
+        style(&mut v, d.hiphop, 3.0 * speech - 0.33);
+        style(&mut v, d.rock, energy * (1.0 - acoustic) * (1.0 - dance));
     }
 
     // Affect: explicit columns, else features, else tags, else mood labels.
@@ -278,8 +324,7 @@ pub fn track_mood(e: &Evidence) -> (MoodVector, Groups) {
         }
     }
     if let Some(m) = f.mode {
-        let name = if m >= 0.5 { "happy" } else { "melancholic" };
-        if let Some(i) = mood::dim(name) {
+        if let Some(i) = if m >= 0.5 { DIMS.happy } else { DIMS.melancholic } {
             v[i] = (v[i] + 0.1).min(1.0);
         }
     }

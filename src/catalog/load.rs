@@ -8,10 +8,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::columns::{self, Columns, Role};
-use super::evidence::{self, RowReader, TagCounts};
-use super::features::{self, VaRange};
-use super::read::{self, Cell, Format, Row};
-use super::{Catalog, CatalogOptions, CatalogReport, TrackRef};
+use super::evidence::{self, TagCounts};
+use super::features::VaRange;
+use super::place::{self, RowOut};
+use super::read::{self, Cell, Chunk, Format};
+use super::{Catalog, CatalogOptions, CatalogReport, StringColumn};
 use crate::engine::mood;
 use crate::error::{Error, Result};
 
@@ -145,17 +146,17 @@ fn learn_va_range(opts: &CatalogOptions, format: Format, header: &[String], cols
     // it is not scanned, and detection sees no values.
     if cols.has(Role::Arousal) || cols.has(Role::Energy) {
         let only: Vec<usize> = va_roles.iter().filter_map(|r| cols.get(*r)).collect();
-        let work = |_: &[String], rows: Vec<Row>| {
+        let work = |buf: &mut Vec<Cell>, _: &[String], chunk: Chunk| {
             let mut stats = [Stats::default(); 2];
-            for row in rows {
+            chunk.for_each_row(buf, &mut |_, cells, _| {
                 for (k, role) in va_roles.iter().enumerate() {
                     if let Some(c) = cols.get(*role)
-                        && let Ok(Some(x)) = evidence::number(&row.cells[c])
+                        && let Ok(Some(x)) = evidence::number(&cells[c])
                     {
                         stats[k].add(x);
                     }
                 }
-            }
+            });
             stats
         };
         read::par_chunks(&opts.path, format, Some(&only), &work, &mut |chunk| {
@@ -198,7 +199,8 @@ struct RowTally {
 }
 
 /// Pass 2: each row to a track, or to an issue when it is rejected, a
-/// duplicate or moodless.
+/// duplicate or moodless. Workers place each chunk (`place`); here, in file
+/// order, the duplicates are found and the tracks copied into the catalog.
 fn build_tracks(
     opts: &CatalogOptions,
     format: Format,
@@ -213,159 +215,99 @@ fn build_tracks(
     }
     let mut tally = RowTally::default();
     let mut tags = TagCounts::default();
-    let mut seen: HashSet<String> = HashSet::default();
-    if let Some(rows) = read::row_count(&opts.path, format) {
+    let mut seen = Seen::default();
+    let expected = read::row_count(&opts.path, format);
+    if let Some(rows) = expected {
         cat.reserve(rows);
-        seen.reserve(rows);
+        seen.first.reserve(rows);
     }
-    // Each chunk of rows becomes evidence and mood vectors on every core;
-    // what depends on the rows before it (duplicates, the order of tracks
-    // and issues) is decided here, in file order.
-    let work = |hdr: &[String], rows: Vec<Row>| {
-        let mut reader = RowReader { cols, va_range, tags: TagCounts::default() };
-        let items: Vec<Item> = rows.into_iter().map(|row| read_row(&mut reader, hdr, id_col, row)).collect();
-        (items, reader.tags)
-    };
-    read::par_chunks(&opts.path, format, None, &work, &mut |(items, chunk_tags)| {
-        tags.merge(chunk_tags);
-        for item in items {
-            tally.rows += 1;
-            tally.with_extra += item.with_extra as u64;
-            match item.kind {
-                ItemKind::Rejected(reason) => {
-                    tally.rejected += 1;
-                    cat.issue(&item.locator, true, reason);
-                }
-                ItemKind::Track { id, .. } if seen.contains(&id) => {
-                    tally.duplicates += 1;
-                    cat.issue(
-                        &item.locator,
-                        false,
-                        format!("duplicate track id `{id}`: the first row with it is kept"),
-                    );
-                }
-                ItemKind::Track { id, groups, .. } if groups.is_empty() => {
-                    tally.moodless += 1;
-                    cat.issue(&item.locator, false, format!("track `{id}` has no usable mood information; skipped"));
-                }
-                ItemKind::Track { id, vector, groups, title, artist, descriptor, location, genre, year, tempo } => {
-                    for (k, g) in mood::GROUPS.iter().enumerate() {
-                        tally.coverage[k] += groups.has(*g) as u64;
-                    }
-                    let track = TrackRef {
-                        id: &id,
-                        title: &title,
-                        artist: &artist,
-                        descriptor: &descriptor,
-                        location: &location,
-                        genre: &genre,
-                        year,
-                        tempo,
-                    };
-                    cat.push(track, &vector, groups);
-                    seen.insert(id);
-                }
-            }
+    let ctx = place::Context { cols, va_range, id_col, weights: opts.weights, keep_moods: opts.keep_moods };
+    let work = |w: &mut place::Worker, hdr: &[String], chunk: Chunk| place::place(w, &ctx, hdr, chunk);
+    let mut sized = false;
+    read::par_chunks(&opts.path, format, None, &work, &mut |placed: place::Placed| {
+        // The texts' arenas are sized from the first chunk's, as the
+        // arrays were from the row count: growing them by doubling copied
+        // and zeroed a few hundred megabytes more for a million tracks.
+        if let Some(rows) = expected.filter(|_| !sized && placed.tracks.ids.len() > 0) {
+            let t = &placed.tracks;
+            let per_track = |c: &StringColumn| c.data.len() / c.len() + 1;
+            let columns = [&t.ids, &t.titles, &t.artists, &t.descriptors, &t.locations, &t.genres];
+            cat.reserve_text(0, columns.map(|c| rows * per_track(c) * 9 / 8));
+            sized = true;
         }
+        merge(&mut cat, &mut tally, &mut seen, &placed);
+        tags.merge(placed.tags);
         true
     })?;
     Ok((cat, tally, tags))
 }
 
-/// One row, read on a worker: a track (perhaps a duplicate or moodless,
-/// which only the merge can tell) or the reason it is rejected.
-struct Item {
-    locator: String,
-    with_extra: bool,
-    kind: ItemKind,
-}
-
-enum ItemKind {
-    Rejected(String),
-    Track {
-        id: String,
-        vector: mood::MoodVector,
-        groups: mood::Groups,
-        title: String,
-        artist: String,
-        descriptor: String,
-        location: String,
-        genre: String,
-        year: Option<u16>,
-        tempo: Option<f32>,
-    },
-}
-
-fn read_row(reader: &mut RowReader, hdr: &[String], id_col: usize, row: Row) -> Item {
-    let Row { locator, cells, extra } = row;
-    let with_extra = !extra.is_empty();
-    let kind = match cells.get(id_col).and_then(Cell::text) {
-        None => ItemKind::Rejected(format!("column {}: no track id", hdr[id_col])),
-        Some(id) => match reader.evidence(hdr, &cells, &extra) {
-            Err(reason) => ItemKind::Rejected(reason),
-            Ok(evidence) => {
-                let (vector, groups) = features::track_mood(&evidence);
-                let cols = reader.cols;
-                let text = |role| cols.get(role).and_then(|c| cells[c].text()).unwrap_or_default();
-                ItemKind::Track {
-                    id,
-                    vector,
-                    groups,
-                    title: text(Role::Title),
-                    artist: text(Role::Artist),
-                    descriptor: evidence::describe(&evidence),
-                    location: text(Role::Location),
-                    genre: genre_of(cols, &cells, &extra),
-                    year: cols.get(Role::Year).and_then(|c| year_of(&cells[c])),
-                    tempo: evidence.features.tempo.filter(|t| *t > 0.0),
-                }
-            }
-        },
-    };
-    Item { locator, with_extra, kind }
-}
-
-/// A row's genre: the first value of a `genre` column, else the first
-/// MTG-Jamendo style `genre---x` tag of any tags cell; "" when neither.
-fn genre_of(cols: &Columns, cells: &[Cell], extra: &[Cell]) -> String {
-    let tags = cols.all(Role::Tags);
-    if let Some(g) = tags
-        .iter()
-        .filter(|&&c| cols.is_genre(c))
-        .filter_map(|&c| cells[c].text())
-        .find_map(|t| features::split_tags(&t).next().map(str::to_string))
-    {
-        return g;
-    }
-    let trailing = if cols.trailing_tags { extra } else { &[] };
-    tags.iter()
-        .map(|&c| &cells[c])
-        .chain(trailing)
-        .filter_map(Cell::text)
-        .find_map(|t| {
-            t.split([',', '|', ';']).find_map(|tag| tag.trim().strip_prefix("genre---").map(|g| g.trim().to_string()))
-        })
-        .unwrap_or_default()
-}
-
-/// A release year from a number (2011, 2011.0) or a date's text
-/// ("2011-05-03", "2011"); anything else, or a year outside 1000..=2100,
-/// is unknown: the year only sorts tracks into eras, so a bad one costs
-/// the row nothing.
-fn year_of(cell: &Cell) -> Option<u16> {
-    let y = match cell {
-        Cell::Num(x) if x.is_finite() && x.fract() == 0.0 => *x as i64,
-        Cell::Text(s) => {
-            let s = s.trim();
-            let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
-            if digits.len() != 4 {
-                return None;
-            }
-            digits.parse().ok()?
+/// Adds one placed chunk to the catalog, in file order.
+fn merge(cat: &mut Catalog, tally: &mut RowTally, seen: &mut Seen, p: &place::Placed) {
+    let t = &p.tracks;
+    tally.with_extra += p.with_extra;
+    // Messages past the kept ones are only counted: not worth a locator.
+    let issue = |cat: &mut Catalog, r: usize, is_error: bool, reason: &dyn Fn() -> String| {
+        if cat.issues.len() < super::MAX_ISSUES {
+            cat.issue(&p.locators.get(r), is_error, reason());
         }
-        _ => return None,
     };
-    (1000..=2100).contains(&y).then_some(y as u16)
+    // The chunk's tracks that stay, copied in at the end; until then a
+    // track of this chunk that `seen` points to is found here.
+    let base = cat.len();
+    let mut kept: Vec<u32> = Vec::with_capacity(t.ids.len());
+    for (r, row) in p.rows.iter().enumerate() {
+        tally.rows += 1;
+        let i = match row {
+            RowOut::Rejected(reason) => {
+                tally.rejected += 1;
+                issue(cat, r, true, &|| reason.clone());
+                continue;
+            }
+            RowOut::Track(i) => *i,
+        };
+        let (id, hash, groups) = (t.ids.get(i as usize), t.hashes[i as usize], t.groups[i as usize]);
+        let id_of = |k: usize| if k < base { cat.ids.get(k) } else { t.ids.get(kept[k - base] as usize) };
+        if seen.contains(id, hash, id_of) {
+            tally.duplicates += 1;
+            issue(cat, r, false, &|| format!("duplicate track id `{id}`: the first row with it is kept"));
+        } else if groups.is_empty() {
+            tally.moodless += 1;
+            issue(cat, r, false, &|| format!("track `{id}` has no usable mood information; skipped"));
+        } else {
+            for (k, g) in mood::GROUPS.iter().enumerate() {
+                tally.coverage[k] += groups.has(*g) as u64;
+            }
+            seen.insert(id, hash, base + kept.len());
+            kept.push(i);
+        }
+    }
+    t.append_to(cat, &kept);
+}
+
+/// The ids taken so far, by `place::id_hash`, pointing at the first track
+/// with that hash; ids whose hash an earlier, different id took are kept
+/// whole in `collided` (for 64-bit hashes, in practice never).
+#[derive(Default)]
+struct Seen {
+    first: foldhash::HashMap<u64, usize>,
+    collided: HashSet<String>,
+}
+
+impl Seen {
+    /// Whether `id` is taken; `id_of` gives the id of a track by its place.
+    fn contains<'a>(&self, id: &str, hash: u64, id_of: impl Fn(usize) -> &'a str) -> bool {
+        self.first.get(&hash).is_some_and(|&i| id_of(i) == id || self.collided.contains(id))
+    }
+
+    /// Takes `id` (not yet taken) for track `track`.
+    fn insert(&mut self, id: &str, hash: u64, track: usize) {
+        if let std::collections::hash_map::Entry::Vacant(v) = self.first.entry(hash) {
+            v.insert(track);
+        } else {
+            self.collided.insert(id.to_string());
+        }
+    }
 }
 
 /// Running statistics of a numeric column (Welford).
@@ -434,4 +376,28 @@ fn check_delimiter(path: &Path, format: Format, header: &[String]) -> Result<()>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two different ids with one hash (forced here; with 64-bit hashes it
+    /// does not happen by chance) are both kept, and each is found again.
+    #[test]
+    fn ids_that_share_a_hash_stay_apart() {
+        let mut ids = StringColumn::default();
+        let mut seen = Seen::default();
+        for (k, id) in ["a", "b", "c"].into_iter().enumerate() {
+            let hash = if id == "c" { 2 } else { 1 };
+            assert!(!seen.contains(id, hash, |i| ids.get(i)), "{id} is new");
+            seen.insert(id, hash, k);
+            ids.push(id);
+        }
+        for (id, hash) in [("a", 1), ("b", 1), ("c", 2)] {
+            assert!(seen.contains(id, hash, |i| ids.get(i)), "{id} is taken");
+        }
+        assert!(!seen.contains("d", 1, |i| ids.get(i)));
+        assert!(!seen.contains("a", 3, |i| ids.get(i)));
+    }
 }

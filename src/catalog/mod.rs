@@ -17,6 +17,7 @@ mod evidence;
 pub mod features;
 pub mod index;
 mod load;
+mod place;
 pub mod read;
 pub mod synth;
 
@@ -24,7 +25,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::mood::{self, Groups, MoodVector, Weights};
+use crate::engine::mood::{self, Groups, MoodVector, SimVector, Weights};
 use crate::engine::similarity::TrackMatrix;
 use columns::Role;
 use features::VaRange;
@@ -77,10 +78,25 @@ struct StringColumn {
 impl StringColumn {
     fn push(&mut self, s: &str) {
         self.data.push_str(s);
+        self.close();
+    }
+    /// Ends the string written into `data` since the last one.
+    fn close(&mut self) {
         self.ends.push(self.data.len());
     }
-    fn reserve(&mut self, tracks: usize) {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+    /// Appends all of `other`'s strings.
+    fn extend(&mut self, other: &StringColumn) {
+        let base = self.data.len();
+        self.data.push_str(&other.data);
+        self.ends.extend(other.ends.iter().map(|e| e + base));
+    }
+    /// Room for `tracks` more strings of `bytes` in all.
+    fn reserve(&mut self, tracks: usize, bytes: usize) {
         self.ends.reserve(tracks);
+        self.data.reserve(bytes);
     }
     fn get(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
@@ -231,6 +247,12 @@ impl Catalog {
     /// Adds a track of mood `mood`, carrying the mood groups `groups`.
     /// Its similarity vector is built here, with the catalog's weights.
     pub fn push(&mut self, track: TrackRef, mood: &MoodVector, groups: Groups) {
+        self.push_placed(track, &mood::sim_vector(mood, groups, &self.weights, true), Some(mood), groups);
+    }
+
+    /// Adds a track whose similarity vector `sim` was built with the
+    /// catalog's weights (by a worker, in `place`).
+    fn push_placed(&mut self, track: TrackRef, sim: &SimVector, mood: Option<&MoodVector>, groups: Groups) {
         self.ids.push(track.id);
         self.titles.push(track.title);
         self.artists.push(track.artist);
@@ -239,10 +261,10 @@ impl Catalog {
         self.genres.push(track.genre);
         self.years.push(track.year.unwrap_or(0));
         self.tempos.push(track.tempo.unwrap_or(f32::NAN));
-        self.matrix.push(&mood::sim_vector(mood, groups, &self.weights, true));
+        self.matrix.push(sim);
         self.groups.push(groups);
         if let Some(m) = &mut self.moods {
-            m.push(*mood);
+            m.push(*mood.expect("a catalog that keeps moods is given each track's"));
         }
     }
 
@@ -251,22 +273,29 @@ impl Catalog {
     /// catalog a fifth of its placement went to growth and first-touch
     /// zeroing (perf).
     pub fn reserve(&mut self, tracks: usize) {
-        for column in [
-            &mut self.ids,
-            &mut self.titles,
-            &mut self.artists,
-            &mut self.descriptors,
-            &mut self.locations,
-            &mut self.genres,
-        ] {
-            column.reserve(tracks);
-        }
+        self.reserve_text(tracks, [0; 6]);
         self.years.reserve(tracks);
         self.tempos.reserve(tracks);
         self.matrix.reserve(tracks);
         self.groups.reserve(tracks);
         if let Some(m) = &mut self.moods {
             m.reserve(tracks);
+        }
+    }
+
+    /// Room for `tracks` more tracks' ids, titles, artists, descriptors,
+    /// locations and genres, of `bytes` in all for each.
+    fn reserve_text(&mut self, tracks: usize, bytes: [usize; 6]) {
+        let columns = [
+            &mut self.ids,
+            &mut self.titles,
+            &mut self.artists,
+            &mut self.descriptors,
+            &mut self.locations,
+            &mut self.genres,
+        ];
+        for (column, bytes) in columns.into_iter().zip(bytes) {
+            column.reserve(tracks, bytes);
         }
     }
 

@@ -1,5 +1,6 @@
-//! Parquet catalogs: record batches of only the columns asked for, turned
-//! into cells by the workers (`Chunk::into_rows`), or row by row.
+//! Parquet catalogs: record batches of only the columns asked for, read
+//! into cells by the workers (`BatchColumns`, through `Chunk::for_each_row`),
+//! or row by row.
 
 use std::fs::File;
 use std::path::Path;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
-use arrow_array::{Array, ArrayRef};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -114,5 +115,93 @@ pub(super) fn arrow_cell(col: &ArrayRef, r: usize) -> Cell {
             arrow_cell(d.values(), key)
         }
         _ => Cell::Null,
+    }
+}
+
+/// A record batch's columns, each looked at once for its type, so that a
+/// row is read by direct access instead of a chain of downcasts per cell.
+pub(super) struct BatchColumns<'a> {
+    /// (header position, column) for each column the batch holds.
+    columns: Vec<(usize, Column<'a>)>,
+    width: usize,
+}
+
+enum Column<'a> {
+    Num(&'a dyn Array, Box<dyn Fn(usize) -> f64 + 'a>),
+    Text(&'a dyn Array, Box<dyn Fn(usize) -> &'a str + 'a>),
+    /// Lists, dictionaries, booleans: rare in catalogs, read cell by cell.
+    Other(&'a ArrayRef),
+}
+
+impl<'a> BatchColumns<'a> {
+    /// `columns` says which header positions the batch's columns hold (all,
+    /// in order, when `None`).
+    pub(super) fn new(batch: &'a RecordBatch, width: usize, columns: Option<&[usize]>) -> Self {
+        let columns =
+            batch.columns().iter().enumerate().map(|(j, col)| (columns.map_or(j, |c| c[j]), Column::of(col))).collect();
+        BatchColumns { columns, width }
+    }
+
+    /// Row `r` into `buf`, aligned with the header; a text cell reuses the
+    /// string already in its place.
+    pub(super) fn fill(&self, r: usize, buf: &mut Vec<Cell>) {
+        if buf.len() != self.width {
+            buf.clear();
+            buf.resize(self.width, Cell::Null);
+        }
+        for (c, col) in &self.columns {
+            let cell = &mut buf[*c];
+            match col {
+                Column::Num(a, _) | Column::Text(a, _) if a.is_null(r) => *cell = Cell::Null,
+                Column::Num(_, value) => *cell = Cell::Num(value(r)),
+                Column::Text(_, value) => match cell {
+                    Cell::Text(s) => {
+                        s.clear();
+                        s.push_str(value(r));
+                    }
+                    _ => *cell = Cell::Text(value(r).to_string()),
+                },
+                Column::Other(a) => *cell = arrow_cell(a, r),
+            }
+        }
+    }
+}
+
+impl<'a> Column<'a> {
+    fn of(col: &'a ArrayRef) -> Self {
+        macro_rules! num {
+            ($($t:ty),*) => {
+                $(if let Some(a) = col.as_primitive_opt::<$t>() {
+                    return Column::Num(a, Box::new(move |r| a.value(r) as f64));
+                })*
+            };
+        }
+        num!(
+            Float32Type,
+            Float64Type,
+            Int8Type,
+            Int16Type,
+            Int32Type,
+            Int64Type,
+            UInt8Type,
+            UInt16Type,
+            UInt32Type,
+            UInt64Type
+        );
+        match col.data_type() {
+            DataType::Utf8 => {
+                let a = col.as_string::<i32>();
+                Column::Text(a, Box::new(move |r| a.value(r)))
+            }
+            DataType::LargeUtf8 => {
+                let a = col.as_string::<i64>();
+                Column::Text(a, Box::new(move |r| a.value(r)))
+            }
+            DataType::Utf8View => {
+                let a = col.as_string_view();
+                Column::Text(a, Box::new(move |r| a.value(r)))
+            }
+            _ => Column::Other(col),
+        }
     }
 }

@@ -70,8 +70,9 @@ impl TrackMatrix {
         if lane == 0 {
             self.panels.resize((p + 1) * PANEL, 0.0);
         }
-        for (d, x) in v.iter().enumerate() {
-            self.panels[p * PANEL + d * LANES + lane] = *x;
+        let panel = &mut self.panels[p * PANEL..(p + 1) * PANEL];
+        for (o, x) in panel[lane..].iter_mut().step_by(LANES).zip(v) {
+            *o = *x;
         }
         self.n += 1;
     }
