@@ -124,3 +124,59 @@ fn a_cache_that_cannot_be_written_costs_the_run_nothing() {
     assert_eq!(cat.len(), catalog::load(&CatalogOptions::new(&source)).unwrap().len());
     assert!(cat.report.cache.is_none());
 }
+
+#[test]
+fn a_first_run_writes_its_entry_beside_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("cache");
+    let source = dir.path().join("synth.parquet");
+    catalog::synth::write(&source, 300, 5).unwrap();
+    let opts = CatalogOptions { cache: Some(cache_dir.clone()), ..CatalogOptions::new(&source) };
+    let (first, pending) = catalog::load_deferring_cache(&opts).unwrap();
+    assert!(pending.is_some());
+    assert!(!cache_dir.exists() || entries(&cache_dir).is_empty(), "nothing is written before the caller asks");
+    assert!(first.moods().is_some(), "the mood vectors stay until the entry is written");
+    assert_eq!(cache::write_beside(&first, pending, || first.len()), 300);
+    let written = entries(&cache_dir);
+    assert_eq!(written.len(), 1);
+    assert_eq!(first.report.cache.as_deref(), Some(written[0].to_str().unwrap()));
+    let (second, pending) = catalog::load_deferring_cache(&opts).unwrap();
+    assert!(pending.is_none() && second.report.cached);
+    assert_same(&first, &second);
+    // An index, or no cache folder, leaves nothing to write.
+    let plain = CatalogOptions::new(&source);
+    assert!(catalog::load_deferring_cache(&plain).unwrap().1.is_none());
+    let index = CatalogOptions { cache: Some(cache_dir.clone()), ..CatalogOptions::new(&written[0]) };
+    assert!(catalog::load_deferring_cache(&index).unwrap().1.is_none());
+}
+
+#[test]
+fn recommend_writes_the_entry_and_the_next_run_reads_it_to_the_same_playlists() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("cache");
+    let source = dir.path().join("tracks.parquet");
+    catalog::synth::write(&source, 2000, 11).unwrap();
+    let run = |out: &str| {
+        let out = dir.path().join(out);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_pixtape"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["recommend", "--images", "assets/photos", "--device", "cpu", "--faces", "off", "-q"])
+            .args(["--catalog".as_ref(), source.as_os_str(), "--catalog-cache".as_ref(), cache_dir.as_os_str()])
+            .args(["--out".as_ref(), out.as_os_str()])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        let playlists = std::fs::read(out.join("recommendations.parquet")).unwrap();
+        (manifest["recommend"]["catalog"].clone(), playlists)
+    };
+    let (first, first_playlists) = run("first");
+    let written = entries(&cache_dir);
+    assert_eq!(written.len(), 1, "the first run wrote its entry before it exited");
+    assert_eq!(first["cache"], written[0].to_str().unwrap());
+    assert!(first.get("cached").is_none());
+    let (second, second_playlists) = run("second");
+    assert_eq!(second["cached"], true);
+    assert_eq!(first_playlists, second_playlists);
+}

@@ -46,8 +46,30 @@ pub fn default_dir() -> Option<PathBuf> {
 }
 
 /// Loads the source catalog `opts.path` through the cache in `dir`;
-/// `parse` places the source on a miss.
-pub fn load(opts: &CatalogOptions, dir: &Path, parse: fn(&CatalogOptions) -> Result<Catalog>) -> Result<Catalog> {
+/// `parse` places the source on a miss (given the source's sha256, known
+/// by then), and the entry is written before this returns.
+pub fn load(opts: &CatalogOptions, dir: &Path, parse: Parse) -> Result<Catalog> {
+    let (mut cat, pending) = load_deferred(opts, dir, parse)?;
+    if let Some(p) = pending {
+        let written = p.write(&cat).is_ok();
+        if !written {
+            cat.report.cache = None;
+        }
+    }
+    if !opts.keep_moods {
+        cat.drop_moods();
+    }
+    Ok(cat)
+}
+
+/// How a source is placed: the options, and the source's sha256.
+pub type Parse = fn(&CatalogOptions, Option<String>) -> Result<Catalog>;
+
+/// As `load`, but on a miss the entry is left to the caller to write
+/// (`PendingEntry::write`, or `write_beside` the run), and the catalog
+/// keeps its mood vectors until then: a first run need not wait for a few
+/// hundred megabytes to be written before it starts on its images.
+pub fn load_deferred(opts: &CatalogOptions, dir: &Path, parse: Parse) -> Result<(Catalog, Option<PendingEntry>)> {
     let started = Instant::now();
     let sha256 = sha256_file(&opts.path)?;
     let bytes = std::fs::metadata(&opts.path).map(|m| m.len()).unwrap_or(0);
@@ -62,20 +84,47 @@ pub fn load(opts: &CatalogOptions, dir: &Path, parse: fn(&CatalogOptions) -> Res
         cat.report.cache = Some(entry.display().to_string());
         cat.report.cached = true;
         cat.report.load_seconds = started.elapsed().as_secs_f64();
-        return Ok(cat);
+        return Ok((cat, None));
     }
     // A miss (or an entry that does not load): place the source, keeping
-    // the mood vectors the index stores, and write the entry for next time.
-    let mut cat = parse(&CatalogOptions { keep_moods: true, ..opts.clone() })?;
-    if write(&cat, dir, &entry).is_ok() {
-        cat.report.cache = Some(entry.display().to_string());
-        evict(dir);
-    }
-    if !opts.keep_moods {
-        cat.drop_moods();
-    }
+    // the mood vectors the index stores, for the entry to be written.
+    let mut cat = parse(&CatalogOptions { keep_moods: true, ..opts.clone() }, Some(sha256))?;
+    cat.report.cache = Some(entry.display().to_string());
     cat.report.load_seconds = started.elapsed().as_secs_f64();
-    Ok(cat)
+    Ok((cat, Some(PendingEntry { dir: dir.to_path_buf(), entry })))
+}
+
+/// A cache entry still to be written, for the catalog placed on a miss.
+#[derive(Debug)]
+pub struct PendingEntry {
+    dir: PathBuf,
+    entry: PathBuf,
+}
+
+impl PendingEntry {
+    /// Writes the entry for `cat`, the catalog it was made for (still with
+    /// its mood vectors), and trims the folder to `KEEP` entries. A folder
+    /// that cannot be written only means the next run parses again.
+    pub fn write(self, cat: &Catalog) -> Result<()> {
+        write(cat, &self.dir, &self.entry)?;
+        evict(&self.dir);
+        Ok(())
+    }
+}
+
+/// Runs `f` while `pending` (if any) is written on a thread of its own,
+/// and returns once both are done: the entry of a first run is written
+/// while the run works on its images.
+pub fn write_beside<R>(cat: &Catalog, pending: Option<PendingEntry>, f: impl FnOnce() -> R) -> R {
+    std::thread::scope(|s| {
+        let writer = pending.map(|p| s.spawn(move || p.write(cat)));
+        let out = f();
+        if let Some(w) = writer {
+            // A failed write costs the next run a parse, nothing more.
+            let _ = w.join();
+        }
+        out
+    })
 }
 
 /// The entry's name: sha256 over everything that decides the placement.
@@ -131,7 +180,7 @@ fn evict(dir: &Path) {
             entries.push((modified, path));
         }
     }
-    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
     for (_, path) in entries.into_iter().skip(KEEP) {
         let _ = std::fs::remove_file(path);
     }

@@ -254,8 +254,8 @@ pub fn track_mood(e: &Evidence) -> (MoodVector, Groups) {
     let (mut tv, mut ta, mut n_aff) = (0.0f32, 0.0f32, 0);
     for &t in &e.tags {
         let info = &vocab.tags[t as usize];
-        for i in 2..NUM_DIMS {
-            miss[i] *= info.miss[i];
+        for (m, x) in miss[2..].iter_mut().zip(&info.miss[2..]) {
+            *m *= x;
         }
         if info.has_affect {
             tv += info.vector[0];
@@ -323,10 +323,10 @@ pub fn track_mood(e: &Evidence) -> (MoodVector, Groups) {
             v[i] = v[i].max(weight * k);
         }
     }
-    if let Some(m) = f.mode {
-        if let Some(i) = if m >= 0.5 { DIMS.happy } else { DIMS.melancholic } {
-            v[i] = (v[i] + 0.1).min(1.0);
-        }
+    if let Some(m) = f.mode
+        && let Some(i) = if m >= 0.5 { DIMS.happy } else { DIMS.melancholic }
+    {
+        v[i] = (v[i] + 0.1).min(1.0);
     }
     for g in [Group::Moods, Group::Styles, Group::Themes] {
         if v[g.dims()].iter().any(|x| *x > 0.0) {

@@ -109,8 +109,13 @@ fn write_into(catalog: &Catalog, file: &mut std::fs::File, out: &Path) -> Result
     {
         w.write_all(&(col.data.len() as u64).to_le_bytes()).map_err(io)?;
         w.write_all(col.data.as_bytes()).map_err(io)?;
-        for e in &col.ends {
-            w.write_all(&(*e as u64).to_le_bytes()).map_err(io)?;
+        if cfg!(target_endian = "little") && size_of::<usize>() == 8 {
+            // The layout already: one write, not one per string.
+            w.write_all(bytemuck::cast_slice(&col.ends)).map_err(io)?;
+        } else {
+            for e in &col.ends {
+                w.write_all(&(*e as u64).to_le_bytes()).map_err(io)?;
+            }
         }
     }
     w.write_all(bytemuck::cast_slice(&catalog.years)).map_err(io)?;

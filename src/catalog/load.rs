@@ -36,12 +36,30 @@ pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
     }
     match &opts.cache {
         Some(dir) => super::cache::load(opts, dir, parse),
-        None => parse(opts),
+        None => parse(opts, None),
     }
 }
 
-/// Places a source catalog (not an index), reading it whole.
-pub(super) fn parse(opts: &CatalogOptions) -> Result<Catalog> {
+/// As `load`, but a cache entry a source's first run makes is left to the
+/// caller to write (see `cache::load_deferred`).
+pub fn load_deferring_cache(opts: &CatalogOptions) -> Result<(Catalog, Option<super::cache::PendingEntry>)> {
+    match &opts.cache {
+        Some(dir) if !super::index::is_index(&opts.path) && is_file(&opts.path) => {
+            opts.weights.check()?;
+            super::cache::load_deferred(opts, dir, parse)
+        }
+        _ => load(opts).map(|c| (c, None)),
+    }
+}
+
+/// A non-empty regular file (`load` says what else it is).
+fn is_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > 0)
+}
+
+/// Places a source catalog (not an index), reading it whole; `sha256` is
+/// the file's, when the caller has it already.
+pub(super) fn parse(opts: &CatalogOptions, sha256: Option<String>) -> Result<Catalog> {
     let started = Instant::now();
     let path = &opts.path;
     let file = path.display().to_string();
@@ -77,7 +95,10 @@ pub(super) fn parse(opts: &CatalogOptions) -> Result<Catalog> {
     cat.report = CatalogReport {
         path: file,
         format: format.name().to_string(),
-        sha256: super::cache::sha256_file(path)?,
+        sha256: match sha256 {
+            Some(h) => h,
+            None => super::cache::sha256_file(path)?,
+        },
         bytes: meta.len(),
         rows: tally.rows,
         tracks: cat.len() as u64,

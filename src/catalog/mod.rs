@@ -30,7 +30,7 @@ use crate::engine::similarity::TrackMatrix;
 use columns::Role;
 use features::VaRange;
 
-pub use load::load;
+pub use load::{load, load_deferring_cache};
 
 /// Issues kept in memory for the errors table; later ones are only counted.
 const MAX_ISSUES: usize = 10_000;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use pixtape::after::{self, AfterSettings, album::AlbumSettings};
-use pixtape::catalog::{self, CatalogOptions};
+use pixtape::catalog::{self, Catalog, CatalogOptions};
 use pixtape::engine::backend::{Backend, DeviceChoice, Model};
 use pixtape::engine::decode::DecodeLimits;
 use pixtape::engine::model::precision::Precision;
@@ -359,23 +359,40 @@ pub fn recommend(args: RecommendArgs) -> anyhow::Result<ExitCode> {
     let (profile, report) = profile.unzip();
     settings.profile = report;
     let options = with_profile_weights(args.catalog.options()?, &args.catalog, profile.as_ref())?;
-    let catalog = catalog::load(&options)?;
-    say(quiet, Some(&progress::catalog_line(&catalog)));
+    let (catalog, pending) = catalog::load_deferring_cache(&options)?;
+    // A first run's cache entry is written while the images are worked on.
+    catalog::cache::write_beside(&catalog, pending, || {
+        recommend_with(&args, &settings, &after, &backend, &model, profile.as_ref(), &catalog)
+    })
+}
+
+/// `recommend` once the model and the catalog are loaded.
+fn recommend_with(
+    args: &RecommendArgs,
+    settings: &AnalyzeSettings,
+    after: &AfterSettings,
+    backend: &Backend,
+    model: &Model,
+    profile: Option<&Profile>,
+    catalog: &Catalog,
+) -> anyhow::Result<ExitCode> {
+    let quiet = args.analyze.common.quiet;
+    say(quiet, Some(&progress::catalog_line(catalog)));
     say(quiet, model.notice.as_deref());
-    let mut recommender = Recommender::new(&backend, &catalog, args.playlist.mode(), args.playlist.settings()?)?;
-    if let Some(p) = &profile {
+    let mut recommender = Recommender::new(backend, catalog, args.playlist.mode(), args.playlist.settings()?)?;
+    if let Some(p) = profile {
         recommender = recommender.with_profile(p);
     }
     say(quiet, recommender.notice());
-    say(quiet, progress::shard_line(&settings).as_deref());
+    say(quiet, progress::shard_line(settings).as_deref());
     let bar = progress::Bar::new(quiet);
-    let summary = run::run(&settings, &model, Some(&recommender), &bar)?;
+    let summary = run::run(settings, model, Some(&recommender), &bar)?;
     bar.finish();
     say(quiet, Some(&progress::summary_line(&summary)));
     if !quiet && !summary.already_complete {
         progress::print_playlists(&summary.out)?;
     }
-    let done = after::finish(&summary.out, &recommender, &after)?;
+    let done = after::finish(&summary.out, &recommender, after)?;
     if !quiet {
         for line in after::coverage::summary_lines(&done.coverage) {
             eprintln!("pixtape: {line}");

@@ -179,7 +179,7 @@ impl Chunk {
     /// Parquet rows are decoded into `buf`, whose strings are reused from
     /// row to row: a row then costs no allocation, where a fresh row of
     /// cells cost a dozen (a third of placing a million-row catalog).
-    pub fn for_each_row(&self, buf: &mut Vec<Cell>, f: &mut dyn FnMut(usize, &[Cell], &[Cell])) {
+    pub fn for_each_row(&self, buf: &mut Vec<Cell>, f: &mut RowVisitor) {
         match self {
             Chunk::Rows(rows) => rows.iter().enumerate().for_each(|(r, row)| f(r, &row.cells, &row.extra)),
             Chunk::Batch { batch, width, columns, .. } => {
@@ -200,6 +200,9 @@ impl Chunk {
         }
     }
 }
+
+/// What `Chunk::for_each_row` calls: (row in the chunk, cells, extra cells).
+pub type RowVisitor<'a> = dyn FnMut(usize, &[Cell], &[Cell]) + 'a;
 
 /// Where each row of a chunk is: kept as written for text formats, made
 /// on demand from the row number for Parquet.
