@@ -63,7 +63,9 @@ impl CellTags {
 /// A worker's memo of tags cells (`CellTags`), kept from chunk to chunk.
 #[derive(Debug, Default)]
 pub struct TagMemo {
-    cells: HashMap<Box<str>, CellTags>,
+    /// Cell text -> its place in `parsed`: a hit is one lookup.
+    places: HashMap<Box<str>, u32>,
+    parsed: Vec<CellTags>,
 }
 
 /// Distinct cells a memo keeps; past that it starts again, so a catalog
@@ -72,13 +74,20 @@ const MEMO_CELLS: usize = 1 << 16;
 
 impl TagMemo {
     fn get(&mut self, text: &str) -> &CellTags {
-        if !self.cells.contains_key(text) {
-            if self.cells.len() >= MEMO_CELLS {
-                self.cells.clear();
+        let place = match self.places.get(text) {
+            Some(&p) => p,
+            None => {
+                if self.parsed.len() >= MEMO_CELLS {
+                    self.places.clear();
+                    self.parsed.clear();
+                }
+                self.parsed.push(CellTags::parse(text));
+                let p = (self.parsed.len() - 1) as u32;
+                self.places.insert(text.into(), p);
+                p
             }
-            self.cells.insert(text.into(), CellTags::parse(text));
-        }
-        &self.cells[text]
+        };
+        &self.parsed[place as usize]
     }
 }
 
@@ -269,39 +278,51 @@ fn parse_embedding(cell: &Cell) -> std::result::Result<Option<mood::MoodVector>,
 pub fn describe_into(e: &Evidence, out: &mut String) {
     use std::fmt::Write as _;
     let start = out.len();
-    let part = |out: &mut String, args: std::fmt::Arguments| {
+    let sep = |out: &mut String| {
         if out.len() > start {
             out.push_str(", ");
         }
-        let _ = out.write_fmt(args);
     };
     let vocab = &*features::VOCABULARY;
     for &k in e.tags.iter().take(4) {
-        part(out, format_args!("{}", vocab.tags[k as usize].name));
+        sep(out);
+        out.push_str(&vocab.tags[k as usize].name);
     }
     let f = &e.features;
     if out.len() == start {
-        if let Some(x) = f.energy {
-            part(out, format_args!("energy {x:.2}"));
-        }
-        if let Some(x) = f.danceability {
-            part(out, format_args!("danceability {x:.2}"));
-        }
-        if let Some(x) = f.acousticness.filter(|x| *x >= 0.5) {
-            part(out, format_args!("acousticness {x:.2}"));
+        for (name, x) in [
+            ("energy", f.energy),
+            ("danceability", f.danceability),
+            ("acousticness", f.acousticness.filter(|x| *x >= 0.5)),
+        ] {
+            if let Some(x) = x {
+                sep(out);
+                let _ = write!(out, "{name} {x:.2}");
+            }
         }
     }
     if out.len() == start
         && let (Some(v), Some(a)) = (e.valence, e.arousal)
     {
-        part(out, format_args!("valence {v:+.2}, arousal {a:+.2}"));
+        let _ = write!(out, "valence {v:+.2}, arousal {a:+.2}");
     }
     if out.len() == start && e.embedding.is_some() {
-        part(out, format_args!("mood embedding"));
+        out.push_str("mood embedding");
     }
     if let Some(t) = f.tempo.filter(|t| *t > 0.0) {
-        // As `{t:.0}` writes it (ties to even), without its float
-        // formatting: tempo is at most 400.
-        part(out, format_args!("{} BPM", t.round_ties_even() as u32));
+        sep(out);
+        // As `{t:.0}` writes it (ties to even), without float formatting:
+        // a tempo is at most 400, so three digits at most.
+        let bpm = t.round_ties_even() as u32;
+        let digits = [b'0' + (bpm / 100) as u8, b'0' + (bpm / 10 % 10) as u8, b'0' + (bpm % 10) as u8];
+        let skip = if bpm >= 100 {
+            0
+        } else if bpm >= 10 {
+            1
+        } else {
+            2
+        };
+        out.push_str(std::str::from_utf8(&digits[skip..]).unwrap_or_default());
+        out.push_str(" BPM");
     }
 }
