@@ -9,9 +9,10 @@ stack a savvy Python user would write, alternating in one run.
 
 Every figure is images/s over the whole folder, median of REPS (default
 3), page cache warm:
-  * pixtape analyze (default: reduced-scale JPEG decode) and with
-    --exact-decode: the whole process, start, model load and Parquet
-    writing included, on every core;
+  * pixtape analyze (default: reduced-scale JPEG decode, faces searched
+    where the model sees people), with --faces off (as the peer, which
+    reads no faces) and with --exact-decode: the whole process, start,
+    model load and Parquet writing included, on every core;
   * Pillow decode + torchvision preprocessing, plain and with draft, in a
     pool of one process per core (decode only, no model);
   * Pillow-draft -> onnxruntime: the pool preprocesses, the main process
@@ -68,11 +69,12 @@ def main():
         providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
     out = tempfile.mkdtemp(prefix="pixtape-phone-")
-    rates = {k: [] for k in ("pixtape", "pixtape --exact-decode", "pillow", "pillow draft", "pillow draft -> onnxruntime")}
+    runs = (("pixtape", []), ("pixtape --faces off", ["--faces", "off"]), ("pixtape --exact-decode", ["--exact-decode"]))
+    rates = {k: [] for k in [r[0] for r in runs] + ["pillow", "pillow draft", "pillow draft -> onnxruntime"]}
     with mp.Pool(cores) as pool:
         pool.map(plain, files[:cores])
         for _ in range(reps):
-            for label, extra in (("pixtape", []), ("pixtape --exact-decode", ["--exact-decode"])):
+            for label, extra in runs:
                 shutil.rmtree(os.path.join(out, "run"), ignore_errors=True)
                 settle()
                 t = time.perf_counter()
@@ -101,7 +103,8 @@ def main():
     for k, v in rates.items():
         print(f"  {k:30s} {statistics.median(v):7.1f}   (runs: {', '.join(f'{x:.1f}' for x in v)})")
     base = statistics.median(rates["pillow draft -> onnxruntime"])
-    print(f"  pixtape / (pillow draft -> onnxruntime): {statistics.median(rates['pixtape']) / base:.2f}")
+    for k in ("pixtape", "pixtape --faces off"):
+        print(f"  {k} / (pillow draft -> onnxruntime): {statistics.median(rates[k]) / base:.2f}")
 
 
 if __name__ == "__main__":
