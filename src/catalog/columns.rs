@@ -176,7 +176,10 @@ fn key(s: &str) -> String {
 /// Role -> column indices into the header.
 #[derive(Clone, Debug, Default)]
 pub struct Columns {
-    pub by_role: Vec<(Role, Vec<usize>)>,
+    by_role: Vec<(Role, Vec<usize>)>,
+    /// Each role's place in `by_role` (by `Role as usize`), found once:
+    /// every row asks for a dozen roles.
+    slots: [Option<u8>; Role::ALL.len()],
     pub names: Vec<String>,
     /// Rows carry cells past the header that are tags (MTG-Jamendo style).
     pub trailing_tags: bool,
@@ -186,12 +189,17 @@ pub struct Columns {
 }
 
 impl Columns {
+    /// Each role with its columns, in role order.
+    pub fn roles(&self) -> &[(Role, Vec<usize>)] {
+        &self.by_role
+    }
+
     pub fn get(&self, role: Role) -> Option<usize> {
         self.all(role).first().copied()
     }
 
     pub fn all(&self, role: Role) -> &[usize] {
-        self.by_role.iter().find(|(r, _)| *r == role).map_or(&[], |(_, c)| c.as_slice())
+        self.slots[role as usize].map_or(&[], |k| self.by_role[k as usize].1.as_slice())
     }
 
     pub fn has(&self, role: Role) -> bool {
@@ -275,5 +283,9 @@ pub fn detect(header: &[String], overrides: &[(Role, Vec<String>)], file: &str) 
     // tags over however many trailing fields each row needs.
     let trailing_tags = header.last().is_some_and(|h| key(h) == "tags");
     let genre = (0..header.len()).filter(|&c| matches!(key(&header[c]).as_str(), "genre" | "genres")).collect();
-    Ok(Columns { by_role, names: header.to_vec(), trailing_tags, genre })
+    let mut slots = [None; Role::ALL.len()];
+    for (k, (role, _)) in by_role.iter().enumerate().rev() {
+        slots[*role as usize] = Some(k as u8);
+    }
+    Ok(Columns { by_role, slots, names: header.to_vec(), trailing_tags, genre })
 }

@@ -91,7 +91,7 @@ pub(super) fn parse(opts: &CatalogOptions, sha256: Option<String>) -> Result<Cat
             cat.issues.first().map(|i| format!(" (first problem: {}: {})", i.locator, i.reason)).unwrap_or_default();
         return Err(Error::input(path, format!("none of the {} rows is a usable track{first}", tally.rows)));
     }
-    let claimed: HashSet<usize> = cols.by_role.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+    let claimed: HashSet<usize> = cols.roles().iter().flat_map(|(_, c)| c.iter().copied()).collect();
     cat.report = CatalogReport {
         path: file,
         format: format.name().to_string(),
