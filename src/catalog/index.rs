@@ -30,7 +30,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Catalog, CatalogIssue, CatalogReport, StringColumn};
+use super::tracks::{StringColumn, TrackColumns};
+use super::{Catalog, CatalogIssue, CatalogReport};
 use crate::atomic::AtomicFile;
 use crate::engine::mood::{self, Groups, MoodVector, NUM_DIMS, Weights};
 use crate::engine::similarity::TrackMatrix;
@@ -104,9 +105,7 @@ fn write_into(catalog: &Catalog, file: &mut std::fs::File, out: &Path) -> Result
     for m in moods {
         w.write_all(bytemuck::cast_slice(m)).map_err(io)?;
     }
-    for col in
-        [&catalog.ids, &catalog.titles, &catalog.artists, &catalog.descriptors, &catalog.locations, &catalog.genres]
-    {
+    for col in catalog.tracks.texts() {
         w.write_all(&(col.data.len() as u64).to_le_bytes()).map_err(io)?;
         w.write_all(col.data.as_bytes()).map_err(io)?;
         if cfg!(target_endian = "little") && size_of::<usize>() == 8 {
@@ -118,8 +117,8 @@ fn write_into(catalog: &Catalog, file: &mut std::fs::File, out: &Path) -> Result
             }
         }
     }
-    w.write_all(bytemuck::cast_slice(&catalog.years)).map_err(io)?;
-    w.write_all(bytemuck::cast_slice(&catalog.tempos)).map_err(io)?;
+    w.write_all(bytemuck::cast_slice(&catalog.tracks.years)).map_err(io)?;
+    w.write_all(bytemuck::cast_slice(&catalog.tracks.tempos)).map_err(io)?;
     w.flush().map_err(io)
 }
 
@@ -201,7 +200,7 @@ pub fn load(path: &Path, weights: Weights, keep_moods: bool) -> Result<Catalog> 
     let mut report = header.source;
     report.index = Some(path.display().to_string());
     report.load_seconds = started.elapsed().as_secs_f64();
-    Ok(Catalog {
+    let tracks = TrackColumns {
         ids: next(),
         titles: next(),
         artists: next(),
@@ -210,13 +209,8 @@ pub fn load(path: &Path, weights: Weights, keep_moods: bool) -> Result<Catalog> 
         genres: next(),
         years,
         tempos,
-        weights,
-        matrix,
-        groups,
-        moods,
-        report,
-        issues: header.issues,
-    })
+    };
+    Ok(Catalog { tracks, weights, matrix, groups, moods, report, issues: header.issues })
 }
 
 /// Little-endian f32s in place where the platform and the alignment allow

@@ -12,7 +12,8 @@ use super::evidence::{self, TagCounts};
 use super::features::VaRange;
 use super::place::{self, RowOut};
 use super::read::{self, Cell, Chunk, Format};
-use super::{Catalog, CatalogOptions, CatalogReport, StringColumn};
+use super::tracks::StringColumn;
+use super::{Catalog, CatalogOptions, CatalogReport};
 use crate::engine::mood;
 use crate::error::{Error, Result};
 
@@ -249,11 +250,9 @@ fn build_tracks(
         // The texts' arenas are sized from the first chunk's, as the
         // arrays were from the row count: growing them by doubling copied
         // and zeroed a few hundred megabytes more for a million tracks.
-        if let Some(rows) = expected.filter(|_| !sized && placed.tracks.ids.len() > 0) {
-            let t = &placed.tracks;
+        if let Some(rows) = expected.filter(|_| !sized && placed.tracks.cols.len() > 0) {
             let per_track = |c: &StringColumn| c.data.len() / c.len() + 1;
-            let columns = [&t.ids, &t.titles, &t.artists, &t.descriptors, &t.locations, &t.genres];
-            cat.reserve_text(0, columns.map(|c| rows * per_track(c) * 9 / 8));
+            cat.tracks.reserve(0, placed.tracks.cols.texts().map(|c| rows * per_track(c) * 9 / 8));
             sized = true;
         }
         merge(&mut cat, &mut tally, &mut seen, &placed);
@@ -276,7 +275,7 @@ fn merge(cat: &mut Catalog, tally: &mut RowTally, seen: &mut Seen, p: &place::Pl
     // The chunk's tracks that stay, copied in at the end; until then a
     // track of this chunk that `seen` points to is found here.
     let base = cat.len();
-    let mut kept: Vec<u32> = Vec::with_capacity(t.ids.len());
+    let mut kept: Vec<u32> = Vec::with_capacity(t.cols.len());
     for (r, row) in p.rows.iter().enumerate() {
         tally.rows += 1;
         let i = match row {
@@ -287,8 +286,8 @@ fn merge(cat: &mut Catalog, tally: &mut RowTally, seen: &mut Seen, p: &place::Pl
             }
             RowOut::Track(i) => *i,
         };
-        let (id, hash, groups) = (t.ids.get(i as usize), t.hashes[i as usize], t.groups[i as usize]);
-        let id_of = |k: usize| if k < base { cat.ids.get(k) } else { t.ids.get(kept[k - base] as usize) };
+        let (id, hash, groups) = (t.cols.ids.get(i as usize), t.hashes[i as usize], t.groups[i as usize]);
+        let id_of = |k: usize| if k < base { cat.tracks.ids.get(k) } else { t.cols.ids.get(kept[k - base] as usize) };
         if seen.contains(id, hash, id_of) {
             tally.duplicates += 1;
             issue(cat, r, false, &|| format!("duplicate track id `{id}`: the first row with it is kept"));

@@ -20,6 +20,7 @@ mod load;
 mod place;
 pub mod read;
 pub mod synth;
+mod tracks;
 
 use std::path::PathBuf;
 
@@ -29,6 +30,7 @@ use crate::engine::mood::{self, Groups, MoodVector, SimVector, Weights};
 use crate::engine::similarity::TrackMatrix;
 use columns::Role;
 use features::VaRange;
+use tracks::TrackColumns;
 
 pub use load::{load, load_deferring_cache};
 
@@ -65,42 +67,6 @@ impl CatalogOptions {
             keep_moods: false,
             cache: None,
         }
-    }
-}
-
-/// Strings of all tracks, one arena per field.
-#[derive(Default, Debug)]
-struct StringColumn {
-    data: String,
-    ends: Vec<usize>,
-}
-
-impl StringColumn {
-    fn push(&mut self, s: &str) {
-        self.data.push_str(s);
-        self.close();
-    }
-    /// Ends the string written into `data` since the last one.
-    fn close(&mut self) {
-        self.ends.push(self.data.len());
-    }
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-    /// Appends all of `other`'s strings.
-    fn extend(&mut self, other: &StringColumn) {
-        let base = self.data.len();
-        self.data.push_str(&other.data);
-        self.ends.extend(other.ends.iter().map(|e| e + base));
-    }
-    /// Room for `tracks` more strings of `bytes` in all.
-    fn reserve(&mut self, tracks: usize, bytes: usize) {
-        self.ends.reserve(tracks);
-        self.data.reserve(bytes);
-    }
-    fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.data[start..self.ends[i]]
     }
 }
 
@@ -161,18 +127,8 @@ pub struct CatalogReport {
 /// Tracks in the mood space.
 #[derive(Debug, Default)]
 pub struct Catalog {
-    ids: StringColumn,
-    titles: StringColumn,
-    artists: StringColumn,
-    descriptors: StringColumn,
-    /// Where each track's audio is (file path or URL), "" when unknown.
-    locations: StringColumn,
-    /// Each track's genre as the catalog names it, "" when it names none.
-    genres: StringColumn,
-    /// Year of release, 0 when unknown.
-    years: Vec<u16>,
-    /// Tempo in BPM, NaN when unknown.
-    tempos: Vec<f32>,
+    /// Every track's id, names, descriptor, location, genre, year, tempo.
+    tracks: TrackColumns,
     /// The group weights every track vector was built with; queries take
     /// theirs from here, so the two sides cannot disagree.
     weights: Weights,
@@ -226,22 +182,13 @@ impl Catalog {
         self.matrix.is_empty()
     }
     pub fn track(&self, i: usize) -> TrackRef<'_> {
-        TrackRef {
-            id: self.ids.get(i),
-            title: self.titles.get(i),
-            artist: self.artists.get(i),
-            descriptor: self.descriptors.get(i),
-            location: self.locations.get(i),
-            genre: self.genres.get(i),
-            year: Some(self.years[i]).filter(|y| *y > 0),
-            tempo: Some(self.tempos[i]).filter(|t| t.is_finite()),
-        }
+        self.tracks.get(i)
     }
 
     /// Each track's position by its id, for stages that meet tracks by id
     /// (a run's tables, feedback).
     pub fn positions(&self) -> std::collections::HashMap<&str, usize> {
-        (0..self.len()).map(|i| (self.ids.get(i), i)).collect()
+        (0..self.len()).map(|i| (self.tracks.ids.get(i), i)).collect()
     }
 
     /// Adds a track of mood `mood`, carrying the mood groups `groups`.
@@ -253,14 +200,7 @@ impl Catalog {
     /// Adds a track whose similarity vector `sim` was built with the
     /// catalog's weights (by a worker, in `place`).
     fn push_placed(&mut self, track: TrackRef, sim: &SimVector, mood: Option<&MoodVector>, groups: Groups) {
-        self.ids.push(track.id);
-        self.titles.push(track.title);
-        self.artists.push(track.artist);
-        self.descriptors.push(track.descriptor);
-        self.locations.push(track.location);
-        self.genres.push(track.genre);
-        self.years.push(track.year.unwrap_or(0));
-        self.tempos.push(track.tempo.unwrap_or(f32::NAN));
+        self.tracks.push(track);
         self.matrix.push(sim);
         self.groups.push(groups);
         if let Some(m) = &mut self.moods {
@@ -273,29 +213,11 @@ impl Catalog {
     /// catalog a fifth of its placement went to growth and first-touch
     /// zeroing (perf).
     pub fn reserve(&mut self, tracks: usize) {
-        self.reserve_text(tracks, [0; 6]);
-        self.years.reserve(tracks);
-        self.tempos.reserve(tracks);
+        self.tracks.reserve(tracks, [0; 6]);
         self.matrix.reserve(tracks);
         self.groups.reserve(tracks);
         if let Some(m) = &mut self.moods {
             m.reserve(tracks);
-        }
-    }
-
-    /// Room for `tracks` more tracks' ids, titles, artists, descriptors,
-    /// locations and genres, of `bytes` in all for each.
-    fn reserve_text(&mut self, tracks: usize, bytes: [usize; 6]) {
-        let columns = [
-            &mut self.ids,
-            &mut self.titles,
-            &mut self.artists,
-            &mut self.descriptors,
-            &mut self.locations,
-            &mut self.genres,
-        ];
-        for (column, bytes) in columns.into_iter().zip(bytes) {
-            column.reserve(tracks, bytes);
         }
     }
 

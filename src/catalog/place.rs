@@ -7,11 +7,12 @@
 
 use std::hash::BuildHasher;
 
+use super::Catalog;
 use super::columns::{Columns, Role};
 use super::evidence::{self, RowReader, TagCounts, TagMemo};
 use super::features::{self, VaRange};
 use super::read::{Cell, Chunk, Locators};
-use super::{Catalog, StringColumn, TrackRef};
+use super::tracks::TrackColumns;
 use crate::engine::mood::{self, Groups, MoodVector, SimVector, Weights};
 
 /// What every chunk of one pass is read with.
@@ -52,14 +53,7 @@ pub(super) enum RowOut {
 /// The chunk's tracks, column by column, as the catalog keeps them.
 #[derive(Default)]
 pub(super) struct Tracks {
-    pub ids: StringColumn,
-    pub titles: StringColumn,
-    pub artists: StringColumn,
-    pub descriptors: StringColumn,
-    pub locations: StringColumn,
-    pub genres: StringColumn,
-    pub years: Vec<u16>,
-    pub tempos: Vec<f32>,
+    pub cols: TrackColumns,
     pub sims: Vec<SimVector>,
     pub groups: Vec<Groups>,
     /// Filled only when the catalog keeps its mood vectors.
@@ -70,40 +64,17 @@ pub(super) struct Tracks {
 
 impl Tracks {
     /// Copies tracks `kept` (places in this chunk, in order) to the end of
-    /// `cat`: the whole arenas at once when every track stays, as nearly
+    /// `cat`: the whole chunk at once when every track stays, as nearly
     /// all do.
     pub fn append_to(&self, cat: &mut Catalog, kept: &[u32]) {
-        if kept.len() < self.ids.len() {
+        if kept.len() < self.cols.len() {
             for &i in kept {
                 let i = i as usize;
-                let track = TrackRef {
-                    id: self.ids.get(i),
-                    title: self.titles.get(i),
-                    artist: self.artists.get(i),
-                    descriptor: self.descriptors.get(i),
-                    location: self.locations.get(i),
-                    genre: self.genres.get(i),
-                    year: Some(self.years[i]).filter(|y| *y > 0),
-                    tempo: Some(self.tempos[i]).filter(|x| x.is_finite()),
-                };
-                cat.push_placed(track, &self.sims[i], self.moods.get(i), self.groups[i]);
+                cat.push_placed(self.cols.get(i), &self.sims[i], self.moods.get(i), self.groups[i]);
             }
             return;
         }
-        let texts = [&self.ids, &self.titles, &self.artists, &self.descriptors, &self.locations, &self.genres];
-        let into = [
-            &mut cat.ids,
-            &mut cat.titles,
-            &mut cat.artists,
-            &mut cat.descriptors,
-            &mut cat.locations,
-            &mut cat.genres,
-        ];
-        for (to, from) in into.into_iter().zip(texts) {
-            to.extend(from);
-        }
-        cat.years.extend_from_slice(&self.years);
-        cat.tempos.extend_from_slice(&self.tempos);
+        cat.tracks.extend(&self.cols);
         self.sims.iter().for_each(|v| cat.matrix.push(v));
         cat.groups.extend_from_slice(&self.groups);
         if let Some(m) = &mut cat.moods {
@@ -144,17 +115,18 @@ pub(super) fn place(w: &mut Worker, ctx: &Context, hdr: &[String], chunk: Chunk)
         let (vector, groups) = features::track_mood(&e);
         let cols = ctx.cols;
         let text = |role| cols.get(role).and_then(|c| cells[c].as_text());
-        rows.push(RowOut::Track(t.ids.len() as u32));
+        rows.push(RowOut::Track(t.cols.len() as u32));
         t.hashes.push(id_hash(&id));
-        t.ids.push(&id);
-        t.titles.push(text(Role::Title).as_deref().unwrap_or_default());
-        t.artists.push(text(Role::Artist).as_deref().unwrap_or_default());
-        evidence::describe_into(&e, &mut t.descriptors.data);
-        t.descriptors.close();
-        t.locations.push(text(Role::Location).as_deref().unwrap_or_default());
-        t.genres.push(&e.genre);
-        t.years.push(cols.get(Role::Year).and_then(|c| year_of(&cells[c])).unwrap_or(0));
-        t.tempos.push(e.features.tempo.filter(|t| *t > 0.0).unwrap_or(f32::NAN));
+        let c = &mut t.cols;
+        c.ids.push(&id);
+        c.titles.push(text(Role::Title).as_deref().unwrap_or_default());
+        c.artists.push(text(Role::Artist).as_deref().unwrap_or_default());
+        evidence::describe_into(&e, &mut c.descriptors.data);
+        c.descriptors.close();
+        c.locations.push(text(Role::Location).as_deref().unwrap_or_default());
+        c.genres.push(&e.genre);
+        c.years.push(cols.get(Role::Year).and_then(|c| year_of(&cells[c])).unwrap_or(0));
+        c.tempos.push(e.features.tempo.filter(|t| *t > 0.0).unwrap_or(f32::NAN));
         // A moodless row becomes no track; its vector is never used.
         t.sims.push(if groups.is_empty() {
             [0.0; mood::SIM_DIMS]

@@ -73,29 +73,16 @@ pub(super) fn arrow_cell(col: &ArrayRef, r: usize) -> Cell {
     if col.is_null(r) {
         return Cell::Null;
     }
-    macro_rules! num {
-        ($($t:ty),*) => {
-            $(if let Some(a) = col.as_primitive_opt::<$t>() {
-                return Cell::Num(a.value(r) as f64);
-            })*
-        };
+    match Column::of(col) {
+        Column::Num(_, value) => Cell::Num(value(r)),
+        Column::Text(_, value) => Cell::Text(value(r).to_string()),
+        Column::Other(_) => other_cell(col, r),
     }
-    num!(
-        Float32Type,
-        Float64Type,
-        Int8Type,
-        Int16Type,
-        Int32Type,
-        Int64Type,
-        UInt8Type,
-        UInt16Type,
-        UInt32Type,
-        UInt64Type
-    );
+}
+
+/// A cell of a column that is neither numbers nor text (not null).
+fn other_cell(col: &ArrayRef, r: usize) -> Cell {
     match col.data_type() {
-        DataType::Utf8 => Cell::Text(col.as_string::<i32>().value(r).to_string()),
-        DataType::LargeUtf8 => Cell::Text(col.as_string::<i64>().value(r).to_string()),
-        DataType::Utf8View => Cell::Text(col.as_string_view().value(r).to_string()),
         DataType::Boolean => Cell::Num(if col.as_boolean().value(r) { 1.0 } else { 0.0 }),
         DataType::List(_) => {
             let v = col.as_list::<i32>().value(r);
@@ -153,6 +140,7 @@ impl<'a> BatchColumns<'a> {
             let cell = &mut buf[*c];
             match col {
                 Column::Num(a, _) | Column::Text(a, _) if a.is_null(r) => *cell = Cell::Null,
+                Column::Other(a) if a.is_null(r) => *cell = Cell::Null,
                 Column::Num(_, value) => *cell = Cell::Num(value(r)),
                 Column::Text(_, value) => match cell {
                     Cell::Text(s) => {
@@ -161,7 +149,7 @@ impl<'a> BatchColumns<'a> {
                     }
                     _ => *cell = Cell::Text(value(r).to_string()),
                 },
-                Column::Other(a) => *cell = arrow_cell(a, r),
+                Column::Other(a) => *cell = other_cell(a, r),
             }
         }
     }
