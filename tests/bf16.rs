@@ -10,12 +10,11 @@
 
 mod common;
 
-use common::{Rng, golden, rel_err};
+use common::{Rng, rel_err};
 use pixtape::engine::isa::Isa;
 use pixtape::engine::model::bf16::{Bf16Weights, fastest, from_bf16, matmul_bf16_on, runs_on, to_bf16};
 use pixtape::engine::model::matmul::Epilogue;
 use pixtape::engine::model::precision::Precision;
-use pixtape::engine::model::{self, FEATURE_DIM, MobileNetV2, NUM_CLASSES, cpu::CpuEngine};
 
 const SHAPES: [(usize, usize, usize); 9] = [
     (1, 1, 1),
@@ -105,20 +104,5 @@ const BF16_LOGIT_TOLERANCE: f32 = 0.05;
 
 #[test]
 fn bf16_engine_keeps_golden_top1_and_stays_near_golden_logits() {
-    let net = MobileNetV2::embedded().unwrap();
-    let projection = pixtape::engine::mood::head::MoodHead::embedded().unwrap().feature_projection();
-    let engine = CpuEngine::with_precision(&net, &projection, Precision::Bf16);
-    let cases = golden();
-    let crops: Vec<u8> = cases.iter().flat_map(|c| c.1.iter().copied()).collect();
-    let n = cases.len();
-    let mut features = vec![0.0; n * FEATURE_DIM];
-    let mut logits = vec![0.0; n * NUM_CLASSES];
-    engine.forward_batch(&crops, n, &mut features, &mut logits);
-    for (i, (name, _, want)) in cases.iter().enumerate() {
-        let got = &logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
-        let err = rel_err(got, want);
-        println!("{name}: bf16 logits relative error {err:.2e}");
-        assert!(err <= BF16_LOGIT_TOLERANCE, "{name}: bf16 logits differ from golden by {err:.2e}");
-        assert_eq!(model::top_k(got, 1), model::top_k(want, 1), "{name}: bf16 top-1 differs from golden");
-    }
+    common::engine_keeps_golden(Precision::Bf16, BF16_LOGIT_TOLERANCE);
 }

@@ -12,12 +12,11 @@
 
 mod common;
 
-use common::{Rng, golden, rel_err};
+use common::Rng;
 use pixtape::engine::isa::Isa;
 use pixtape::engine::model::matmul::Epilogue;
 use pixtape::engine::model::precision::Precision;
 use pixtape::engine::model::quant::{QuantRows, QuantWeights, fastest, matmul_int8_on, runs_on};
-use pixtape::engine::model::{self, FEATURE_DIM, MobileNetV2, NUM_CLASSES, cpu::CpuEngine};
 
 /// (m, k, n): one row and one column; fewer columns than a panel; rows not
 /// a multiple of the 8-row block, columns not of 16 or 32, `k` not of 4 or
@@ -142,20 +141,5 @@ const INT8_LOGIT_TOLERANCE: f32 = 0.08;
 
 #[test]
 fn int8_engine_keeps_golden_top1_and_stays_near_golden_logits() {
-    let net = MobileNetV2::embedded().unwrap();
-    let projection = pixtape::engine::mood::head::MoodHead::embedded().unwrap().feature_projection();
-    let engine = CpuEngine::with_precision(&net, &projection, Precision::Int8);
-    let cases = golden();
-    let crops: Vec<u8> = cases.iter().flat_map(|c| c.1.iter().copied()).collect();
-    let n = cases.len();
-    let mut features = vec![0.0; n * FEATURE_DIM];
-    let mut logits = vec![0.0; n * NUM_CLASSES];
-    engine.forward_batch(&crops, n, &mut features, &mut logits);
-    for (i, (name, _, want)) in cases.iter().enumerate() {
-        let got = &logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
-        let err = rel_err(got, want);
-        println!("{name}: int8 logits relative error {err:.2e}");
-        assert!(err <= INT8_LOGIT_TOLERANCE, "{name}: int8 logits differ from golden by {err:.2e}");
-        assert_eq!(model::top_k(got, 1), model::top_k(want, 1), "{name}: int8 top-1 differs from golden");
-    }
+    common::engine_keeps_golden(Precision::Int8, INT8_LOGIT_TOLERANCE);
 }

@@ -143,6 +143,29 @@ pub fn golden() -> Vec<(String, Vec<u8>, Vec<f32>)> {
         .collect()
 }
 
+/// Runs the CPU engine at `precision` on the golden crops, and holds each
+/// photo to the golden top-1 class and to logits within `tolerance`
+/// (relative error) of the golden ones.
+pub fn engine_keeps_golden(precision: pixtape::engine::model::precision::Precision, tolerance: f32) {
+    use pixtape::engine::model::{self, FEATURE_DIM, MobileNetV2, NUM_CLASSES, cpu::CpuEngine};
+    let net = MobileNetV2::embedded().unwrap();
+    let projection = pixtape::engine::mood::head::MoodHead::embedded().unwrap().feature_projection();
+    let engine = CpuEngine::with_precision(&net, &projection, precision);
+    let cases = golden();
+    let crops: Vec<u8> = cases.iter().flat_map(|c| c.1.iter().copied()).collect();
+    let n = cases.len();
+    let mut features = vec![0.0; n * FEATURE_DIM];
+    let mut logits = vec![0.0; n * NUM_CLASSES];
+    engine.forward_batch(&crops, n, &mut features, &mut logits);
+    for (i, (name, _, want)) in cases.iter().enumerate() {
+        let got = &logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
+        let err = rel_err(got, want);
+        println!("{name}: {precision:?} logits relative error {err:.2e}");
+        assert!(err <= tolerance, "{name}: {precision:?} logits differ from golden by {err:.2e}");
+        assert_eq!(model::top_k(got, 1), model::top_k(want, 1), "{name}: {precision:?} top-1 differs from golden");
+    }
+}
+
 /// A convolution with seeded random weights and bias (never zeros), for
 /// the kernel tests.
 pub fn random_conv(

@@ -164,6 +164,7 @@ mod avx512 {
     use std::arch::x86_64::*;
 
     use super::{Bf16Weights, Epilogue, MR, NR};
+    use crate::engine::model::matmul::dispatch_tile;
 
     #[target_feature(enable = "avx512f,avx512bf16")]
     pub unsafe fn matmul(rows: &[u16], m: usize, w: &Bf16Weights, epi: Epilogue, out: &mut [f32]) {
@@ -189,21 +190,7 @@ mod avx512 {
                         cols: (n - p * NR).min(if pair { 2 * NR } else { NR }),
                         relu6: epi.relu6,
                     };
-                    macro_rules! run {
-                        ($c:literal) => {
-                            match nrows {
-                                8 => tile::<8, $c>(&t),
-                                7 => tile::<7, $c>(&t),
-                                6 => tile::<6, $c>(&t),
-                                5 => tile::<5, $c>(&t),
-                                4 => tile::<4, $c>(&t),
-                                3 => tile::<3, $c>(&t),
-                                2 => tile::<2, $c>(&t),
-                                _ => tile::<1, $c>(&t),
-                            }
-                        };
-                    }
-                    if pair { run!(2) } else { run!(1) }
+                    dispatch_tile!(tile, &t, nrows, pair);
                 }
                 p += if pair { 2 } else { 1 };
             }

@@ -118,6 +118,35 @@ fn matmul_scalar(a: &[f32], m: usize, w: &PackedWeights, epi: Epilogue, out: &mu
     }
 }
 
+/// Runs `$tile::<ROWS, PANELS>($t)`, the tile kernel unrolled for `$rows`
+/// rows (1 to 8) and one panel, or two when `$pair`: the AVX-512 f32, int8
+/// and bf16 kernels all tile up to 8 rows by one or two panels.
+#[cfg(target_arch = "x86_64")]
+macro_rules! dispatch_tile {
+    ($tile:ident, $t:expr, $rows:expr, $pair:expr) => {
+        match ($rows, $pair) {
+            (8, true) => $tile::<8, 2>($t),
+            (7, true) => $tile::<7, 2>($t),
+            (6, true) => $tile::<6, 2>($t),
+            (5, true) => $tile::<5, 2>($t),
+            (4, true) => $tile::<4, 2>($t),
+            (3, true) => $tile::<3, 2>($t),
+            (2, true) => $tile::<2, 2>($t),
+            (_, true) => $tile::<1, 2>($t),
+            (8, false) => $tile::<8, 1>($t),
+            (7, false) => $tile::<7, 1>($t),
+            (6, false) => $tile::<6, 1>($t),
+            (5, false) => $tile::<5, 1>($t),
+            (4, false) => $tile::<4, 1>($t),
+            (3, false) => $tile::<3, 1>($t),
+            (2, false) => $tile::<2, 1>($t),
+            (_, false) => $tile::<1, 1>($t),
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+pub(crate) use dispatch_tile;
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
@@ -275,21 +304,7 @@ mod avx512 {
                             cols: (n - p * NR).min(if pair { 2 * NR } else { NR }),
                             relu6: epi.relu6,
                         };
-                        macro_rules! run {
-                            ($c:literal) => {
-                                match rows {
-                                    8 => tile::<8, $c>(&t),
-                                    7 => tile::<7, $c>(&t),
-                                    6 => tile::<6, $c>(&t),
-                                    5 => tile::<5, $c>(&t),
-                                    4 => tile::<4, $c>(&t),
-                                    3 => tile::<3, $c>(&t),
-                                    2 => tile::<2, $c>(&t),
-                                    _ => tile::<1, $c>(&t),
-                                }
-                            };
-                        }
-                        if pair { run!(2) } else { run!(1) }
+                        dispatch_tile!(tile, &t, rows, pair);
                     }
                     p += if pair { 2 } else { 1 };
                 }
