@@ -6,28 +6,16 @@
 mod common;
 
 use common::{Rng, golden, rel_err};
+use pixtape::engine::model::precision::Precision;
 use pixtape::engine::model::{
     self, CROP_BYTES, FEATURE_DIM, INPUT_SIZE, MobileNetV2, NUM_CLASSES, cpu::CpuEngine, reference,
 };
 
 #[test]
 fn fast_engine_matches_golden_logits() {
-    let net = MobileNetV2::embedded().unwrap();
-    let engine = CpuEngine::new(&net, &pixtape::engine::mood::head::MoodHead::embedded().unwrap().feature_projection());
-    let cases = golden();
-    assert!(cases.len() >= 3, "golden file holds {} photos", cases.len());
-    let crops: Vec<u8> = cases.iter().flat_map(|c| c.1.iter().copied()).collect();
-    let n = cases.len();
-    let mut features = vec![0.0; n * FEATURE_DIM];
-    let mut logits = vec![0.0; n * NUM_CLASSES];
-    engine.forward_batch(&crops, n, &mut features, &mut logits);
-    for (i, (name, _, want)) in cases.iter().enumerate() {
-        let got = &logits[i * NUM_CLASSES..(i + 1) * NUM_CLASSES];
-        let err = rel_err(got, want);
-        println!("{name}: relative error {err:.2e}");
-        assert!(err <= 1e-4, "{name}: logits differ from golden by {err:.2e} (tolerance 1e-4)");
-        assert_eq!(model::top_k(got, 1), model::top_k(want, 1), "{name}: top-1 differs");
-    }
+    assert!(golden().len() >= 3, "golden file holds {} photos", golden().len());
+    // `CpuEngine::new` is this engine at f32.
+    common::engine_keeps_golden(Precision::F32, 1e-4);
 }
 
 #[test]
