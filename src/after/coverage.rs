@@ -14,7 +14,7 @@
 //!
 //! Written to `coverage.json` beside the run's tables.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -178,7 +178,7 @@ fn era_bucket(year: u16) -> u16 {
 
 /// Counts by key, turned into the owned names `mix` takes.
 fn named<K: std::hash::Hash + Eq>(m: HashMap<K, u64>, name: impl Fn(&K) -> String) -> HashMap<String, u64> {
-    let mut out: HashMap<String, u64> = HashMap::new();
+    let mut out: HashMap<String, u64> = HashMap::default();
     for (k, v) in m {
         *out.entry(name(&k)).or_default() += v;
     }
@@ -260,12 +260,12 @@ fn finish(tally: Tally, catalog: &Catalog) -> Coverage {
     let mut per_track = vec![0u64; n];
     let mut matched = 0u64;
     // Artists without case; a track without one is an artist of its own.
-    let mut artist_of: HashMap<Folded, usize> = HashMap::new();
+    let mut artist_of: HashMap<Folded, usize> = HashMap::default();
     let mut per_artist: Vec<u64> = Vec::new();
-    let (mut styles_held, mut styles_picked) = (HashMap::new(), HashMap::new());
-    let (mut eras_held, mut eras_picked) = (HashMap::new(), HashMap::new());
-    let (mut bands_held, mut bands_picked) = (HashMap::new(), HashMap::new());
-    let (mut genres_held, mut genres_picked) = (HashMap::new(), HashMap::new());
+    let (mut styles_held, mut styles_picked) = (HashMap::default(), HashMap::default());
+    let (mut eras_held, mut eras_picked) = (HashMap::default(), HashMap::default());
+    let (mut bands_held, mut bands_picked) = (HashMap::default(), HashMap::default());
+    let (mut genres_held, mut genres_picked) = (HashMap::default(), HashMap::default());
     for i in 0..n {
         let t = catalog.track(i);
         let count = picked.get(t.id).copied().unwrap_or(0);
