@@ -164,38 +164,30 @@ mod avx512 {
     use std::arch::x86_64::*;
 
     use super::{Bf16Weights, Epilogue, MR, NR};
-    use crate::engine::model::matmul::dispatch_tile;
+    use crate::engine::model::matmul::{dispatch_tile, for_each_tile};
 
     #[target_feature(enable = "avx512f,avx512bf16")]
     pub unsafe fn matmul(rows: &[u16], m: usize, w: &Bf16Weights, epi: Epilogue, out: &mut [f32]) {
         let (n, k2) = (w.n, w.k2);
         let np = n.div_ceil(NR);
         let res = epi.residual.map_or(std::ptr::null(), |r| r.as_ptr());
-        let mut r0 = 0;
-        while r0 < m {
-            let nrows = MR.min(m - r0);
-            let mut p = 0;
-            while p < np {
-                let pair = np - p >= 2;
-                // SAFETY: rows and panels stay inside the bounds the caller asserted.
-                unsafe {
-                    let t = Tile {
-                        a: rows.as_ptr().add(r0 * k2),
-                        k2,
-                        panel: w.panels.as_ptr().add(p * k2 * NR),
-                        bias: w.bias.as_ptr().add(p * NR),
-                        out: out.as_mut_ptr().add(r0 * n + p * NR),
-                        res: if res.is_null() { res } else { res.add(r0 * n + p * NR) },
-                        ldo: n,
-                        cols: (n - p * NR).min(if pair { 2 * NR } else { NR }),
-                        relu6: epi.relu6,
-                    };
-                    dispatch_tile!(tile, &t, nrows, pair);
-                }
-                p += if pair { 2 } else { 1 };
+        for_each_tile(m, MR, 0..np, |r0, nrows, p, pair| {
+            // SAFETY: rows and panels stay inside the bounds the caller asserted.
+            unsafe {
+                let t = Tile {
+                    a: rows.as_ptr().add(r0 * k2),
+                    k2,
+                    panel: w.panels.as_ptr().add(p * k2 * NR),
+                    bias: w.bias.as_ptr().add(p * NR),
+                    out: out.as_mut_ptr().add(r0 * n + p * NR),
+                    res: if res.is_null() { res } else { res.add(r0 * n + p * NR) },
+                    ldo: n,
+                    cols: (n - p * NR).min(if pair { 2 * NR } else { NR }),
+                    relu6: epi.relu6,
+                };
+                dispatch_tile!(tile, &t, nrows, pair);
             }
-            r0 += MR;
-        }
+        });
     }
 
     struct Tile {

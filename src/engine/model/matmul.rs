@@ -118,6 +118,31 @@ fn matmul_scalar(a: &[f32], m: usize, w: &PackedWeights, epi: Epilogue, out: &mu
     }
 }
 
+/// Walks the register tiles of an `m`-row product over panels `panels`:
+/// `mr` rows at a time, two panels at a time while two are left. `tile(r0,
+/// rows, p, pair)` computes rows `r0..r0 + rows` of panel `p` (and `p + 1`
+/// when `pair`). The AVX-512 f32, int8 and bf16 kernels share the walk.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn for_each_tile(
+    m: usize,
+    mr: usize,
+    panels: std::ops::Range<usize>,
+    mut tile: impl FnMut(usize, usize, usize, bool),
+) {
+    let mut r0 = 0;
+    while r0 < m {
+        let rows = mr.min(m - r0);
+        let mut p = panels.start;
+        while p < panels.end {
+            let pair = panels.end - p >= 2;
+            tile(r0, rows, p, pair);
+            p += if pair { 2 } else { 1 };
+        }
+        r0 += mr;
+    }
+}
+
 /// Runs `$tile::<ROWS, PANELS>($t)`, the tile kernel unrolled for `$rows`
 /// rows (1 to 8) and one panel, or two when `$pair`: the AVX-512 f32, int8
 /// and bf16 kernels all tile up to 8 rows by one or two panels.
@@ -285,31 +310,23 @@ mod avx512 {
         let mut p0 = 0;
         while p0 < np {
             let p1 = (p0 + chunk).min(np);
-            let mut r0 = 0;
-            while r0 < m {
-                let rows = MR.min(m - r0);
-                let mut p = p0;
-                while p < p1 {
-                    let pair = p1 - p >= 2;
-                    // SAFETY: rows/cols stay inside the bounds the caller asserted.
-                    unsafe {
-                        let t = Tile {
-                            a: a.as_ptr().add(r0 * k),
-                            k,
-                            panel: w.panels.as_ptr().add(p * k * NR),
-                            bias: w.bias.as_ptr().add(p * NR),
-                            out: out.as_mut_ptr().add(r0 * n + p * NR),
-                            res: if res.is_null() { res } else { res.add(r0 * n + p * NR) },
-                            ldo: n,
-                            cols: (n - p * NR).min(if pair { 2 * NR } else { NR }),
-                            relu6: epi.relu6,
-                        };
-                        dispatch_tile!(tile, &t, rows, pair);
-                    }
-                    p += if pair { 2 } else { 1 };
+            super::for_each_tile(m, MR, p0..p1, |r0, rows, p, pair| {
+                // SAFETY: rows/cols stay inside the bounds the caller asserted.
+                unsafe {
+                    let t = Tile {
+                        a: a.as_ptr().add(r0 * k),
+                        k,
+                        panel: w.panels.as_ptr().add(p * k * NR),
+                        bias: w.bias.as_ptr().add(p * NR),
+                        out: out.as_mut_ptr().add(r0 * n + p * NR),
+                        res: if res.is_null() { res } else { res.add(r0 * n + p * NR) },
+                        ldo: n,
+                        cols: (n - p * NR).min(if pair { 2 * NR } else { NR }),
+                        relu6: epi.relu6,
+                    };
+                    dispatch_tile!(tile, &t, rows, pair);
                 }
-                r0 += MR;
-            }
+            });
             p0 = p1;
         }
     }

@@ -240,7 +240,7 @@ mod vnni {
     use std::arch::x86_64::*;
 
     use super::{Epilogue, MR, NR, QuantRows, QuantWeights, row_params};
-    use crate::engine::model::matmul::dispatch_tile;
+    use crate::engine::model::matmul::{dispatch_tile, for_each_tile};
 
     /// Quantises each row of `a` into `rows`, 16 channels a step.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
@@ -291,35 +291,27 @@ mod vnni {
         let (n, k4) = (w.n, w.k4);
         let np = n.div_ceil(NR);
         let res = epi.residual.map_or(std::ptr::null(), |r| r.as_ptr());
-        let mut r0 = 0;
-        while r0 < m {
-            let nrows = MR.min(m - r0);
-            let mut p = 0;
-            while p < np {
-                let pair = np - p >= 2;
-                // SAFETY: rows and panels stay inside the bounds the caller asserted.
-                unsafe {
-                    let t = Tile {
-                        a: rows.data.as_ptr().add(r0 * k4),
-                        k4,
-                        panel: w.panels.as_ptr().add(p * k4 * NR),
-                        scale: w.scale.as_ptr().add(p * NR),
-                        sum: w.sum.as_ptr().add(p * NR),
-                        zero: rows.zero.as_ptr().add(r0),
-                        bias: w.bias.as_ptr().add(p * NR),
-                        row_scale: rows.scale.as_ptr().add(r0),
-                        out: out.as_mut_ptr().add(r0 * n + p * NR),
-                        res: if res.is_null() { res } else { res.add(r0 * n + p * NR) },
-                        ldo: n,
-                        cols: (n - p * NR).min(if pair { 2 * NR } else { NR }),
-                        relu6: epi.relu6,
-                    };
-                    dispatch_tile!(tile, &t, nrows, pair);
-                }
-                p += if pair { 2 } else { 1 };
+        for_each_tile(m, MR, 0..np, |r0, nrows, p, pair| {
+            // SAFETY: rows and panels stay inside the bounds the caller asserted.
+            unsafe {
+                let t = Tile {
+                    a: rows.data.as_ptr().add(r0 * k4),
+                    k4,
+                    panel: w.panels.as_ptr().add(p * k4 * NR),
+                    scale: w.scale.as_ptr().add(p * NR),
+                    sum: w.sum.as_ptr().add(p * NR),
+                    zero: rows.zero.as_ptr().add(r0),
+                    bias: w.bias.as_ptr().add(p * NR),
+                    row_scale: rows.scale.as_ptr().add(r0),
+                    out: out.as_mut_ptr().add(r0 * n + p * NR),
+                    res: if res.is_null() { res } else { res.add(r0 * n + p * NR) },
+                    ldo: n,
+                    cols: (n - p * NR).min(if pair { 2 * NR } else { NR }),
+                    relu6: epi.relu6,
+                };
+                dispatch_tile!(tile, &t, nrows, pair);
             }
-            r0 += MR;
-        }
+        });
     }
 
     struct Tile {
