@@ -45,30 +45,16 @@ pub fn default_dir() -> Option<PathBuf> {
     Some(base.join("pixtape").join("catalogs"))
 }
 
-/// Loads the source catalog `opts.path` through the cache in `dir`;
-/// `parse` places the source on a miss (given the source's sha256, known
-/// by then), and the entry is written before this returns.
-pub fn load(opts: &CatalogOptions, dir: &Path, parse: Parse) -> Result<Catalog> {
-    let (mut cat, pending) = load_deferred(opts, dir, parse)?;
-    if let Some(p) = pending {
-        let written = p.write(&cat).is_ok();
-        if !written {
-            cat.report.cache = None;
-        }
-    }
-    if !opts.keep_moods {
-        cat.drop_moods();
-    }
-    Ok(cat)
-}
-
 /// How a source is placed: the options, and the source's sha256.
 pub type Parse = fn(&CatalogOptions, Option<String>) -> Result<Catalog>;
 
-/// As `load`, but on a miss the entry is left to the caller to write
-/// (`PendingEntry::write`, or `write_beside` the run), and the catalog
-/// keeps its mood vectors until then: a first run need not wait for a few
-/// hundred megabytes to be written before it starts on its images.
+/// Loads the source catalog `opts.path` through the cache in `dir`;
+/// `parse` places the source on a miss (given the source's sha256, known
+/// by then). The entry is then left to the caller to write
+/// (`PendingEntry::write`, or `write_beside` the run; `catalog::load`
+/// writes it at once), and the catalog keeps its mood vectors until then:
+/// a first run need not wait for a few hundred megabytes to be written
+/// before it starts on its images.
 pub fn load_deferred(opts: &CatalogOptions, dir: &Path, parse: Parse) -> Result<(Catalog, Option<PendingEntry>)> {
     let started = Instant::now();
     let sha256 = sha256_file(&opts.path)?;

@@ -21,8 +21,26 @@ use crate::error::{Error, Result};
 const REPORTED_UNKNOWN_TAGS: usize = 25;
 
 /// Loads a catalog into the mood space: an index as it is, a source
-/// through the cache when `opts.cache` names one.
+/// through the cache when `opts.cache` names one (a first run writes the
+/// entry before this returns).
 pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
+    let (mut cat, pending) = load_deferring_cache(opts)?;
+    if let Some(p) = pending {
+        // A cache that cannot be written only means the next run parses.
+        if p.write(&cat).is_err() {
+            cat.report.cache = None;
+        }
+        if !opts.keep_moods {
+            cat.drop_moods();
+        }
+    }
+    Ok(cat)
+}
+
+/// As `load`, but the cache entry a source's first run makes is left to
+/// the caller to write (see `cache::load_deferred`), and the catalog keeps
+/// its mood vectors for it.
+pub fn load_deferring_cache(opts: &CatalogOptions) -> Result<(Catalog, Option<super::cache::PendingEntry>)> {
     opts.weights.check()?;
     let path = &opts.path;
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -33,29 +51,12 @@ pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
         return Err(Error::input(path, "catalog is empty (0 bytes)"));
     }
     if super::index::is_index(path) {
-        return super::index::load(path, opts.weights, opts.keep_moods);
+        return Ok((super::index::load(path, opts.weights, opts.keep_moods)?, None));
     }
     match &opts.cache {
-        Some(dir) => super::cache::load(opts, dir, parse),
-        None => parse(opts, None),
+        Some(dir) => super::cache::load_deferred(opts, dir, parse),
+        None => Ok((parse(opts, None)?, None)),
     }
-}
-
-/// As `load`, but a cache entry a source's first run makes is left to the
-/// caller to write (see `cache::load_deferred`).
-pub fn load_deferring_cache(opts: &CatalogOptions) -> Result<(Catalog, Option<super::cache::PendingEntry>)> {
-    match &opts.cache {
-        Some(dir) if !super::index::is_index(&opts.path) && is_file(&opts.path) => {
-            opts.weights.check()?;
-            super::cache::load_deferred(opts, dir, parse)
-        }
-        _ => load(opts).map(|c| (c, None)),
-    }
-}
-
-/// A non-empty regular file (`load` says what else it is).
-fn is_file(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > 0)
 }
 
 /// Places a source catalog (not an index), reading it whole; `sha256` is
