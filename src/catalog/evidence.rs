@@ -311,18 +311,7 @@ pub fn describe_into(e: &Evidence, out: &mut String) {
     }
     if let Some(t) = f.tempo.filter(|t| *t > 0.0) {
         sep(out);
-        // As `{t:.0}` writes it (ties to even), without float formatting:
-        // a tempo is at most 400, so three digits at most.
-        let bpm = t.round_ties_even() as u32;
-        let digits = [b'0' + (bpm / 100) as u8, b'0' + (bpm / 10 % 10) as u8, b'0' + (bpm % 10) as u8];
-        let skip = if bpm >= 100 {
-            0
-        } else if bpm >= 10 {
-            1
-        } else {
-            2
-        };
-        out.push_str(std::str::from_utf8(&digits[skip..]).unwrap_or_default());
-        out.push_str(" BPM");
+        // As `{t:.0}` writes it (ties to even), without float formatting.
+        let _ = write!(out, "{} BPM", t.round_ties_even() as u32);
     }
 }
