@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Accuracy of the CPU model's lower-precision paths against f32.
+"""Accuracy of the model's lower-precision paths against the CPU's f32.
 
 Runs `pixtape analyze --device cpu` on one folder of images once per
-precision and compares each path's tables with the f32 run's:
+precision (with `--gpu`, also `--device gpu` at f32 and f16) and compares
+each path's tables with the CPU f32 run's:
 
 - top-1 agreement: the share of images whose top class is the f32 one;
 - top-5: the mean share of the f32 top-5 classes in the path's top-5, and
@@ -15,7 +16,7 @@ The rule the default follows (issue: speed) is top-1 agreement of at least
 97 % on the rated photos and valence and arousal differences under 0.05.
 
     python3 benches/precision_accuracy.py --images DIR [--binary PATH]
-        [--faces on|off] [--json FILE]
+        [--faces on|off] [--gpu] [--json FILE]
 """
 import argparse
 import json
@@ -29,8 +30,8 @@ import pyarrow.parquet as pq
 PRECISIONS = ["f32", "int8", "bf16"]
 
 
-def run(binary, images, out, precision, faces):
-    cmd = [binary, "analyze", "--images", str(images), "--out", str(out), "--device", "cpu",
+def run(binary, images, out, precision, faces, device="cpu"):
+    cmd = [binary, "analyze", "--images", str(images), "--out", str(out), "--device", device,
            "--precision", precision, "--faces", faces, "-q"]
     subprocess.run(cmd, check=True)
     rows = pq.read_table(out / "images.parquet").to_pylist()
@@ -65,11 +66,15 @@ def main():
     ap.add_argument("--images", required=True, type=Path)
     ap.add_argument("--binary", default="target/release/pixtape")
     ap.add_argument("--faces", default="on", choices=["on", "off"])
+    ap.add_argument("--gpu", action="store_true", help="also the GPU engine at f32 and f16")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         runs = {p: run(a.binary, a.images, Path(tmp) / p, p, a.faces) for p in PRECISIONS}
-    table = {p: compare(runs["f32"], runs[p]) for p in PRECISIONS[1:]}
+        if a.gpu:
+            for p in ["f32", "f16"]:
+                runs[f"gpu {p}"] = run(a.binary, a.images, Path(tmp) / f"gpu-{p}", p, a.faces, "gpu")
+    table = {p: compare(runs["f32"], runs[p]) for p in runs if p != "f32"}
     print(f"{a.images} (faces {a.faces})")
     print("| precision | images | top-1 agreement | top-5 overlap | f32 top-1 in top-5 | top mood agreement "
           "| max Δvalence | max Δarousal | max Δmood vector |")

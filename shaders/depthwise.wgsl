@@ -4,6 +4,10 @@
 // One invocation per output pixel and group of four channels, channels
 // fastest, so neighbouring invocations read neighbouring memory and every
 // load is a full vec4. All MobileNetV2 channel counts are multiples of 8.
+// `Act`, the activations' storage type, is f32 or f16 (as in pointwise.wgsl);
+// the nine taps, the bias and the sum are f32.
+
+alias Act = f32;
 
 struct Params {
     images: u32,
@@ -14,11 +18,11 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> x: array<vec4<Act>>;
 // Weights [ky * 3 + kx][channel / 4].
 @group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> out: array<vec4<Act>>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -43,9 +47,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
                 if ix < 0 || ix >= i32(p.in_side) {
                     continue;
                 }
-                acc += x[(row + u32(ix)) * c4 + c] * weight[(ky * 3u + kx) * c4 + c];
+                acc += vec4<f32>(x[(row + u32(ix)) * c4 + c]) * weight[(ky * 3u + kx) * c4 + c];
             }
         }
-        out[i] = clamp(acc, vec4(0.0), vec4(6.0));
+        out[i] = vec4<Act>(clamp(acc, vec4(0.0), vec4(6.0)));
     }
 }

@@ -10,6 +10,13 @@
 // gives an invocation its four rows, and one vec4 of the weight tile its four
 // columns, 16 multiply-adds per pair of reads. K and N are multiples of 4 in
 // MobileNetV2, so a vec4 is always wholly inside or outside the matrix.
+//
+// `Act` is the storage type of activations and weights: f32, or f16 for the
+// engine's f16 path (the same source with `enable f16;`, see
+// `engine::gpu::shaders`). Tiles, sums and the bias stay f32 either way, so
+// f16 only rounds what is stored, not how it is added up.
+
+alias Act = f32;
 
 struct Params {
     m: u32,
@@ -26,12 +33,12 @@ const TILE_N: u32 = 64u;
 const TILE_K: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> x: array<vec4<Act>>;
+@group(0) @binding(2) var<storage, read> weight: array<vec4<Act>>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 // The block input for RESIDUAL, else any small buffer (never read).
-@group(0) @binding(4) var<storage, read> residual: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> residual: array<vec4<Act>>;
+@group(0) @binding(5) var<storage, read_write> out: array<vec4<Act>>;
 
 // [k][row / 4] and [k][column / 4] of the current K step.
 var<workgroup> xs: array<vec4<f32>, 256>;
@@ -63,7 +70,7 @@ fn main(
             let kq = k0 / 4u + lq;
             var xv = vec4(0.0);
             if row < p.m && kq < k4 {
-                xv = x[row * k4 + kq];
+                xv = vec4<f32>(x[row * k4 + kq]);
             }
             for (var j = 0u; j < 4u; j++) {
                 xs[(lq * 4u + j) * 16u + lr / 4u][lr % 4u] = xv[j];
@@ -72,7 +79,7 @@ fn main(
             let wcol = n0 / 4u + wc;
             var wv = vec4(0.0);
             if kr < p.k && wcol < n4 {
-                wv = weight[kr * n4 + wcol];
+                wv = vec4<f32>(weight[kr * n4 + wcol]);
             }
             ws[wk * 16u + wc] = wv;
             workgroupBarrier();
@@ -96,9 +103,9 @@ fn main(
                         v = clamp(v, vec4(0.0), vec4(6.0));
                     }
                     if RESIDUAL {
-                        v += residual[row * n4 + col];
+                        v += vec4<f32>(residual[row * n4 + col]);
                     }
-                    out[row * n4 + col] = v;
+                    out[row * n4 + col] = vec4<Act>(v);
                 }
             }
         }

@@ -6,7 +6,10 @@
 // normalisation costs nothing next to the convolution. One invocation makes
 // all 32 channels of one output pixel, so each input byte is unpacked once
 // per tap instead of once per channel. Zero padding is zero in normalised
-// space, as PyTorch pads the normalised tensor.
+// space, as PyTorch pads the normalised tensor. Its output is stored as
+// `Act`, f32 or f16 (as in pointwise.wgsl); everything before the store is f32.
+
+alias Act = f32;
 
 struct Params {
     images: u32,
@@ -25,7 +28,7 @@ const OUT4: u32 = 8u; // 32 output channels as vec4
 // Weights [ky][kx][c][out/4].
 @group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> out: array<vec4<Act>>;
 
 fn byte_at(i: u32) -> f32 {
     return f32((pixels[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu);
@@ -64,7 +67,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
         }
         for (var o = 0u; o < OUT4; o++) {
-            out[px * OUT4 + o] = clamp(acc[o], vec4(0.0), vec4(6.0));
+            out[px * OUT4 + o] = vec4<Act>(clamp(acc[o], vec4(0.0), vec4(6.0)));
         }
     }
 }

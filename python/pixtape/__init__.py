@@ -88,9 +88,10 @@ class Analyzer:
     """Analyses pictures; the model is opened once and reused by every call.
 
     device: "auto" (a hardware GPU when there is one, else the CPU), "gpu"
-    or "cpu". precision: the CPU model's arithmetic, "auto" (int8 where the
-    CPU has AVX-512 VNNI, else f32), "f32", "int8" or "bf16", as the
-    command's ``--precision``. batch_size: images per model batch. threads: decode workers
+    or "cpu". precision: the model's arithmetic, "auto" (on the CPU int8
+    where it has AVX-512 VNNI, else f32; f32 on a GPU), "f32", "int8" or
+    "bf16" (CPU), or "f16" (a GPU with SHADER_F16), as the command's
+    ``--precision``. batch_size: images per model batch. threads: decode workers
     and CPU model threads (all cores by default; the first object of a
     process sets the CPU pool). profile: a profile from ``pixtape learn``.
     faces: find faces and read their expressions; face_threshold: the

@@ -54,7 +54,7 @@ fn backend(device: &str, precision: &str) -> PyResult<&'static Backend> {
     let precision = match precision {
         "auto" => Precision::auto(),
         p => Precision::parse(p).ok_or_else(|| {
-            PyValueError::new_err(format!("precision must be auto, f32, int8 or bf16, not {precision:?}"))
+            PyValueError::new_err(format!("precision must be auto, f32, int8, bf16 or f16, not {precision:?}"))
         })?,
     };
     let key = (choice, precision);

@@ -180,12 +180,14 @@ pub struct CommonArgs {
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
     pub device: String,
 
-    /// The arithmetic of the CPU model's 1x1 convolutions: `int8` (per
-    /// channel weights, per pixel activations, AVX-512 VNNI), `bf16`
-    /// (AVX-512 BF16) or `f32`, the torchvision-equal path. `auto` takes
-    /// int8 where the CPU has VNNI and f32 elsewhere. A GPU runs f32
-    /// whatever this says.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "f32", "int8", "bf16"])]
+    /// The model's arithmetic. On the CPU, that of its 1x1 convolutions:
+    /// `int8` (per channel weights, per pixel activations, AVX-512 VNNI),
+    /// `bf16` (AVX-512 BF16) or `f32`, the torchvision-equal path; `auto`
+    /// takes int8 where the CPU has VNNI and f32 elsewhere. On a GPU, `f16`
+    /// stores activations and 1x1 weights as f16 (adapters with
+    /// SHADER_F16); anything else runs f32. A request the device cannot
+    /// run is said at start and the device's default runs instead.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "f32", "int8", "bf16", "f16"])]
     pub precision: String,
 
     /// Images per model batch (default: 32 on the CPU; on a GPU 128, or

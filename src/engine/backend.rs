@@ -14,6 +14,7 @@
 use serde::Serialize;
 
 use crate::engine::faces::{FaceEngine, cpu::CpuFaces, gpu::GpuFaces, nets::FaceNets};
+use crate::engine::gpu::shaders::Storage;
 use crate::engine::gpu::{self, Gpu};
 use crate::engine::model::precision::Precision;
 use crate::engine::model::{Engine, MobileNetV2, cpu::PendingCpuEngine, gpu::GpuEngine};
@@ -136,16 +137,32 @@ impl Backend {
         }
     }
 
-    /// Sets the CPU engine's arithmetic; a GPU engine runs f32 whatever it is.
+    /// Sets the model's arithmetic. A GPU runs f16 where asked and offered,
+    /// f32 otherwise; the CPU runs int8, bf16 or f32, and its own default
+    /// where f16 is asked. A request that cannot be met says so in the
+    /// notice.
     pub fn with_precision(mut self, precision: Precision) -> Backend {
         self.precision = precision;
+        let runs = self.precision();
+        if precision == Precision::F16 && runs != Precision::F16 {
+            let why = match &self.gpu {
+                Some(gpu) => format!("{} has no f16 shaders (SHADER_F16)", gpu.describe()),
+                None => "f16 is a GPU precision".into(),
+            };
+            self.report.notice = format!("{}; {why}, so the model runs {}", self.report.notice, runs.as_str());
+        }
         self
     }
 
-    /// The arithmetic the model runs in: the CPU engine's setting, or f32
-    /// on a GPU.
+    /// The arithmetic the model runs in: f16 or f32 on a GPU, the CPU
+    /// engine's setting on the CPU.
     pub fn precision(&self) -> Precision {
-        if self.gpu.is_some() { Precision::F32 } else { self.precision }
+        match (&self.gpu, self.precision) {
+            (Some(gpu), Precision::F16) if gpu.has_f16() => Precision::F16,
+            (Some(_), _) => Precision::F32,
+            (None, Precision::F16) => Precision::auto(),
+            (None, p) => p,
+        }
     }
 
     /// The open GPU, if the run uses one.
@@ -168,17 +185,27 @@ impl Backend {
 
     /// The same, with the mood head `head` (a profile's, say).
     pub fn model_with(&self, requested: Option<usize>, head: MoodHead) -> Result<Model<'_>> {
+        self.model_at(requested, head, self.precision())
+    }
+
+    /// The same at `precision` (one this backend runs: see `precision`),
+    /// whatever the backend was set to: for the benchmark.
+    pub fn model_at(&self, requested: Option<usize>, head: MoodHead, precision: Precision) -> Result<Model<'_>> {
         let wanted = requested.unwrap_or(if self.gpu.is_some() { GPU_BATCH } else { CPU_BATCH }).max(1);
         let engine: Box<dyn Engine + '_> = match &self.gpu {
-            Some(gpu) => Box::new(GpuEngine::new(gpu, &MobileNetV2::embedded()?, &head.feature_projection(), wanted)?),
+            Some(gpu) => {
+                let storage = if precision == Precision::F16 { Storage::F16 } else { Storage::F32 };
+                let projection = head.feature_projection();
+                Box::new(GpuEngine::with_storage(gpu, &MobileNetV2::embedded()?, &projection, wanted, storage)?)
+            }
             // Built on its own thread while the run starts (see PendingCpuEngine).
-            None => Box::new(PendingCpuEngine::spawn(head.feature_projection(), self.precision)),
+            None => Box::new(PendingCpuEngine::spawn(head.feature_projection(), precision)),
         };
         let batch = wanted.min(engine.max_batch()).max(1);
         let notice = (batch < wanted)
             .then(|| format!("batches of {batch} images, the most this adapter's binding limits allow"));
         let faces = self.faces()?;
-        let device = DeviceReport { precision: self.precision().as_str(), ..self.report.clone() };
+        let device = DeviceReport { precision: precision.as_str(), ..self.report.clone() };
         Ok(Model { engine, batch, device, notice, head, faces })
     }
 

@@ -62,8 +62,9 @@ impl Gpu {
         // Every limit the adapter really has (binding sizes, workgroup
         // storage): the kernels size their batches and tiles from these.
         let limits = adapter.limits();
-        // Timestamp queries, where the adapter has them, for `pixtape bench`.
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        // Timestamp queries, where the adapter has them, for `pixtape bench`;
+        // f16 in shaders and storage buffers, for the model's f16 path.
+        let features = adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("pixtape"),
             required_features: features,
@@ -90,6 +91,11 @@ impl Gpu {
     /// The adapter, for logs and manifests.
     pub fn describe(&self) -> String {
         describe_info(&self.info)
+    }
+
+    /// Whether kernels may store and compute f16 (`SHADER_F16`).
+    pub fn has_f16(&self) -> bool {
+        self.device.features().contains(wgpu::Features::SHADER_F16)
     }
 
     /// Largest buffer one storage binding may cover.
@@ -127,10 +133,25 @@ impl Gpu {
         entry: &str,
         constants: &[(&str, f64)],
     ) -> Result<wgpu::ComputePipeline> {
+        self.pipeline_as(shader, shaders::Storage::F32, entry, constants)
+    }
+
+    /// The same, for the variant of `shader` that stores `storage`; an f16
+    /// variant on an adapter without `SHADER_F16` is an error, not a panic.
+    pub fn pipeline_as(
+        &self,
+        shader: &shaders::Shader,
+        storage: shaders::Storage,
+        entry: &str,
+        constants: &[(&str, f64)],
+    ) -> Result<wgpu::ComputePipeline> {
+        if storage == shaders::Storage::F16 && !self.has_f16() {
+            return Err(Error::Gpu(format!("{}: the adapter has no f16 shaders (SHADER_F16)", self.describe())));
+        }
         self.scoped(&format!("{}::{entry}", shader.name), || {
             let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(shader.name),
-                source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+                source: wgpu::ShaderSource::Wgsl(shader.source_for(storage)),
             });
             self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(&format!("{}::{entry}", shader.name)),

@@ -89,7 +89,9 @@ impl CpuEngine {
     /// The same, with the 1x1 convolutions at `precision`: at int8, those
     /// of the blocks whose input is at most `INT8_MAX_SIDE` pixels a side and
     /// the last convolution; at bf16, all of them.
+    /// f16, a GPU storage type, runs as f32 here.
     pub fn with_precision(model: &MobileNetV2, projection: &FeatureProjection, precision: Precision) -> Self {
+        let precision = if precision == Precision::F16 { Precision::F32 } else { precision };
         let mut sides = vec![STEM_SIDE];
         for b in &model.blocks {
             sides.push(sides[sides.len() - 1].div_ceil(b.stride()));
@@ -308,9 +310,9 @@ fn describe(precision: Precision) -> String {
         (Precision::Int8, _) => "int8 portable",
         (Precision::Bf16, _) if super::bf16::fastest() == Isa::Avx512 => "bf16 AVX-512 BF16",
         (Precision::Bf16, _) => "bf16 portable",
-        (Precision::F32, Isa::Avx512) => "f32 AVX-512",
-        (Precision::F32, Isa::Avx2) => "f32 AVX2+FMA",
-        (Precision::F32, Isa::Scalar) => "f32 portable",
+        (Precision::F32 | Precision::F16, Isa::Avx512) => "f32 AVX-512",
+        (Precision::F32 | Precision::F16, Isa::Avx2) => "f32 AVX2+FMA",
+        (Precision::F32 | Precision::F16, Isa::Scalar) => "f32 portable",
     };
     format!("cpu ({} threads, {kernels} kernels)", rayon::current_num_threads())
 }

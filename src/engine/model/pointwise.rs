@@ -21,7 +21,7 @@ impl Pointwise {
     pub(super) fn new(conv: &Conv, precision: Precision, after_relu6: bool) -> Self {
         let (k, n, w) = (conv.in_ch, conv.out_ch, matmul_weights(&conv.weight, conv.out_ch));
         match precision {
-            Precision::F32 => Pointwise::F32(PackedWeights::new(k, n, &w, &conv.bias)),
+            Precision::F32 | Precision::F16 => Pointwise::F32(PackedWeights::new(k, n, &w, &conv.bias)),
             Precision::Int8 => Pointwise::Int8(QuantWeights::new(k, n, &w, &conv.bias, after_relu6)),
             Precision::Bf16 => Pointwise::Bf16(Bf16Weights::new(k, n, &w, &conv.bias)),
         }

@@ -16,6 +16,10 @@ pub enum Precision {
     /// Weights and activations rounded to bfloat16, f32 sums (`bf16`):
     /// AVX-512 BF16 where the CPU has it.
     Bf16,
+    /// The GPU engine with activations and 1x1 weights stored as f16 and
+    /// f32 sums, on adapters with `SHADER_F16`. Not a CPU precision: the
+    /// backend runs the CPU's own default where it is asked of a CPU.
+    F16,
 }
 
 impl Precision {
@@ -24,6 +28,7 @@ impl Precision {
             Precision::F32 => "f32",
             Precision::Int8 => "int8",
             Precision::Bf16 => "bf16",
+            Precision::F16 => "f16",
         }
     }
 
@@ -32,6 +37,7 @@ impl Precision {
             "f32" => Some(Precision::F32),
             "int8" => Some(Precision::Int8),
             "bf16" => Some(Precision::Bf16),
+            "f16" => Some(Precision::F16),
             _ => None,
         }
     }

@@ -156,15 +156,17 @@ pub(super) fn model(c: &Ctx, figures: &mut Vec<Figure>) -> Result<()> {
     for &(device, backend) in &c.devices {
         let precisions: Vec<Option<Precision>> = match backend.gpu() {
             None => cpu_precisions.iter().map(|&p| Some(p)).collect(),
+            Some(gpu) if gpu.has_f16() => vec![None, Some(Precision::F16)],
             Some(_) => vec![None],
         };
         for precision in precisions {
-            let own = precision.map(|p| Backend::cpu().with_precision(p));
+            let own = precision.filter(|_| backend.gpu().is_none()).map(|p| Backend::cpu().with_precision(p));
             let backend = own.as_ref().unwrap_or(backend);
             let suffix = precision.map_or(String::new(), |p| format!(", {}", p.as_str()));
             for &batch in batches {
                 (c.log)(&format!("model, {device}, batch {batch}{suffix}"));
-                let model = backend.model(Some(batch))?;
+                let head = crate::engine::mood::head::MoodHead::embedded()?.clone();
+                let model = backend.model_at(Some(batch), head, precision.unwrap_or(backend.precision()))?;
                 let n = model.batch;
                 let mut rng = Rng(7);
                 let crops: Vec<u8> = (0..n * CROP_BYTES).map(|_| (rng.next() >> 56) as u8).collect();

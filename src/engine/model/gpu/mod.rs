@@ -43,6 +43,7 @@ use pool::Pool;
 
 use super::projection::{FeatureProjection, PROJECTION_OUTPUTS as OUTPUTS};
 use super::{CROP_BYTES, Engine, FEATURE_DIM, INPUT_SIZE, MobileNetV2, ModelOutput, NUM_CLASSES, matmul_weights};
+use crate::engine::gpu::shaders::Storage;
 use crate::engine::gpu::{self, Gpu};
 use crate::engine::mood::NUM_DIMS;
 use crate::error::{Error, Result};
@@ -100,9 +101,27 @@ fn sections(b: usize) -> [u64; 4] {
 impl<'g> GpuEngine<'g> {
     /// Uploads `model` and `projection`, and sizes the buffers for batches of
     /// up to `batch` images, or fewer where the adapter's storage-binding
-    /// limit says so (`max_batch` tells).
+    /// limit says so (`max_batch` tells). f32 throughout.
     pub fn new(gpu: &'g Gpu, model: &MobileNetV2, projection: &FeatureProjection, batch: usize) -> Result<Self> {
-        let kernels = Kernels::new(gpu)?;
+        Self::with_storage(gpu, model, projection, batch, Storage::F32)
+    }
+
+    /// The same, with activations and the 1x1 convolutions' weights stored
+    /// as `storage`. f16 halves the bytes every layer moves and doubles the
+    /// batch a binding holds; the stem's and depthwise weights, the biases,
+    /// the pooled features and everything after them stay f32.
+    pub fn with_storage(
+        gpu: &'g Gpu,
+        model: &MobileNetV2,
+        projection: &FeatureProjection,
+        batch: usize,
+        storage: Storage,
+    ) -> Result<Self> {
+        let kernels = Kernels::with_storage(gpu, storage)?;
+        let elem = match storage {
+            Storage::F32 => 4,
+            Storage::F16 => 2,
+        };
         let plan = plan(model);
         // Per-image floats of each activation buffer, over all layers.
         let mut per_image = [0usize; 4];
@@ -110,7 +129,7 @@ impl<'g> GpuEngine<'g> {
             let slot = &mut per_image[step.dst as usize];
             *slot = (*slot).max(step.out_len);
         }
-        let largest = per_image.iter().max().copied().unwrap_or(1).max(CROP_BYTES / 4) as u64 * 4;
+        let largest = (per_image.iter().max().copied().unwrap_or(1) * elem).max(CROP_BYTES) as u64;
         let max_batch = ((gpu.max_binding() / largest) as usize).min(MAX_BATCH).min(batch.max(1));
         if max_batch == 0 {
             return Err(Error::Gpu(format!(
@@ -123,7 +142,7 @@ impl<'g> GpuEngine<'g> {
         let acts: Vec<wgpu::Buffer> = ["x", "y", "expanded", "depthwise"]
             .iter()
             .zip(per_image)
-            .map(|(name, len)| gpu.scratch(name, (len * max_batch * 4) as u64))
+            .map(|(name, len)| gpu.scratch(name, (len * max_batch * elem) as u64))
             .collect::<Result<_>>()?;
         let crops = gpu.buffer("crops", (max_batch * CROP_BYTES) as u64, U::STORAGE | U::COPY_DST)?;
         let [fb, lb, sb, tb] = sections(max_batch);
@@ -142,8 +161,12 @@ impl<'g> GpuEngine<'g> {
         let mut ops = Vec::with_capacity(ops_len);
         for (i, step) in plan.iter().enumerate() {
             let dst = acts[step.dst as usize].as_entire_binding();
-            let weights: Vec<wgpu::Buffer> =
-                [&step.weight, &step.bias].iter().map(|w| gpu.storage(&step.label, w)).collect::<Result<_>>()?;
+            // Only the 1x1 convolutions read their weights as `Act`.
+            let weight = match step.work {
+                Work::Pointwise(_) => upload(gpu, &step.label, &step.weight, storage)?,
+                _ => gpu.storage(&step.label, &step.weight)?,
+            };
+            let weights = [weight, gpu.storage(&step.label, &step.bias)?];
             let mut res = vec![uniform(i)];
             res.push(match step.src {
                 Some(a) => acts[a as usize].as_entire_binding(),
@@ -171,7 +194,7 @@ impl<'g> GpuEngine<'g> {
         let tail = [
             (Work::Pool(Pool { pixels: side * side, channels: FEATURE_DIM }), vec![last, features.as_entire_binding()]),
             (
-                Work::Pointwise(Pointwise { pixels: 1, k: FEATURE_DIM, n: NUM_CLASSES, fused: Fused::None }),
+                Work::Classifier(Pointwise { pixels: 1, k: FEATURE_DIM, n: NUM_CLASSES, fused: Fused::None }),
                 vec![
                     features.as_entire_binding(),
                     classifier_w.as_entire_binding(),
@@ -220,9 +243,21 @@ impl<'g> GpuEngine<'g> {
     }
 }
 
+/// A read-only buffer of `data` as `storage`: f16 rounds to nearest even.
+fn upload(gpu: &Gpu, label: &str, data: &[f32], storage: Storage) -> Result<wgpu::Buffer> {
+    match storage {
+        Storage::F32 => gpu.storage(label, data),
+        Storage::F16 => {
+            let half: Vec<u16> = data.iter().map(|&v| half::f16::from_f32(v).to_bits()).collect();
+            gpu.storage(label, &half)
+        }
+    }
+}
+
 impl Engine for GpuEngine<'_> {
     fn describe(&self) -> String {
-        format!("gpu ({}, WGSL kernels)", self.gpu.describe())
+        let storage = if self.kernels.storage() == Storage::F16 { ", f16 activations" } else { "" };
+        format!("gpu ({}, WGSL kernels{storage})", self.gpu.describe())
     }
 
     fn max_batch(&self) -> usize {

@@ -4,7 +4,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::engine::gpu::{self, Gpu, shaders};
+use crate::engine::gpu::shaders::{self, Storage};
+use crate::engine::gpu::{self, Gpu};
 use crate::error::Result;
 
 /// Output tile side of the shader (`TILE_M`, `TILE_N`): one workgroup each.
@@ -52,11 +53,11 @@ impl Pointwise {
     }
 }
 
-/// The three pipelines, in `Fused` order.
-pub(super) fn pipelines(gpu: &Gpu) -> Result<[wgpu::ComputePipeline; 3]> {
+/// The three pipelines storing `storage`, in `Fused` order.
+pub(super) fn pipelines(gpu: &Gpu, storage: Storage) -> Result<[wgpu::ComputePipeline; 3]> {
     let pipeline = |relu6: bool, residual: bool| {
         let flags = [("RELU6", f64::from(u8::from(relu6))), ("RESIDUAL", f64::from(u8::from(residual)))];
-        gpu.pipeline(&shaders::POINTWISE, "main", &flags)
+        gpu.pipeline_as(&shaders::POINTWISE, storage, "main", &flags)
     };
     Ok([pipeline(false, false)?, pipeline(true, false)?, pipeline(false, true)?])
 }
