@@ -15,7 +15,14 @@ mod common;
 use common::{Rng, median_secs};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pixtape::engine::backend::{Backend, DeviceChoice};
-use pixtape::engine::model::{CROP_BYTES, Engine, INPUT_SIZE, MobileNetV2, ModelOutput, cpu::CpuEngine, reference};
+use pixtape::engine::isa::Isa;
+use pixtape::engine::model::cpu::INT8_MAX_SIDE;
+use pixtape::engine::model::matmul::{Epilogue, PackedWeights, matmul_on};
+use pixtape::engine::model::quant::{QuantRows, QuantWeights, matmul_int8_on, runs_on};
+use pixtape::engine::model::{
+    CROP_BYTES, Conv, Engine, INPUT_SIZE, MobileNetV2, ModelOutput, STEM_SIDE, cpu::CpuEngine, matmul_weights,
+    reference,
+};
 
 fn crops(n: usize) -> Vec<u8> {
     Rng(0x2545f4914f6cdd1d).bytes(n * CROP_BYTES)
@@ -77,5 +84,59 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The 1x1 convolutions the int8 engine runs in int8 (blocks whose input
+/// is at most `INT8_MAX_SIDE` a side, and the last convolution), for a batch
+/// of 8 images, at f32 and int8 on every instruction set this CPU has: what
+/// decides whether int8 pays on a CPU whose fastest int8 path is AVX2.
+fn pointwise_paths(_: &mut Criterion) {
+    let net = MobileNetV2::embedded().unwrap();
+    let mut layers: Vec<(&Conv, usize)> = Vec::new();
+    let mut side = STEM_SIDE;
+    for b in &net.blocks {
+        let out = side.div_ceil(b.stride());
+        if side <= INT8_MAX_SIDE {
+            layers.extend(b.expand.iter().map(|e| (e, side * side)));
+            layers.push((&b.project, out * out));
+        }
+        side = out;
+    }
+    layers.push((&net.head, side * side));
+    let batch = 8;
+    let macs: f64 = layers.iter().map(|(c, px)| (c.in_ch * c.out_ch * px * batch) as f64).sum();
+    let mut rng = Rng(7);
+    let prepared: Vec<_> = layers
+        .iter()
+        .map(|(c, px)| {
+            let m = px * batch;
+            let w = matmul_weights(&c.weight, c.out_ch);
+            // Post-ReLU6 inputs, as the layers see them.
+            let a: Vec<f32> = rng.vec(m * c.in_ch, 3.0).iter().map(|v| v + 3.0).collect();
+            let f32w = PackedWeights::new(c.in_ch, c.out_ch, &w, &c.bias);
+            let int8w = QuantWeights::new(c.in_ch, c.out_ch, &w, &c.bias, true);
+            (m, a, f32w, int8w, vec![0.0f32; m * c.out_ch])
+        })
+        .collect();
+    let epi = Epilogue { relu6: true, residual: None };
+    let mut rows = QuantRows::default();
+    let mut prepared = prepared;
+    for isa in Isa::available().into_iter().filter(|i| *i != Isa::Scalar) {
+        let f32_secs = median_secs(9, || {
+            for (m, a, w, _, out) in prepared.iter_mut() {
+                matmul_on(isa, a, *m, w, epi, out);
+            }
+        });
+        common::report(&format!("1x1 layers of int8's set, f32 {isa:?}"), "batches", 1, f32_secs, 2.0 * macs);
+        if runs_on(isa) {
+            let int8_secs = median_secs(9, || {
+                for (m, a, _, w, out) in prepared.iter_mut() {
+                    matmul_int8_on(isa, a, *m, w, epi, &mut rows, out);
+                }
+            });
+            common::report(&format!("1x1 layers of int8's set, int8 {isa:?}"), "batches", 1, int8_secs, 2.0 * macs);
+            eprintln!("  int8 {isa:?} / f32 {isa:?}: {:.2}x", f32_secs / int8_secs);
+        }
+    }
+}
+
+criterion_group!(benches, bench, pointwise_paths);
 criterion_main!(benches);

@@ -89,7 +89,7 @@ class Analyzer:
 
     device: "auto" (a hardware GPU when there is one, else the CPU), "gpu"
     or "cpu". precision: the model's arithmetic, "auto" (on the CPU int8
-    where it has AVX-512 VNNI, else f32; f32 on a GPU), "f32", "int8" or
+    where it has AVX-512 VNNI or AVX2, else f32; f32 on a GPU), "f32", "int8" or
     "bf16" (CPU), or "f16" (a GPU with SHADER_F16), as the command's
     ``--precision``. batch_size: images per model batch. threads: decode workers
     and CPU model threads (all cores by default; the first object of a

@@ -181,9 +181,9 @@ pub struct CommonArgs {
     pub device: String,
 
     /// The model's arithmetic. On the CPU, that of its 1x1 convolutions:
-    /// `int8` (per channel weights, per pixel activations, AVX-512 VNNI),
+    /// `int8` (per channel weights, per pixel activations; AVX-512 VNNI or AVX2),
     /// `bf16` (AVX-512 BF16) or `f32`, the torchvision-equal path; `auto`
-    /// takes int8 where the CPU has VNNI and f32 elsewhere. On a GPU, `f16`
+    /// takes int8 where the CPU has AVX2 or VNNI and f32 elsewhere. On a GPU, `f16`
     /// stores activations and 1x1 weights as f16 (adapters with
     /// SHADER_F16); anything else runs f32. A request the device cannot
     /// run is said at start and the device's default runs instead.

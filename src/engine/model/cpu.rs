@@ -36,7 +36,7 @@ use crate::engine::isa::Isa;
 /// the default needs, and without the early ones it is 97.7 %. The early
 /// blocks hold 36 % of the 1x1 convolutions' multiply-adds
 /// (`examples/int8_sensitivity.rs`, models/README.md).
-const INT8_MAX_SIDE: usize = 14;
+pub const INT8_MAX_SIDE: usize = 14;
 
 /// A place for 1x1 convolutions: an inverted residual block (its expansion
 /// and projection) or the last convolution.
@@ -307,6 +307,7 @@ struct Queued {
 fn describe(precision: Precision) -> String {
     let kernels = match (precision, Isa::detect()) {
         (Precision::Int8, _) if super::quant::fastest() == Isa::Avx512 => "int8 AVX-512 VNNI",
+        (Precision::Int8, _) if super::quant::fastest() == Isa::Avx2 => "int8 AVX2",
         (Precision::Int8, _) => "int8 portable",
         (Precision::Bf16, _) if super::bf16::fastest() == Isa::Avx512 => "bf16 AVX-512 BF16",
         (Precision::Bf16, _) => "bf16 portable",
