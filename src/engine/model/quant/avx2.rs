@@ -14,7 +14,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Epilogue, NR, QuantRows, QuantWeights, row_params};
+use super::{Epilogue, NR, QuantRows, QuantWeights, Tile, row_params};
 use crate::engine::model::matmul::for_each_tile;
 
 /// Rows per tile: 3 rows x 4 column groups = 12 accumulators, plus 3
@@ -100,28 +100,13 @@ unsafe fn lanes_max(v: __m256) -> f32 {
 
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn matmul(rows: &QuantRows, m: usize, w: &QuantWeights, epi: Epilogue, out: &mut [f32]) {
-    let (n, k4) = (w.n, w.k4);
-    let res = epi.residual.map_or(std::ptr::null(), |r| r.as_ptr());
+    let n = w.n;
     // One panel a tile: the walk's pairs of panels are run one by one.
     for_each_tile(m, MR, 0..n.div_ceil(NR), |r0, nrows, p0, pair| {
         for p in p0..p0 + if pair { 2 } else { 1 } {
             // SAFETY: rows and panels stay inside the bounds the caller asserted.
             unsafe {
-                let t = Tile {
-                    a: rows.data.as_ptr().add(r0 * k4),
-                    k4,
-                    panel: w.panels.as_ptr().add(p * k4 * NR),
-                    scale: w.scale.as_ptr().add(p * NR),
-                    sum: w.sum.as_ptr().add(p * NR),
-                    zero: rows.zero.as_ptr().add(r0),
-                    bias: w.bias.as_ptr().add(p * NR),
-                    row_scale: rows.scale.as_ptr().add(r0),
-                    out: out.as_mut_ptr().add(r0 * n + p * NR),
-                    res: if res.is_null() { res } else { res.add(r0 * n + p * NR) },
-                    ldo: n,
-                    cols: (n - p * NR).min(NR),
-                    relu6: epi.relu6,
-                };
+                let t = Tile::at(rows, w, &epi, out, r0, p, NR);
                 match nrows {
                     3 => tile::<3>(&t),
                     2 => tile::<2>(&t),
@@ -130,23 +115,6 @@ pub unsafe fn matmul(rows: &QuantRows, m: usize, w: &QuantWeights, epi: Epilogue
             }
         }
     });
-}
-
-struct Tile {
-    a: *const u8,
-    k4: usize,
-    panel: *const i8,
-    scale: *const f32,
-    sum: *const i32,
-    zero: *const i32,
-    bias: *const f32,
-    row_scale: *const f32,
-    out: *mut f32,
-    res: *const f32,
-    ldo: usize,
-    /// Valid columns of the tile's panel.
-    cols: usize,
-    relu6: bool,
 }
 
 /// `R` rows x one 16-column panel, accumulated over all of `k` in

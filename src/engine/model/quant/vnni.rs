@@ -3,7 +3,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Epilogue, MR, NR, QuantRows, QuantWeights, row_params};
+use super::{Epilogue, MR, NR, QuantRows, QuantWeights, Tile, row_params};
 use crate::engine::model::matmul::{dispatch_tile, for_each_tile};
 
 /// Quantises each row of `a` into `rows`, 16 channels a step.
@@ -52,47 +52,15 @@ pub unsafe fn quantize(a: &[f32], m: usize, k: usize, rows: &mut QuantRows) {
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 pub unsafe fn matmul(rows: &QuantRows, m: usize, w: &QuantWeights, epi: Epilogue, out: &mut [f32]) {
-    let (n, k4) = (w.n, w.k4);
+    let n = w.n;
     let np = n.div_ceil(NR);
-    let res = epi.residual.map_or(std::ptr::null(), |r| r.as_ptr());
     for_each_tile(m, MR, 0..np, |r0, nrows, p, pair| {
         // SAFETY: rows and panels stay inside the bounds the caller asserted.
         unsafe {
-            let t = Tile {
-                a: rows.data.as_ptr().add(r0 * k4),
-                k4,
-                panel: w.panels.as_ptr().add(p * k4 * NR),
-                scale: w.scale.as_ptr().add(p * NR),
-                sum: w.sum.as_ptr().add(p * NR),
-                zero: rows.zero.as_ptr().add(r0),
-                bias: w.bias.as_ptr().add(p * NR),
-                row_scale: rows.scale.as_ptr().add(r0),
-                out: out.as_mut_ptr().add(r0 * n + p * NR),
-                res: if res.is_null() { res } else { res.add(r0 * n + p * NR) },
-                ldo: n,
-                cols: (n - p * NR).min(if pair { 2 * NR } else { NR }),
-                relu6: epi.relu6,
-            };
+            let t = Tile::at(rows, w, &epi, out, r0, p, if pair { 2 * NR } else { NR });
             dispatch_tile!(tile, &t, nrows, pair);
         }
     });
-}
-
-struct Tile {
-    a: *const u8,
-    k4: usize,
-    panel: *const i8,
-    scale: *const f32,
-    sum: *const i32,
-    zero: *const i32,
-    bias: *const f32,
-    row_scale: *const f32,
-    out: *mut f32,
-    res: *const f32,
-    ldo: usize,
-    /// Valid columns of the tile's `C` panels.
-    cols: usize,
-    relu6: bool,
 }
 
 /// `R` rows x `C` panels, accumulated over all of `k` in registers.
