@@ -164,63 +164,41 @@ mod avx512 {
     use std::arch::x86_64::*;
 
     use super::{Bf16Weights, Epilogue, MR, NR};
-    use crate::engine::model::matmul::{dispatch_tile, for_each_tile};
+    use crate::engine::model::matmul::{Product, Tile, dispatch_tile, for_each_tile};
 
     #[target_feature(enable = "avx512f,avx512bf16")]
     pub unsafe fn matmul(rows: &[u16], m: usize, w: &Bf16Weights, epi: Epilogue, out: &mut [f32]) {
         let (n, k2) = (w.n, w.k2);
         let np = n.div_ceil(NR);
-        let res = epi.residual.map_or(std::ptr::null(), |r| r.as_ptr());
+        let pr = Product { a: rows, k: k2, panels: &w.panels, bias: &w.bias, n, epi };
         for_each_tile(m, MR, 0..np, |r0, nrows, p, pair| {
             // SAFETY: rows and panels stay inside the bounds the caller asserted.
             unsafe {
-                let t = Tile {
-                    a: rows.as_ptr().add(r0 * k2),
-                    k2,
-                    panel: w.panels.as_ptr().add(p * k2 * NR),
-                    bias: w.bias.as_ptr().add(p * NR),
-                    out: out.as_mut_ptr().add(r0 * n + p * NR),
-                    res: if res.is_null() { res } else { res.add(r0 * n + p * NR) },
-                    ldo: n,
-                    cols: (n - p * NR).min(if pair { 2 * NR } else { NR }),
-                    relu6: epi.relu6,
-                };
+                let t = Tile::at(&pr, out, r0, p, if pair { 2 * NR } else { NR }, ());
                 dispatch_tile!(tile, &t, nrows, pair);
             }
         });
-    }
-
-    struct Tile {
-        a: *const u16,
-        k2: usize,
-        panel: *const u16,
-        bias: *const f32,
-        out: *mut f32,
-        res: *const f32,
-        ldo: usize,
-        cols: usize,
-        relu6: bool,
     }
 
     /// `R` rows x `C` panels, accumulated over all of `k` in registers.
     /// Indexed loops: each index picks registers in two arrays at once.
     #[allow(clippy::needless_range_loop)]
     #[inline(always)]
-    unsafe fn tile<const R: usize, const C: usize>(t: &Tile) {
+    unsafe fn tile<const R: usize, const C: usize>(t: &Tile<u16, u16>) {
         unsafe {
             let mut acc = [[_mm512_setzero_ps(); R]; C];
             for c in 0..C {
                 let b = _mm512_loadu_ps(t.bias.add(c * NR));
                 acc[c] = [b; R];
             }
-            let panel_len = t.k2 * NR;
-            for kq in 0..t.k2 / 2 {
+            let panel_len = t.k * NR;
+            for kq in 0..t.k / 2 {
                 let mut wv = [_mm512_setzero_si512(); C];
                 for (c, v) in wv.iter_mut().enumerate() {
                     *v = _mm512_loadu_si512(t.panel.add(c * panel_len + kq * NR * 2) as *const _);
                 }
                 for r in 0..R {
-                    let x = _mm512_set1_epi32((t.a.add(r * t.k2 + kq * 2) as *const i32).read_unaligned());
+                    let x = _mm512_set1_epi32((t.a.add(r * t.k + kq * 2) as *const i32).read_unaligned());
                     for c in 0..C {
                         acc[c][r] = _mm512_dpbf16_ps(acc[c][r], std::mem::transmute(x), std::mem::transmute(wv[c]));
                     }

@@ -143,6 +143,67 @@ pub(crate) fn for_each_tile(
     }
 }
 
+/// What one register tile of a packed product reads and writes: rows `r0..`
+/// of activations `a` (`k` elements a row, `A` an f32, a bf16 or a byte)
+/// against the weight panels from `p` on (`k x 16` elements of `W` each),
+/// into `out` (`ldo` a row) plus the residual, if any, at the same place.
+/// `X` is what a kernel needs beyond that (int8's scales). The f32, bf16 and
+/// int8 kernels share it so the pointer arithmetic lives in one place.
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct Tile<A, W, X = ()> {
+    pub a: *const A,
+    pub k: usize,
+    pub panel: *const W,
+    pub bias: *const f32,
+    pub out: *mut f32,
+    pub res: *const f32,
+    pub ldo: usize,
+    /// Valid columns of the tile's panels.
+    pub cols: usize,
+    pub relu6: bool,
+    pub extra: X,
+}
+
+/// The operands of a packed product `out[m x n] = a[m x k] w + bias`, from
+/// which `Tile::at` cuts each tile.
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct Product<'a, A, W> {
+    pub a: &'a [A],
+    pub k: usize,
+    pub panels: &'a [W],
+    pub bias: &'a [f32],
+    pub n: usize,
+    pub epi: Epilogue<'a>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<A, W, X> Tile<A, W, X> {
+    /// The tile at rows `r0..` and panels `p..`, `cols` columns wide at most.
+    ///
+    /// # Safety
+    /// `r0` and `p` must lie inside the product, and `out` be `m x n`, as
+    /// the kernel's caller asserted.
+    #[inline(always)]
+    pub(crate) unsafe fn at(pr: &Product<A, W>, out: &mut [f32], r0: usize, p: usize, cols: usize, extra: X) -> Self {
+        let (k, n) = (pr.k, pr.n);
+        // SAFETY: per the contract above.
+        unsafe {
+            Tile {
+                a: pr.a.as_ptr().add(r0 * k),
+                k,
+                panel: pr.panels.as_ptr().add(p * k * NR),
+                bias: pr.bias.as_ptr().add(p * NR),
+                out: out.as_mut_ptr().add(r0 * n + p * NR),
+                res: pr.epi.residual.map_or(std::ptr::null(), |r| r.as_ptr().add(r0 * n + p * NR)),
+                ldo: n,
+                cols: (n - p * NR).min(cols),
+                relu6: pr.epi.relu6,
+                extra,
+            }
+        }
+    }
+}
+
 /// Runs `$tile::<ROWS, PANELS>($t)`, the tile kernel unrolled for `$rows`
 /// rows (1 to 8) and one panel, or two when `$pair`: the AVX-512 f32, int8
 /// and bf16 kernels all tile up to 8 rows by one or two panels.
@@ -176,7 +237,7 @@ pub(crate) use dispatch_tile;
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{Epilogue, L2_PANEL_BYTES, MR, NR, PackedWeights};
+    use super::{Epilogue, L2_PANEL_BYTES, MR, NR, PackedWeights, Product, Tile};
 
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn matmul(a: &[f32], m: usize, w: &PackedWeights, epi: Epilogue, out: &mut [f32]) {
@@ -185,7 +246,7 @@ mod avx2 {
         // Chunk the panels so the chunk's weights stay in L2 while every row
         // block streams past them.
         let chunk = (L2_PANEL_BYTES / (k * NR * 4)).clamp(1, np);
-        let res = epi.residual.map_or(std::ptr::null(), |r| r.as_ptr());
+        let pr = Product { a, k, panels: &w.panels, bias: &w.bias, n, epi };
         let mut p0 = 0;
         while p0 < np {
             let p1 = (p0 + chunk).min(np);
@@ -193,20 +254,9 @@ mod avx2 {
             while r0 < m {
                 let rows = MR.min(m - r0);
                 for p in p0..p1 {
-                    let cols = NR.min(n - p * NR);
                     // SAFETY: rows/cols stay inside the bounds the caller asserted.
                     unsafe {
-                        let args = Tile {
-                            a: a.as_ptr().add(r0 * k),
-                            k,
-                            panel: w.panels.as_ptr().add(p * k * NR),
-                            bias: w.bias.as_ptr().add(p * NR),
-                            out: out.as_mut_ptr().add(r0 * n + p * NR),
-                            res: if res.is_null() { res } else { res.add(r0 * n + p * NR) },
-                            ldo: n,
-                            cols,
-                            relu6: epi.relu6,
-                        };
+                        let args = Tile::at(&pr, out, r0, p, NR, ());
                         match rows {
                             6 => tile::<6>(&args),
                             5 => tile::<5>(&args),
@@ -223,21 +273,9 @@ mod avx2 {
         }
     }
 
-    struct Tile {
-        a: *const f32,
-        k: usize,
-        panel: *const f32,
-        bias: *const f32,
-        out: *mut f32,
-        res: *const f32,
-        ldo: usize,
-        cols: usize,
-        relu6: bool,
-    }
-
     /// `R` rows x 16 columns, accumulated over all of `k` in registers.
     #[inline(always)]
-    unsafe fn tile<const R: usize>(t: &Tile) {
+    unsafe fn tile<const R: usize>(t: &Tile<f32, f32>) {
         unsafe {
             let b0 = _mm256_loadu_ps(t.bias);
             let b1 = _mm256_loadu_ps(t.bias.add(8));
@@ -296,7 +334,7 @@ mod avx2 {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{Epilogue, L2_PANEL_BYTES, NR, PackedWeights};
+    use super::{Epilogue, L2_PANEL_BYTES, NR, PackedWeights, Product, Tile};
 
     /// Rows per register block: 8 rows x 2 panels = 16 accumulators.
     const MR: usize = 8;
@@ -306,24 +344,14 @@ mod avx512 {
         let (k, n) = (w.k, w.n);
         let np = n.div_ceil(NR);
         let chunk = (L2_PANEL_BYTES / (k * NR * 4)).clamp(1, np);
-        let res = epi.residual.map_or(std::ptr::null(), |r| r.as_ptr());
+        let pr = Product { a, k, panels: &w.panels, bias: &w.bias, n, epi };
         let mut p0 = 0;
         while p0 < np {
             let p1 = (p0 + chunk).min(np);
             super::for_each_tile(m, MR, p0..p1, |r0, rows, p, pair| {
                 // SAFETY: rows/cols stay inside the bounds the caller asserted.
                 unsafe {
-                    let t = Tile {
-                        a: a.as_ptr().add(r0 * k),
-                        k,
-                        panel: w.panels.as_ptr().add(p * k * NR),
-                        bias: w.bias.as_ptr().add(p * NR),
-                        out: out.as_mut_ptr().add(r0 * n + p * NR),
-                        res: if res.is_null() { res } else { res.add(r0 * n + p * NR) },
-                        ldo: n,
-                        cols: (n - p * NR).min(if pair { 2 * NR } else { NR }),
-                        relu6: epi.relu6,
-                    };
+                    let t = Tile::at(&pr, out, r0, p, if pair { 2 * NR } else { NR }, ());
                     dispatch_tile!(tile, &t, rows, pair);
                 }
             });
@@ -331,24 +359,11 @@ mod avx512 {
         }
     }
 
-    struct Tile {
-        a: *const f32,
-        k: usize,
-        panel: *const f32,
-        bias: *const f32,
-        out: *mut f32,
-        res: *const f32,
-        ldo: usize,
-        /// Valid columns of the tile's `C` panels.
-        cols: usize,
-        relu6: bool,
-    }
-
     /// `R` rows x `C` panels, accumulated over all of `k` in registers.
     /// Indexed loops: each index picks registers in two arrays at once.
     #[allow(clippy::needless_range_loop)]
     #[inline(always)]
-    unsafe fn tile<const R: usize, const C: usize>(t: &Tile) {
+    unsafe fn tile<const R: usize, const C: usize>(t: &Tile<f32, f32>) {
         unsafe {
             let mut acc = [[_mm512_setzero_ps(); R]; C];
             for c in 0..C {

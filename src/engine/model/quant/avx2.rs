@@ -14,7 +14,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Epilogue, NR, QuantRows, QuantWeights, Tile, row_params};
+use super::{Epilogue, NR, QuantRows, QuantTile, QuantWeights, Scales, product, row_params};
 use crate::engine::model::matmul::for_each_tile;
 
 /// Rows per tile: 3 rows x 4 column groups = 12 accumulators, plus 3
@@ -100,13 +100,13 @@ unsafe fn lanes_max(v: __m256) -> f32 {
 
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn matmul(rows: &QuantRows, m: usize, w: &QuantWeights, epi: Epilogue, out: &mut [f32]) {
-    let n = w.n;
+    let (n, pr) = (w.n, product(rows, w, epi));
     // One panel a tile: the walk's pairs of panels are run one by one.
     for_each_tile(m, MR, 0..n.div_ceil(NR), |r0, nrows, p0, pair| {
         for p in p0..p0 + if pair { 2 } else { 1 } {
             // SAFETY: rows and panels stay inside the bounds the caller asserted.
             unsafe {
-                let t = Tile::at(rows, w, &epi, out, r0, p, NR);
+                let t = QuantTile::at(&pr, out, r0, p, NR, Scales::at(rows, w, r0, p));
                 match nrows {
                     3 => tile::<3>(&t),
                     2 => tile::<2>(&t),
@@ -121,13 +121,13 @@ pub unsafe fn matmul(rows: &QuantRows, m: usize, w: &QuantWeights, epi: Epilogue
 /// registers: `acc[r][g]` holds columns 4g..4g+4 as (column, pair) lanes.
 #[allow(clippy::needless_range_loop)]
 #[inline(always)]
-unsafe fn tile<const R: usize>(t: &Tile) {
+unsafe fn tile<const R: usize>(t: &QuantTile) {
     unsafe {
         let mut acc = [[_mm256_setzero_si256(); 4]; R];
-        for kq in 0..t.k4 / 4 {
+        for kq in 0..t.k / 4 {
             let mut x = [_mm256_setzero_si256(); R];
             for r in 0..R {
-                let bytes = (t.a.add(r * t.k4 + kq * 4) as *const i32).read_unaligned();
+                let bytes = (t.a.add(r * t.k + kq * 4) as *const i32).read_unaligned();
                 x[r] = _mm256_broadcastq_epi64(_mm_cvtepu8_epi16(_mm_cvtsi32_si128(bytes)));
             }
             let block = t.panel.add(kq * NR * 4);
@@ -149,9 +149,10 @@ unsafe fn tile<const R: usize>(t: &Tile) {
                 let c0 = half * 8;
                 let left = t.cols.saturating_sub(c0).min(8) as i32;
                 let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-                let sum = _mm256_loadu_si256(t.sum.add(c0) as *const __m256i);
-                let offset = _mm256_mullo_epi32(sum, _mm256_set1_epi32(*t.zero.add(r)));
-                let s = _mm256_mul_ps(_mm256_set1_ps(*t.row_scale.add(r)), _mm256_loadu_ps(t.scale.add(c0)));
+                let sum = _mm256_loadu_si256(t.extra.sum.add(c0) as *const __m256i);
+                let offset = _mm256_mullo_epi32(sum, _mm256_set1_epi32(*t.extra.zero.add(r)));
+                let s =
+                    _mm256_mul_ps(_mm256_set1_ps(*t.extra.row_scale.add(r)), _mm256_loadu_ps(t.extra.scale.add(c0)));
                 let i = _mm256_sub_epi32(sums, offset);
                 let mut v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), s, _mm256_loadu_ps(t.bias.add(c0)));
                 let at = r * t.ldo + c0;

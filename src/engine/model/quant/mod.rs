@@ -251,58 +251,46 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 
-/// What a fast kernel's tile reads and writes: rows `r0..` of the quantised
-/// activations against the panels from `p` on, `cols` columns of them.
+/// What an int8 tile reads beyond the shared operands (`matmul::Tile`):
+/// its columns' weight scales and sums, its rows' scales and zero points.
 #[cfg(target_arch = "x86_64")]
-struct Tile {
-    a: *const u8,
-    k4: usize,
-    panel: *const i8,
+struct Scales {
     scale: *const f32,
     sum: *const i32,
     zero: *const i32,
-    bias: *const f32,
     row_scale: *const f32,
-    out: *mut f32,
-    res: *const f32,
-    ldo: usize,
-    /// Valid columns of the tile's panels.
-    cols: usize,
-    relu6: bool,
 }
 
 #[cfg(target_arch = "x86_64")]
-impl Tile {
+type QuantTile = crate::engine::model::matmul::Tile<u8, i8, Scales>;
+
+#[cfg(target_arch = "x86_64")]
+impl Scales {
+    /// Those of the tile at rows `r0..` and panels `p..`.
+    ///
     /// # Safety
-    /// `r0` and `p` must lie inside the product `rows`, `w` and `out` were
-    /// sized for (`matmul_int8_on` asserts it).
-    unsafe fn at(
-        rows: &QuantRows,
-        w: &QuantWeights,
-        epi: &Epilogue,
-        out: &mut [f32],
-        r0: usize,
-        p: usize,
-        cols: usize,
-    ) -> Tile {
-        let (n, k4) = (w.n, w.k4);
+    /// `r0` and `p` must lie inside the product `rows` and `w` were sized
+    /// for (`matmul_int8_on` asserts it).
+    #[inline(always)]
+    unsafe fn at(rows: &QuantRows, w: &QuantWeights, r0: usize, p: usize) -> Scales {
         // SAFETY: per the contract above.
         unsafe {
-            Tile {
-                a: rows.data.as_ptr().add(r0 * k4),
-                k4,
-                panel: w.panels.as_ptr().add(p * k4 * NR),
+            Scales {
                 scale: w.scale.as_ptr().add(p * NR),
                 sum: w.sum.as_ptr().add(p * NR),
                 zero: rows.zero.as_ptr().add(r0),
-                bias: w.bias.as_ptr().add(p * NR),
                 row_scale: rows.scale.as_ptr().add(r0),
-                out: out.as_mut_ptr().add(r0 * n + p * NR),
-                res: epi.residual.map_or(std::ptr::null(), |r| r.as_ptr().add(r0 * n + p * NR)),
-                ldo: n,
-                cols: (n - p * NR).min(cols),
-                relu6: epi.relu6,
             }
         }
     }
+}
+
+/// The operands of `rows x w` for `matmul::Tile::at`.
+#[cfg(target_arch = "x86_64")]
+fn product<'a>(
+    rows: &'a QuantRows,
+    w: &'a QuantWeights,
+    epi: Epilogue<'a>,
+) -> crate::engine::model::matmul::Product<'a, u8, i8> {
+    crate::engine::model::matmul::Product { a: &rows.data, k: w.k4, panels: &w.panels, bias: &w.bias, n: w.n, epi }
 }

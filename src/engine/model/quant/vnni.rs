@@ -3,7 +3,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Epilogue, MR, NR, QuantRows, QuantWeights, Tile, row_params};
+use super::{Epilogue, MR, NR, QuantRows, QuantTile, QuantWeights, Scales, product, row_params};
 use crate::engine::model::matmul::{dispatch_tile, for_each_tile};
 
 /// Quantises each row of `a` into `rows`, 16 channels a step.
@@ -52,12 +52,12 @@ pub unsafe fn quantize(a: &[f32], m: usize, k: usize, rows: &mut QuantRows) {
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 pub unsafe fn matmul(rows: &QuantRows, m: usize, w: &QuantWeights, epi: Epilogue, out: &mut [f32]) {
-    let n = w.n;
+    let (n, pr) = (w.n, product(rows, w, epi));
     let np = n.div_ceil(NR);
     for_each_tile(m, MR, 0..np, |r0, nrows, p, pair| {
         // SAFETY: rows and panels stay inside the bounds the caller asserted.
         unsafe {
-            let t = Tile::at(rows, w, &epi, out, r0, p, if pair { 2 * NR } else { NR });
+            let t = QuantTile::at(&pr, out, r0, p, if pair { 2 * NR } else { NR }, Scales::at(rows, w, r0, p));
             dispatch_tile!(tile, &t, nrows, pair);
         }
     });
@@ -67,17 +67,17 @@ pub unsafe fn matmul(rows: &QuantRows, m: usize, w: &QuantWeights, epi: Epilogue
 /// Indexed loops: each index picks registers in two arrays at once.
 #[allow(clippy::needless_range_loop)]
 #[inline(always)]
-unsafe fn tile<const R: usize, const C: usize>(t: &Tile) {
+unsafe fn tile<const R: usize, const C: usize>(t: &QuantTile) {
     unsafe {
         let mut acc = [[_mm512_setzero_si512(); R]; C];
-        let panel_len = t.k4 * NR;
-        for kq in 0..t.k4 / 4 {
+        let panel_len = t.k * NR;
+        for kq in 0..t.k / 4 {
             let mut wv = [_mm512_setzero_si512(); C];
             for (c, v) in wv.iter_mut().enumerate() {
                 *v = _mm512_loadu_si512(t.panel.add(c * panel_len + kq * NR * 4) as *const _);
             }
             for r in 0..R {
-                let x = _mm512_set1_epi32((t.a.add(r * t.k4 + kq * 4) as *const i32).read_unaligned());
+                let x = _mm512_set1_epi32((t.a.add(r * t.k + kq * 4) as *const i32).read_unaligned());
                 for c in 0..C {
                     acc[c][r] = _mm512_dpbusd_epi32(acc[c][r], x, wv[c]);
                 }
@@ -88,12 +88,12 @@ unsafe fn tile<const R: usize, const C: usize>(t: &Tile) {
         for c in 0..C {
             let left = t.cols.saturating_sub(c * NR);
             let mask: __mmask16 = if left >= NR { 0xffff } else { (1u16 << left) - 1 };
-            let scale = _mm512_loadu_ps(t.scale.add(c * NR));
+            let scale = _mm512_loadu_ps(t.extra.scale.add(c * NR));
             let bias = _mm512_loadu_ps(t.bias.add(c * NR));
-            let sum = _mm512_loadu_si512(t.sum.add(c * NR) as *const _);
+            let sum = _mm512_loadu_si512(t.extra.sum.add(c * NR) as *const _);
             for r in 0..R {
-                let offset = _mm512_mullo_epi32(sum, _mm512_set1_epi32(*t.zero.add(r)));
-                let s = _mm512_mul_ps(_mm512_set1_ps(*t.row_scale.add(r)), scale);
+                let offset = _mm512_mullo_epi32(sum, _mm512_set1_epi32(*t.extra.zero.add(r)));
+                let s = _mm512_mul_ps(_mm512_set1_ps(*t.extra.row_scale.add(r)), scale);
                 let i = _mm512_sub_epi32(acc[c][r], offset);
                 let mut v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), s, bias);
                 let at = r * t.ldo + c * NR;
